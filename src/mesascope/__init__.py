@@ -1,0 +1,3 @@
+"""mesascope: a laboratory for inner alignment."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,228 @@
+"""The world API: levels, states and timesteps as pytrees, and a generic auto-resetting step.
+
+A world object holds only constants (sizes, the step limit, a bank of layouts). Everything that
+changes is a pytree, so every function here can be jitted and vmapped over keys, levels and
+the shift dial. A world implements a handful of small pure functions about its own mechanics
+(`start`, `transition`, `observe`, `render`, `sample_level` and the two tabular hooks); this
+module turns them into `reset` and an auto-resetting `step` that keeps termination and
+truncation apart and keeps the final observation of every episode.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import networkx as nx
+from flax import struct
+
+Level = Any
+"""A world-specific pytree of fixed-shape arrays describing one layout."""
+
+Inner = Any
+"""The world-specific dynamic part of a state (positions, flags, counters)."""
+
+
+class State(struct.PyTreeNode):
+    """A world state: the level being played, the world-specific dynamic part, and the clock."""
+
+    level: Level
+    inner: Inner
+    time: jax.Array
+
+
+class Timestep(struct.PyTreeNode):
+    """What one call of `World.step` returns.
+
+    `obs` and `state` are what the agent acts on next: after an auto-reset when the episode
+    ended. `final_obs` is the observation the action actually led to, before any reset, so a
+    learner can bootstrap through a time-out. `objective_rewards[k]` is the reward of this
+    transition under objective k (intended first, then proxies).
+    """
+
+    obs: jax.Array
+    state: State
+    objective_rewards: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    final_obs: jax.Array
+    info: dict[str, jax.Array]
+
+    @property
+    def done(self) -> jax.Array:
+        """True when the episode ended, by termination or by truncation."""
+        return self.terminated | self.truncated
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A named level distribution of a world: its sampler with the shift dial fixed."""
+
+    name: str
+    shift: float
+    description: str = ""
+
+
+class World(abc.ABC):
+    """Base class of every world. Subclasses define the mechanics; this class adds the loop.
+
+    Class attributes a world sets:
+        name: registry name.
+        objectives: objective names, the intended objective first, then the proxies.
+        action_names: one name per discrete action.
+        shift_name: the name of the numeric shift dial `sample_level` takes.
+        shift_range: the allowed closed interval of the dial.
+        causal_edges: directed edges (cause, effect) over named variables; objectives are nodes.
+        summary: one paragraph: what the world demonstrates and which proxy it invites.
+    """
+
+    name: str = ""
+    objectives: tuple[str, ...] = ()
+    action_names: tuple[str, ...] = ()
+    shift_name: str = "shift"
+    shift_range: tuple[float, float] = (0.0, 1.0)
+    causal_edges: tuple[tuple[str, str], ...] = ()
+    summary: str = ""
+
+    def __init__(self, max_steps: int, distributions: dict[str, Distribution]):
+        if "train" not in distributions or "test" not in distributions:
+            raise ValueError("a world needs at least a 'train' and a 'test' distribution")
+        self.max_steps = int(max_steps)
+        self.distributions = distributions
+
+    # ----------------------------------------------------------------- world-specific hooks
+    @property
+    @abc.abstractmethod
+    def observation_shape(self) -> tuple[int, ...]:
+        """Shape of one symbolic observation (uint8 values in {0, 1})."""
+
+    @property
+    @abc.abstractmethod
+    def num_tabular_states(self) -> int:
+        """Number of `inner` states `enumerate_inner` returns for any level (a static size)."""
+
+    @abc.abstractmethod
+    def sample_level(self, key: jax.Array, shift: jax.Array) -> Level:
+        """Draw one level; `shift` is the world's numeric dial (see `shift_name`)."""
+
+    @abc.abstractmethod
+    def start(self, level: Level) -> Inner:
+        """The dynamic part of the state at the start of an episode on `level`."""
+
+    @abc.abstractmethod
+    def transition(self, level: Level, inner: Inner, action: jax.Array) -> tuple[Inner, jax.Array, jax.Array]:
+        """Apply `action`; return (next inner, objective rewards of shape (K,), terminated)."""
+
+    @abc.abstractmethod
+    def observe(self, level: Level, inner: Inner) -> jax.Array:
+        """Symbolic observation, uint8 one-hot channels of shape `observation_shape`."""
+
+    @abc.abstractmethod
+    def render(self, level: Level, inner: Inner) -> jax.Array:
+        """An RGB picture (uint8, (h, w, 3)) for people."""
+
+    @abc.abstractmethod
+    def enumerate_inner(self, level: Level) -> Inner:
+        """Every candidate dynamic state on `level`, batched along a leading axis of
+        `num_tabular_states`; unreachable candidates are allowed (reachability is computed)."""
+
+    @abc.abstractmethod
+    def inner_index(self, level: Level, inner: Inner) -> jax.Array:
+        """The index of `inner` in `enumerate_inner(level)`."""
+
+    # ----------------------------------------------------------------------- generic loop
+    @property
+    def num_actions(self) -> int:
+        """Number of discrete actions."""
+        return len(self.action_names)
+
+    @property
+    def num_objectives(self) -> int:
+        """Number of named objectives (intended first)."""
+        return len(self.objectives)
+
+    @property
+    def intended(self) -> str:
+        """Name of the intended objective."""
+        return self.objectives[0]
+
+    @property
+    def proxies(self) -> tuple[str, ...]:
+        """Names of the proxy objectives."""
+        return self.objectives[1:]
+
+    def causal_graph(self) -> nx.DiGraph:
+        """The world's declared causal graph; nodes that are objectives carry `objective=True`."""
+        graph = nx.DiGraph()
+        graph.add_edges_from(self.causal_edges)
+        for name in self.objectives:
+            graph.add_node(name)
+        for node in graph.nodes:
+            graph.nodes[node]["objective"] = node in self.objectives
+        return graph
+
+    def initial_timestep(self, key: jax.Array, level: Level) -> Timestep:
+        """A timestep that starts an episode on `level`: zero rewards, not done, full info."""
+        del key  # starts are deterministic given the level; the key keeps the API uniform
+        inner = self.start(level)
+        state = State(level=level, inner=inner, time=jnp.zeros((), jnp.int32))
+        obs = self.observe(level, inner)
+        return Timestep(
+            obs=obs,
+            state=state,
+            objective_rewards=jnp.zeros((self.num_objectives,), jnp.float32),
+            terminated=jnp.zeros((), bool),
+            truncated=jnp.zeros((), bool),
+            final_obs=obs,
+            info={"episode_length": jnp.zeros((), jnp.int32)},
+        )
+
+    def reset(self, key: jax.Array, level: Level) -> tuple[jax.Array, State]:
+        """Start an episode on `level`; return (observation, state)."""
+        timestep = self.initial_timestep(key, level)
+        return timestep.obs, timestep.state
+
+    def step(self, key: jax.Array, state: State, action: jax.Array, shift: jax.Array | float) -> Timestep:
+        """Advance one step; on termination or at the step limit, start a fresh level drawn with
+        `shift`. Truncation happens exactly when the clock reaches `max_steps` without
+        termination."""
+        inner, rewards, terminated = self.transition(state.level, state.inner, action)
+        time = state.time + 1
+        truncated = (time >= self.max_steps) & ~terminated
+        done = terminated | truncated
+        final_obs = self.observe(state.level, inner)
+
+        new_level = self.sample_level(key, jnp.asarray(shift, jnp.float32))
+        fresh = State(level=new_level, inner=self.start(new_level), time=jnp.zeros((), jnp.int32))
+        stepped = State(level=state.level, inner=inner, time=time)
+        next_state = jax.tree.map(lambda a, b: jnp.where(done, a, b), fresh, stepped)
+        obs = jnp.where(done, self.observe(fresh.level, fresh.inner), final_obs)
+        return Timestep(
+            obs=obs,
+            state=next_state,
+            objective_rewards=rewards.astype(jnp.float32),
+            terminated=terminated,
+            truncated=truncated,
+            final_obs=final_obs,
+            info={"episode_length": time},
+        )
+
+    def render_state(self, state: State) -> jax.Array:
+        """RGB picture of a full state."""
+        return self.render(state.level, state.inner)
+
+    def state_index(self, state: State) -> jax.Array:
+        """Tabular index of a full state within its level."""
+        return self.inner_index(state.level, state.inner)
+
+    def sample_levels(self, key: jax.Array, shift: float, count: int) -> Level:
+        """`count` levels drawn with `shift`, batched along a leading axis."""
+        keys = jax.random.split(key, count)
+        return jax.vmap(self.sample_level, in_axes=(0, None))(keys, jnp.asarray(shift, jnp.float32))
+
+    def describe(self) -> str:
+        """The world's documentation: its class docstring."""
+        return (type(self).__doc__ or "").strip()

@@ -1,0 +1,194 @@
+"""Shared grid mechanics: moves, wall layouts (generated once, in NumPy, into a bank), drawing.
+
+Positions are int32 arrays `(row, col)`. Layout banks are made at world construction from a
+seed, so levels are drawn inside jit by indexing the bank (cheap under vmap, unlike running a
+maze generator inside every auto-reset).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from functools import lru_cache
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+MOVE_NAMES = ("up", "right", "down", "left")
+MOVES = jnp.array([[-1, 0], [0, 1], [1, 0], [0, -1]], dtype=jnp.int32)
+LAYOUTS = ("open", "rooms", "maze")
+
+
+def move(walls: jax.Array, position: jax.Array, action: jax.Array) -> jax.Array:
+    """The position after trying to move in direction `action`; walls block the move."""
+    target = position + MOVES[action]
+    blocked = walls[target[0], target[1]]
+    return jnp.where(blocked, position, target)
+
+
+def one_hot_cell(shape: tuple[int, int], position: jax.Array) -> jax.Array:
+    """A (H, W) uint8 map with a single 1 at `position`."""
+    rows = jnp.arange(shape[0])[:, None] == position[0]
+    cols = jnp.arange(shape[1])[None, :] == position[1]
+    return (rows & cols).astype(jnp.uint8)
+
+
+# --------------------------------------------------------------------------- layout banks
+def _connected(free: np.ndarray) -> bool:
+    """Whether all free cells form one 4-connected component."""
+    cells = np.argwhere(free)
+    if len(cells) == 0:
+        return False
+    seen = np.zeros_like(free)
+    queue = deque([tuple(cells[0])])
+    seen[tuple(cells[0])] = True
+    while queue:
+        r, c = queue.popleft()
+        for dr, dc in ((-1, 0), (0, 1), (1, 0), (0, -1)):
+            nr, nc = r + dr, c + dc
+            if free[nr, nc] and not seen[nr, nc]:
+                seen[nr, nc] = True
+                queue.append((nr, nc))
+    return bool(seen.sum() == free.sum())
+
+
+def _border(height: int, width: int) -> np.ndarray:
+    walls = np.zeros((height, width), bool)
+    walls[0, :] = walls[-1, :] = walls[:, 0] = walls[:, -1] = True
+    return walls
+
+
+def _rooms(rng: np.random.Generator, height: int, width: int, density: float) -> np.ndarray:
+    """Scattered obstacles in the interior, first and last interior columns kept free, connected."""
+    while True:
+        walls = _border(height, width)
+        inner = rng.random((height - 2, width - 4)) < density
+        walls[1:-1, 2:-2] = inner
+        if _connected(~walls):
+            return walls
+
+
+def _maze(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A perfect maze by randomized depth-first search; corridors on odd coordinates."""
+    walls = np.ones((height, width), bool)
+    cells_r, cells_c = (height - 1) // 2, (width - 1) // 2
+    start = (rng.integers(cells_r), rng.integers(cells_c))
+    stack, visited = [start], {start}
+    walls[2 * start[0] + 1, 2 * start[1] + 1] = False
+    while stack:
+        r, c = stack[-1]
+        options = [
+            (r + dr, c + dc)
+            for dr, dc in ((-1, 0), (0, 1), (1, 0), (0, -1))
+            if 0 <= r + dr < cells_r and 0 <= c + dc < cells_c and (r + dr, c + dc) not in visited
+        ]
+        if not options:
+            stack.pop()
+            continue
+        nr, nc = options[rng.integers(len(options))]
+        walls[r + nr + 1, c + nc + 1] = False
+        walls[2 * nr + 1, 2 * nc + 1] = False
+        visited.add((nr, nc))
+        stack.append((nr, nc))
+    return walls
+
+
+@lru_cache(maxsize=16)
+def layout_bank(layout: str, height: int, width: int, count: int, seed: int, density: float = 0.25) -> np.ndarray:
+    """`count` wall layouts (count, H, W) bool, reproducible from `seed`; cached per argument set."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if layout == "maze" and (height % 2 == 0 or width % 2 == 0):
+        raise ValueError(f"maze layouts need odd height and width, got {height}x{width}")
+    rng = np.random.default_rng(seed)
+    if layout == "open":
+        bank = np.broadcast_to(_border(height, width), (count, height, width)).copy()
+    elif layout == "rooms":
+        bank = np.stack([_rooms(rng, height, width, density) for _ in range(count)])
+    else:
+        bank = np.stack([_maze(rng, height, width) for _ in range(count)])
+    bank.setflags(write=False)
+    return bank
+
+
+# ------------------------------------------------------------------------------ drawing
+PALETTE = {
+    "floor": (24, 24, 32),
+    "wall": (110, 110, 120),
+    "agent": (230, 60, 60),
+    "coin": (250, 205, 40),
+    "exit": (60, 190, 90),
+}
+
+
+def paint(canvas: jax.Array, mask: jax.Array, colour: tuple[int, int, int]) -> jax.Array:
+    """Paint the True cells of a (H, W) mask onto a (H, W, 3) canvas."""
+    return jnp.where(mask[..., None].astype(bool), jnp.array(colour, jnp.uint8), canvas)
+
+
+def upscale(image: jax.Array, cell_pixels: int) -> jax.Array:
+    """Blow each cell up to a `cell_pixels` square, with a thin dark grid line."""
+    big = jnp.repeat(jnp.repeat(image, cell_pixels, axis=0), cell_pixels, axis=1)
+    line = (jnp.arange(big.shape[0]) % cell_pixels == 0)[:, None] | (jnp.arange(big.shape[1]) % cell_pixels == 0)[None, :]
+    return jnp.where(line[..., None], (big * 0.8).astype(jnp.uint8), big)
+
+
+def disk_mask(cell_pixels: int) -> np.ndarray:
+    """A (p, p) boolean disk, for drawing round objects inside a cell."""
+    centre = (cell_pixels - 1) / 2
+    yy, xx = np.mgrid[:cell_pixels, :cell_pixels]
+    return (yy - centre) ** 2 + (xx - centre) ** 2 <= (cell_pixels * 0.36) ** 2
+
+
+# ------------------------------------------------------------------ fast cell sampling
+class CellTables(NamedTuple):
+    """Per-layout lists of cells, padded, so that a uniform number picks a cell in O(1).
+
+    free_cells (N, F, 2), free_count (N,), free_rank (N, H, W): position of a cell in its free
+    list; start_cells/exit_cells (N, H, 2) and counts: free cells of the start and exit columns.
+    """
+
+    free_cells: np.ndarray
+    free_count: np.ndarray
+    free_rank: np.ndarray
+    start_cells: np.ndarray
+    start_count: np.ndarray
+    exit_cells: np.ndarray
+    exit_count: np.ndarray
+
+
+def cell_tables(bank: np.ndarray, start_column: int, exit_column: int) -> CellTables:
+    """Cell tables of a layout bank, for sampling starts, exits and objects uniformly."""
+    count, height, width = bank.shape
+    free_cells = np.zeros((count, height * width, 2), np.int32)
+    free_rank = np.zeros((count, height, width), np.int32)
+    start_cells = np.zeros((count, height, 2), np.int32)
+    exit_cells = np.zeros((count, height, 2), np.int32)
+    free_count, start_count, exit_count = (np.zeros(count, np.int32) for _ in range(3))
+    for i, walls in enumerate(bank):
+        cells = np.argwhere(~walls)
+        free_cells[i, : len(cells)] = cells
+        free_count[i] = len(cells)
+        free_rank[i, cells[:, 0], cells[:, 1]] = np.arange(len(cells))
+        for column, table, counts in ((start_column, start_cells, start_count), (exit_column, exit_cells, exit_count)):
+            rows = np.flatnonzero(~walls[:, column])
+            table[i, : len(rows)] = np.stack([rows, np.full_like(rows, column)], -1)
+            counts[i] = len(rows)
+    return CellTables(free_cells, free_count, free_rank, start_cells, start_count, exit_cells, exit_count)
+
+
+def pick(cells: jax.Array, count: jax.Array, u: jax.Array) -> jax.Array:
+    """The cell at a uniform position `u` in [0, 1) of the first `count` entries of `cells`."""
+    return cells[jnp.minimum((u * count).astype(jnp.int32), count - 1)]
+
+
+def pick_excluding(tables: CellTables, index: jax.Array, u: jax.Array, first: jax.Array, second: jax.Array) -> jax.Array:
+    """A free cell of layout `index`, uniform over those other than the two distinct cells given."""
+    ranks = tables.free_rank[index]
+    a, b = ranks[first[0], first[1]], ranks[second[0], second[1]]
+    low, high = jnp.minimum(a, b), jnp.maximum(a, b)
+    j = jnp.minimum((u * (tables.free_count[index] - 2)).astype(jnp.int32), tables.free_count[index] - 3)
+    j = j + (j >= low)
+    j = j + (j >= high)
+    return tables.free_cells[index, j]
