@@ -1,0 +1,66 @@
+"""Returns per objective: exact baselines per level, normalisation, and bootstrap intervals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+from mesascope.worlds import planning
+from mesascope.worlds.core import Level, World
+
+
+def level_baselines(world: World, levels: Level) -> tuple[np.ndarray, np.ndarray]:
+    """Exact optimal (G*) and uniform-random (G°) returns per level and objective, each (N, K)."""
+
+    def one(level):
+        view = planning.tabulate(world, level)
+        return planning.optimal_returns(world, view), planning.random_returns(world, view)
+
+    optimal, random = jax.jit(jax.vmap(one))(levels)
+    return np.asarray(optimal), np.asarray(random)
+
+
+def normalised(returns: np.ndarray, optimal: np.ndarray, random: np.ndarray, min_span: float = 1e-6) -> np.ndarray:
+    """Ĝ = (G − G°) / (G* − G°); NaN where G* − G° is below `min_span` (undefined, reported)."""
+    span = optimal - random
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(span > min_span, (returns - random) / np.where(span > min_span, span, 1.0), np.nan)
+
+
+def bootstrap_mean_ci(values: np.ndarray, rng: np.random.Generator, resamples: int = 1000, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean of the finite entries of `values` and a percentile bootstrap interval (NaN if none)."""
+    finite = np.asarray(values, float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    means = rng.choice(finite, size=(resamples, finite.size), replace=True).mean(1)
+    tail = (1 - confidence) / 2
+    return float(finite.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+@dataclass(frozen=True)
+class ObjectiveSummary:
+    """Mean return and normalised return of one objective on one distribution, with intervals."""
+
+    objective: str
+    mean_return: float
+    return_low: float
+    return_high: float
+    mean_normalised: float
+    normalised_low: float
+    normalised_high: float
+    episodes: int
+    undefined: int
+
+
+def summarize(objectives: tuple[str, ...], returns: np.ndarray, optimal: np.ndarray, random: np.ndarray, rng: np.random.Generator) -> list[ObjectiveSummary]:
+    """One summary per objective from per-episode returns (N, K) and the level baselines."""
+    norm = normalised(returns, optimal, random)
+    out = []
+    for k, name in enumerate(objectives):
+        mean, low, high = bootstrap_mean_ci(returns[:, k], rng)
+        nmean, nlow, nhigh = bootstrap_mean_ci(norm[:, k], rng)
+        out.append(ObjectiveSummary(name, mean, low, high, nmean, nlow, nhigh, int(returns.shape[0]), int(np.isnan(norm[:, k]).sum())))
+    return out

@@ -1,0 +1,105 @@
+"""Rollouts of any policy on any batch of levels, every episode scored under every objective."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from mesascope.worlds.core import Level, State, World
+
+Policy = Callable[[jax.Array, jax.Array, State], jax.Array]
+"""A policy for one environment: (key, observation, state) -> action. Learned policies read
+only the observation; scripted planners may read the state."""
+
+
+class Episodes(struct.PyTreeNode):
+    """One episode per level, stepped for exactly `max_steps` steps and masked after it ended.
+
+    Attributes:
+        objective_returns: (N, K) undiscounted return under every objective.
+        length: (N,) steps taken before the episode ended.
+        terminated: (N,) whether it ended by termination (else truncation).
+        state_index: (N, T) tabular index of the state each action was taken in.
+        actions: (N, T) the actions.
+        valid: (N, T) whether step t happened before the episode ended.
+    """
+
+    objective_returns: jax.Array
+    length: jax.Array
+    terminated: jax.Array
+    state_index: jax.Array
+    actions: jax.Array
+    valid: jax.Array
+
+
+def rollout(world: World, policy: Policy, levels: Level, key: jax.Array) -> Episodes:
+    """Run `policy` for one episode on each level of the batch `levels` (jittable)."""
+    count = jax.tree.leaves(levels)[0].shape[0]
+    reset_key, run_key = jax.random.split(key)
+    timestep = jax.vmap(world.initial_timestep)(jax.random.split(reset_key, count), levels)
+
+    def one_step(carry, step_key):
+        timestep, alive = carry
+        policy_key, world_key = jax.random.split(step_key)
+        actions = jax.vmap(policy)(jax.random.split(policy_key, count), timestep.obs, timestep.state)
+        index = jax.vmap(world.state_index)(timestep.state)
+        nxt = jax.vmap(world.step, in_axes=(0, 0, 0, None))(jax.random.split(world_key, count), timestep.state, actions, 0.0)
+        rewards = nxt.objective_rewards * alive[:, None]
+        record = (rewards, index, actions, alive, nxt.terminated & alive)
+        return (nxt, alive & ~nxt.done), record
+
+    alive = jnp.ones(count, bool)
+    _, (rewards, index, actions, valid, terminated) = jax.lax.scan(
+        one_step, (timestep, alive), jax.random.split(run_key, world.max_steps)
+    )
+    return Episodes(
+        objective_returns=rewards.sum(0),
+        length=valid.sum(0).astype(jnp.int32),
+        terminated=terminated.any(0),
+        state_index=index.T,
+        actions=actions.T.astype(jnp.int32),
+        valid=valid.T,
+    )
+
+
+def episode_frames(world: World, policy: Policy, level: Level, key: jax.Array) -> jax.Array:
+    """RGB frames (T+1, h, w, 3) of one episode on `level`; frames after the end repeat the last."""
+    reset_key, run_key = jax.random.split(key)
+    timestep = world.initial_timestep(reset_key, level)
+
+    def one_step(carry, step_key):
+        timestep, alive, last_frame = carry
+        policy_key, world_key = jax.random.split(step_key)
+        action = policy(policy_key, timestep.obs, timestep.state)
+        nxt = world.step(world_key, timestep.state, action, 0.0)
+        stepped = State(level=timestep.state.level, inner=_final_inner(world, timestep, action), time=nxt.info["episode_length"])
+        frame = jnp.where(alive, world.render_state(stepped), last_frame)
+        return (nxt, alive & ~nxt.done, frame), frame
+
+    first = world.render_state(timestep.state)
+    _, frames = jax.lax.scan(one_step, (timestep, jnp.ones((), bool), first), jax.random.split(run_key, world.max_steps))
+    return jnp.concatenate([first[None], frames])
+
+
+def _final_inner(world: World, timestep: Any, action: jax.Array):
+    """The dynamic state an action leads to, before any auto-reset."""
+    inner, _, _ = world.transition(timestep.state.level, timestep.state.inner, action)
+    return inner
+
+
+def greedy(policy_logits: Callable[[jax.Array], jax.Array]) -> Policy:
+    """A policy that takes the most likely action of a logits function of the observation."""
+    return lambda key, obs, state: jnp.argmax(policy_logits(obs)).astype(jnp.int32)
+
+
+def sampled(policy_logits: Callable[[jax.Array], jax.Array]) -> Policy:
+    """A policy that samples from the softmax of a logits function of the observation."""
+    return lambda key, obs, state: jax.random.categorical(key, policy_logits(obs)).astype(jnp.int32)
+
+
+def uniform_random(num_actions: int) -> Policy:
+    """The uniform random policy."""
+    return lambda key, obs, state: jax.random.randint(key, (), 0, num_actions)
