@@ -1,0 +1,674 @@
+"""The SQLite store: runs, their curves, evaluations, goal inference, verdicts and artifacts.
+
+One file (default `mesascope.db`) in WAL mode with a versioned schema (`schema.sql`), and an
+artifact folder beside it (`<db stem>_artifacts/<run_id>/`) for per-episode arrays
+(safetensors) and rollout GIFs. A run goes `begin_run` -> `finish_run` (or `mark_failed`);
+`finish_run` writes the files first and then every row plus the 'finished' flag in one
+transaction, so a crash never leaves a run that reads as finished. One process writes at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import numbers
+import operator
+import re
+import shutil
+import sqlite3
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mesascope.experiments.results import (
+    AgentRecord,
+    EvaluationRow,
+    ExperimentResult,
+    InferenceRow,
+    VerdictRow,
+)
+from mesascope.store import artifacts as art
+
+SCHEMA_VERSION = 1
+STATUSES = ("running", "finished", "failed")
+
+# Tables holding one dataclass row per record, each named after its ExperimentResult attribute,
+# with columns named after the fields (dict fields are stored as JSON in `<field>_json`).
+ROW_TABLES: dict[str, type] = {
+    "agents": AgentRecord,
+    "evaluations": EvaluationRow,
+    "inferences": InferenceRow,
+    "verdicts": VerdictRow,
+}
+
+# Run ids name artifact folders, so they must be safe path components.
+_RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_MAX_LISTED = 10
+
+
+class StoreError(Exception):
+    """Base class of the store's errors."""
+
+
+class SchemaVersionError(StoreError):
+    """The database file has a schema version this code does not understand."""
+
+
+class UnknownRunError(StoreError, LookupError):
+    """No run has the given id (or no run matches the given prefix)."""
+
+
+class RunStatusError(StoreError):
+    """The run exists but its status does not allow the operation."""
+
+
+def run_id_for(config: Mapping[str, Any], code_version: str) -> str:
+    """The run id of a config and code version: the first 12 hex characters of the SHA-256 of
+    their canonical JSON (sorted keys, compact separators)."""
+    try:
+        payload = art.dumps_json({"code_version": code_version, "config": config}, canonical=True)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"config is not JSON-serialisable: {err}") from err
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _schema_sql() -> str:
+    return resources.files("mesascope.store").joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+# --- converting dataclass fields to and from SQLite values -------------------------------------
+
+
+def _columns(cls: type) -> list[str]:
+    return [
+        f"{f.name}_json" if str(f.type).startswith("dict") else f.name
+        for f in dataclasses.fields(cls)
+    ]
+
+
+def _to_sql(value: Any, ftype: str, where: str) -> Any:
+    if ftype == "int":
+        if isinstance(value, (float, np.floating)):
+            raise TypeError(f"{where} must be an integer, got {value!r}")
+        try:
+            return operator.index(value)
+        except TypeError:
+            raise TypeError(f"{where} must be an integer, got {type(value).__name__}") from None
+    if ftype == "float":
+        if not isinstance(value, numbers.Real):
+            raise TypeError(f"{where} must be a real number, got {type(value).__name__}")
+        return float(value)  # NaN binds as NULL; _from_sql turns it back
+    if ftype == "str":
+        if not isinstance(value, str):
+            raise TypeError(f"{where} must be a string, got {type(value).__name__}")
+        return value
+    if ftype.startswith("dict"):
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{where} must be a dict, got {type(value).__name__}")
+        try:
+            return art.dumps_json(dict(value))
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{where} is not JSON-serialisable: {err}") from err
+    raise TypeError(f"{where}: no SQLite mapping for field type {ftype!r}")
+
+
+def _from_sql(value: Any, ftype: str) -> Any:
+    if ftype == "float":
+        return float("nan") if value is None else float(value)
+    if ftype.startswith("dict"):
+        return json.loads(value)
+    return value
+
+
+def _row_values(row: Any, cls: type, where: str) -> tuple[Any, ...]:
+    if not isinstance(row, cls):
+        raise TypeError(f"{where} must be a {cls.__name__}, got {type(row).__name__}")
+    return tuple(
+        _to_sql(getattr(row, f.name), str(f.type), f"{where}.{f.name}")
+        for f in dataclasses.fields(cls)
+    )
+
+
+def _float_dict(value: Any, where: str) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{where} must be a dict of name -> float, got {type(value).__name__}")
+    return {
+        _to_sql(k, "str", f"{where} key"): _to_sql(v, "float", f"{where}[{k!r}]")
+        for k, v in value.items()
+    }
+
+
+def _real_array(value: Any, where: str) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{where} must be a real numeric array, got dtype {arr.dtype}")
+    return arr
+
+
+# --- the store ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Prepared:
+    """A result checked and converted to SQLite rows, before anything is written."""
+
+    rows: dict[str, list[tuple[Any, ...]]]
+    curve_steps: np.ndarray
+    curves: dict[str, np.ndarray]
+    run_columns: dict[str, Any]
+
+
+class Store:
+    """A mesascope store: an SQLite file plus an artifact folder.
+
+    Args:
+        path: the database file (created with the current schema if absent).
+        artifact_root: folder for artifact files; default `<db stem>_artifacts/` beside the
+            database (`mesascope.db` -> `mesascope_artifacts/`).
+
+    Use as a context manager, or call `close()`. One process should write at a time; readers
+    may share the file (WAL mode).
+    """
+
+    def __init__(self, path: str | Path, artifact_root: Path | None = None) -> None:
+        self.path = Path(path)
+        self.artifact_root = (
+            Path(artifact_root)
+            if artifact_root is not None
+            else self.path.with_name(f"{self.path.stem}_artifacts")
+        )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE) below.
+        self._conn: sqlite3.Connection | None = sqlite3.connect(
+            self.path, isolation_level=None, timeout=30.0
+        )
+        try:
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._ensure_schema()
+        except sqlite3.DatabaseError as err:
+            self.close()
+            raise StoreError(f"cannot open {self.path} as a mesascope store: {err}") from err
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database connection (idempotent)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The open SQLite connection (for read-only queries by reports)."""
+        if self._conn is None:
+            raise StoreError(f"store {self.path} is closed")
+        return self._conn
+
+    def _ensure_schema(self) -> None:
+        conn = self.conn
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "schema_version" not in tables:
+            if tables:
+                raise StoreError(
+                    f"{self.path} is an SQLite database but not a mesascope store "
+                    f"(no schema_version table; it has tables {sorted(tables)})"
+                )
+            try:
+                conn.executescript(_schema_sql())
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_version")]
+        if len(versions) != 1:
+            raise SchemaVersionError(
+                f"{self.path}: schema_version should hold one row, found {versions}"
+            )
+        version = versions[0]
+        if version != SCHEMA_VERSION:
+            hint = (
+                "it was written by a newer mesascope; upgrade mesascope to open it"
+                if isinstance(version, int) and version > SCHEMA_VERSION
+                else "no migration to the current schema exists"
+            )
+            raise SchemaVersionError(
+                f"{self.path} has schema version {version!r}, but this mesascope understands "
+                f"version {SCHEMA_VERSION}: {hint}"
+            )
+
+    @contextlib.contextmanager
+    def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        conn = self.conn
+        conn.execute(f"BEGIN {mode}")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    # --- looking runs up ----------------------------------------------------------------------
+
+    def run_dir(self, run_id: str) -> Path:
+        """The artifact folder of a run (`<artifact_root>/<run_id>`); may not exist yet."""
+        _check_run_id(run_id)
+        return self.artifact_root / run_id
+
+    def status(self, run_id: str) -> str | None:
+        """The status of a run ('running', 'finished' or 'failed'), or None if unknown."""
+        row = self.conn.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        """All runs, newest first: dicts with run_id, name, world, status, created_at and
+        finished_at."""
+        cur = self.conn.execute(
+            "SELECT run_id, name, world, status, created_at, finished_at FROM runs "
+            "ORDER BY created_at DESC, rowid DESC"
+        )
+        keys = [d[0] for d in cur.description]
+        return [dict(zip(keys, row)) for row in cur]
+
+    def _known_ids(self) -> str:
+        ids = [r[0] for r in self.conn.execute(
+            "SELECT run_id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            (_MAX_LISTED + 1,),
+        )]
+        if not ids:
+            return f"the store {self.path} holds no runs"
+        total = self.conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+        more = f" (and {total - _MAX_LISTED} more)" if total > _MAX_LISTED else ""
+        return "known run ids, newest first: " + ", ".join(ids[:_MAX_LISTED]) + more
+
+    def _unknown(self, run_id: str) -> UnknownRunError:
+        return UnknownRunError(f"unknown run id {run_id!r}; {self._known_ids()}")
+
+    def resolve(self, prefix: str) -> str:
+        """The full run id for a unique prefix of one, or for 'latest' (the most recently
+        finished run). Raises UnknownRunError when nothing or more than one run matches."""
+        if prefix == "latest":
+            row = self.conn.execute(
+                "SELECT run_id FROM runs WHERE status='finished' "
+                "ORDER BY finished_at DESC, rowid DESC LIMIT 1"
+            ).fetchone()
+            if row is None:
+                raise UnknownRunError(f"no finished run for 'latest'; {self._known_ids()}")
+            return row[0]
+        if not prefix:
+            raise UnknownRunError("empty run id prefix")
+        matches = [r[0] for r in self.conn.execute(
+            "SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ? ORDER BY run_id",
+            (len(prefix), prefix),
+        )]
+        if prefix in matches:
+            return prefix
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise UnknownRunError(f"no run id starts with {prefix!r}; {self._known_ids()}")
+        shown = ", ".join(matches[:_MAX_LISTED]) + (" ..." if len(matches) > _MAX_LISTED else "")
+        raise UnknownRunError(f"run id prefix {prefix!r} is ambiguous: it matches {shown}")
+
+    # --- writing runs -------------------------------------------------------------------------
+
+    def begin_run(
+        self, run_id: str, name: str, world: str, config: Mapping[str, Any], code_version: str
+    ) -> None:
+        """Register a run as 'running'.
+
+        An earlier attempt left 'running' (interrupted) or 'failed' is discarded first: its rows
+        and its artifact folder are deleted. Raises RunStatusError if the run already finished
+        (load it with `load_result` instead)."""
+        _check_run_id(run_id)
+        for field, value in (("name", name), ("world", world), ("code_version", code_version)):
+            _to_sql(value, "str", f"begin_run: {field}")
+        try:
+            config_json = art.dumps_json(dict(config))  # key order kept for load_result
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"begin_run: config is not JSON-serialisable: {err}") from err
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT status, finished_at FROM runs WHERE run_id=?", (run_id,)
+            ).fetchone()
+            if row is not None and row[0] == "finished":
+                raise RunStatusError(
+                    f"run {run_id} already finished (at {row[1]}); load it with load_result, "
+                    "or change the config or code version to run again"
+                )
+            if row is not None:
+                conn.execute("DELETE FROM runs WHERE run_id=?", (run_id,))  # cascades
+            # Inside the write lock, so no other writer can be finishing this run meanwhile.
+            run_dir = self.artifact_root / run_id
+            if run_dir.exists():
+                shutil.rmtree(run_dir)
+            conn.execute(
+                "INSERT INTO runs (run_id, name, world, config_json, code_version, status, "
+                "created_at) VALUES (?, ?, ?, ?, ?, 'running', ?)",
+                (run_id, name, world, config_json, code_version, _now()),
+            )
+
+    def mark_failed(self, run_id: str, reason: str) -> None:
+        """Mark a running run as 'failed', recording why. A later `begin_run` starts it afresh.
+        Raises RunStatusError for a finished run and UnknownRunError for an unknown one."""
+        with self._transaction() as conn:
+            status = self.status(run_id)
+            if status is None:
+                raise self._unknown(run_id)
+            if status == "finished":
+                raise RunStatusError(f"run {run_id} already finished; it cannot be marked failed")
+            conn.execute(
+                "UPDATE runs SET status='failed', failure_reason=?, finished_at=? WHERE run_id=?",
+                (str(reason), _now(), run_id),
+            )
+
+    def finish_run(self, result: ExperimentResult) -> None:
+        """Store everything in `result` and mark its run 'finished'.
+
+        The run must have been begun with the same name, world and config. Artifact files
+        (per-episode arrays, GIFs) are written first, atomically; then all rows and the status
+        flip go in one transaction, so a crash at any point leaves the run 'running' and
+        unreadable, never half-finished."""
+        if not isinstance(result, ExperimentResult):
+            raise TypeError(f"finish_run expects an ExperimentResult, got {type(result).__name__}")
+        run_id = result.run_id
+        row = self.conn.execute(
+            "SELECT status, name, world, config_json FROM runs WHERE run_id=?", (run_id,)
+        ).fetchone()
+        if row is None:
+            raise UnknownRunError(
+                f"finish_run: run {run_id!r} was never begun; call begin_run first"
+            )
+        if row[0] != "running":
+            raise RunStatusError(
+                f"finish_run: run {run_id} has status {row[0]!r}, not 'running'; "
+                "call begin_run first"
+            )
+        checks = (("name", row[1], result.name), ("world", row[2], result.world))
+        for field, stored, given in checks:
+            if stored != given:
+                raise ValueError(
+                    f"finish_run: result.{field} is {given!r} but run {run_id} was begun with "
+                    f"{field} {stored!r}"
+                )
+        try:
+            config_json = art.dumps_json(dict(result.config), canonical=True)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"result.config is not JSON-serialisable: {err}") from err
+        if config_json != art.dumps_json(json.loads(row[3]), canonical=True):
+            raise ValueError(
+                f"finish_run: result.config differs from the config run {run_id} was begun with"
+            )
+        prepared = _prepare(result)
+        records = self._write_artifacts(result)
+        with self._transaction() as conn:
+            for table, rows in prepared.rows.items():
+                self._insert_rows(conn, table, run_id, rows)
+            self._insert_curves(conn, run_id, prepared)
+            self._insert_artifacts(conn, run_id, records)
+            self._mark_finished(conn, run_id, prepared.run_columns)
+
+    def _write_artifacts(self, result: ExperimentResult) -> list[dict[str, Any]]:
+        run_dir = self.run_dir(result.run_id)
+        records = []
+        arrays: dict[str, np.ndarray] = {}
+        order: dict[str, list[str]] = {"returns": [], "normalised": []}
+        for group, attr in (("returns", "episode_returns"), ("normalised", "episode_normalised")):
+            for dist, value in getattr(result, attr).items():
+                arrays[f"{group}/{dist}"] = value
+                order[group].append(dist)
+        path = art.save_arrays(
+            run_dir / "episodes.safetensors",
+            arrays,
+            {group: json.dumps(names) for group, names in order.items()},
+        )
+        records.append(self._record("episodes", "episodes", path, {}))
+        for i, (caption, frames) in enumerate(result.gifs.items()):
+            slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", caption).strip("-.")[:60] or "gif"
+            path = art.save_gif(run_dir / "gifs" / f"{i:03d}_{slug}.gif", frames)
+            records.append(self._record("gif", caption, path, {"frames": int(len(frames))}))
+        return records
+
+    def _record(self, kind: str, name: str, path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "name": name,
+            "path": path.relative_to(self.artifact_root).as_posix(),
+            "sha256": art.sha256_file(path),
+            "bytes": path.stat().st_size,
+            "meta_json": json.dumps(meta),
+        }
+
+    def _insert_rows(
+        self, conn: sqlite3.Connection, table: str, run_id: str, rows: list[tuple[Any, ...]]
+    ) -> None:
+        columns = ["run_id", *_columns(ROW_TABLES[table])]
+        conn.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})",
+            ((run_id, *row) for row in rows),
+        )
+
+    def _insert_curves(self, conn: sqlite3.Connection, run_id: str, prepared: _Prepared) -> None:
+        steps = prepared.curve_steps.astype(np.float64).tolist()
+        for metric, arr in prepared.curves.items():
+            n_agents, n_updates = arr.shape
+            values = arr.astype(np.float64).tolist()
+            conn.executemany(
+                "INSERT INTO curves (run_id, metric, agent, u, step, value) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (run_id, metric, a, u, steps[u], values[a][u])
+                    for a in range(n_agents)
+                    for u in range(n_updates)
+                ),
+            )
+
+    def _insert_artifacts(
+        self, conn: sqlite3.Connection, run_id: str, records: list[dict[str, Any]]
+    ) -> None:
+        conn.executemany(
+            "INSERT INTO artifacts (run_id, kind, name, path, sha256, bytes, meta_json) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                (run_id, r["kind"], r["name"], r["path"], r["sha256"], r["bytes"], r["meta_json"])
+                for r in records
+            ),
+        )
+
+    def _mark_finished(
+        self, conn: sqlite3.Connection, run_id: str, columns: dict[str, Any]
+    ) -> None:
+        assignments = ", ".join(f"{c}=?" for c in columns)
+        cur = conn.execute(
+            f"UPDATE runs SET status='finished', finished_at=?, {assignments} "
+            "WHERE run_id=? AND status='running'",
+            (_now(), *columns.values(), run_id),
+        )
+        if cur.rowcount != 1:
+            raise RunStatusError(f"run {run_id} stopped being 'running' while it was being saved")
+
+    # --- reading runs -------------------------------------------------------------------------
+
+    def load_result(self, run_id: str) -> ExperimentResult:
+        """Read a finished run back as the ExperimentResult that was stored.
+
+        Raises UnknownRunError (listing known ids) for an unknown id, RunStatusError for a run
+        that is not finished, and StoreError if an artifact file is missing or corrupt."""
+        with self._transaction("DEFERRED") as conn:  # one consistent snapshot
+            row = conn.execute(
+                "SELECT name, world, config_json, status, failure_reason, objectives_json, "
+                "shift_name, thresholds_json, timings_json, curves_json "
+                "FROM runs WHERE run_id=?",
+                (run_id,),
+            ).fetchone()
+            if row is None:
+                raise self._unknown(run_id)
+            (name, world, config_json, status, reason, objectives_json, shift_name,
+             thresholds_json, timings_json, curves_json) = row
+            if status != "finished":
+                why = f" ({reason})" if reason else ""
+                raise RunStatusError(
+                    f"run {run_id} has status {status!r}{why}, not 'finished'; only finished "
+                    "runs can be loaded (begin_run it again to rerun it)"
+                )
+            rows = {table: self._load_rows(conn, table, run_id) for table in ROW_TABLES}
+            curve_steps, curves = self._load_curves(conn, run_id, json.loads(curves_json))
+            records = conn.execute(
+                "SELECT kind, name, path, sha256, bytes, meta_json FROM artifacts "
+                "WHERE run_id=? ORDER BY id",
+                (run_id,),
+            ).fetchall()
+        episode_returns: dict[str, np.ndarray] = {}
+        episode_normalised: dict[str, np.ndarray] = {}
+        gifs: dict[str, np.ndarray] = {}
+        for kind, art_name, rel, sha, size, meta_json in records:
+            path = self._checked_artifact(run_id, kind, art_name, rel, sha, size)
+            if kind == "episodes":
+                arrays, meta = art.load_arrays(path)
+                for group, target in (("returns", episode_returns),
+                                      ("normalised", episode_normalised)):
+                    for dist in json.loads(meta[group]):
+                        target[dist] = arrays[f"{group}/{dist}"]
+            elif kind == "gif":
+                gifs[art_name] = art.load_gif(path, frames=json.loads(meta_json)["frames"])
+        return ExperimentResult(
+            run_id=run_id,
+            name=name,
+            world=world,
+            objectives=tuple(json.loads(objectives_json)),
+            shift_name=shift_name,
+            config=json.loads(config_json),
+            agents=rows["agents"],
+            curve_steps=curve_steps,
+            curves=curves,
+            evaluations=rows["evaluations"],
+            inferences=rows["inferences"],
+            verdicts=rows["verdicts"],
+            episode_returns=episode_returns,
+            episode_normalised=episode_normalised,
+            thresholds=json.loads(thresholds_json),
+            gifs=gifs,
+            timings=json.loads(timings_json),
+        )
+
+    def _load_rows(self, conn: sqlite3.Connection, table: str, run_id: str) -> list[Any]:
+        cls = ROW_TABLES[table]
+        fields = dataclasses.fields(cls)
+        cur = conn.execute(
+            f"SELECT {', '.join(_columns(cls))} FROM {table} WHERE run_id=? ORDER BY id",
+            (run_id,),
+        )
+        return [
+            cls(**{f.name: _from_sql(v, str(f.type)) for f, v in zip(fields, values)})
+            for values in cur
+        ]
+
+    def _load_curves(
+        self, conn: sqlite3.Connection, run_id: str, meta: dict[str, Any]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        steps = np.asarray(meta["steps"], dtype=meta["steps_dtype"])
+        curves: dict[str, np.ndarray] = {}
+        for spec in meta["metrics"]:
+            shape = tuple(spec["shape"])
+            values = np.full(shape, np.nan)
+            got = conn.execute(
+                "SELECT agent, u, value FROM curves WHERE run_id=? AND metric=?",
+                (run_id, spec["name"]),
+            ).fetchall()
+            if len(got) != values.size:
+                raise StoreError(
+                    f"run {run_id}: curve {spec['name']!r} has {len(got)} stored values, "
+                    f"expected {values.size} for shape {shape}"
+                )
+            if got:
+                agent, u, value = zip(*got)
+                values[list(agent), list(u)] = np.array(value, dtype=np.float64)  # None -> NaN
+            curves[spec["name"]] = values.astype(spec["dtype"])
+        return steps, curves
+
+    def _checked_artifact(
+        self, run_id: str, kind: str, name: str, rel: str, sha: str, size: int
+    ) -> Path:
+        path = self.artifact_root / rel
+        what = f"artifact {kind} {name!r} of run {run_id} ({path})"
+        if not path.is_file():
+            raise StoreError(f"{what} is missing")
+        if path.stat().st_size != size or art.sha256_file(path) != sha:
+            raise StoreError(f"{what} does not match its recorded size and SHA-256; it is corrupt")
+        return path
+
+
+def _check_run_id(run_id: Any) -> None:
+    if not isinstance(run_id, str) or not _RUN_ID_RE.fullmatch(run_id):
+        raise ValueError(
+            f"run id {run_id!r} must be 1-128 letters, digits, '_', '.' or '-' "
+            "(it names the run's artifact folder)"
+        )
+
+
+def _prepare(result: ExperimentResult) -> _Prepared:
+    """Check every field of `result` and convert it to rows; errors name the field."""
+    rows = {
+        table: [
+            _row_values(item, cls, f"result.{table}[{i}]")
+            for i, item in enumerate(getattr(result, table))
+        ]
+        for table, cls in ROW_TABLES.items()
+    }
+    steps = _real_array(result.curve_steps, "result.curve_steps")
+    if steps.ndim != 1:
+        raise ValueError(f"result.curve_steps must be 1-D (U,), got shape {steps.shape}")
+    curves: dict[str, np.ndarray] = {}
+    metrics = []
+    for metric, value in result.curves.items():
+        where = f"result.curves[{metric!r}]"
+        _to_sql(metric, "str", "result.curves key")
+        arr = _real_array(value, where)
+        if arr.ndim != 2 or arr.shape[1] != steps.shape[0]:
+            raise ValueError(
+                f"{where} must have shape (A, U) with U = len(curve_steps) = {steps.shape[0]}, "
+                f"got {arr.shape}"
+            )
+        curves[metric] = arr
+        metrics.append({"name": metric, "dtype": arr.dtype.name, "shape": list(arr.shape)})
+    for attr in ("episode_returns", "episode_normalised"):
+        for dist, value in getattr(result, attr).items():
+            _to_sql(dist, "str", f"result.{attr} key")
+            arr = _real_array(value, f"result.{attr}[{dist!r}]")
+            if arr.ndim != 3:
+                raise ValueError(f"result.{attr}[{dist!r}] must be (A, N, K), got {arr.shape}")
+    for caption, frames in result.gifs.items():
+        _to_sql(caption, "str", "result.gifs key")
+        art._checked_frames(frames, f"result.gifs[{caption!r}]")
+    objectives = list(result.objectives)
+    for i, objective in enumerate(objectives):
+        _to_sql(objective, "str", f"result.objectives[{i}]")
+    run_columns = {
+        "objectives_json": json.dumps(objectives),
+        "shift_name": _to_sql(result.shift_name, "str", "result.shift_name"),
+        "thresholds_json": art.dumps_json(_float_dict(result.thresholds, "result.thresholds")),
+        "timings_json": art.dumps_json(_float_dict(result.timings, "result.timings")),
+        "curves_json": art.dumps_json(
+            {"steps": steps.tolist(), "steps_dtype": steps.dtype.name, "metrics": metrics}
+        ),
+    }
+    return _Prepared(rows=rows, curve_steps=steps, curves=curves, run_columns=run_columns)
