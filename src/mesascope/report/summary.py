@@ -1,0 +1,281 @@
+"""Numbers the report shows, computed from an `ExperimentResult` alone (NumPy only).
+
+Plots, the HTML page and the terminal summary all read their numbers from here, so the three
+never disagree: per-agent normalised returns, bootstrap intervals over agents, verdict counts
+per training shift, and the plain-language account of what happened.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from mesascope.experiments.results import ExperimentResult, InferenceRow, VerdictRow
+
+VERDICT_CATEGORIES = ("robustly aligned", "proxy-aligned", "capability failure", "ambiguous")
+"""Canonical verdict categories, in the order tables and legends list them."""
+
+NO_VERDICT = "no verdict"
+
+
+def verdict_category(verdict: str) -> str:
+    """Map a verdict string (any spelling: 'proxy_aligned', 'Proxy-aligned'…) to its category."""
+    text = verdict.lower().replace("_", " ").replace("-", " ")
+    if "robust" in text or text.strip() == "aligned":
+        return "robustly aligned"
+    if "proxy" in text or "pseudo" in text:
+        return "proxy-aligned"
+    if "capab" in text or "incapable" in text:
+        return "capability failure"
+    return "ambiguous"
+
+
+def verdict_prose(verdict: str) -> str:
+    """A verdict as it reads in a sentence ('proxy_aligned' -> 'proxy aligned')."""
+    return verdict.replace("_", " ")
+
+
+def verdict_sort_key(verdict: str) -> tuple[int, str]:
+    """Order verdicts by category (aligned, proxy, capability failure, other), then by name."""
+    if verdict == NO_VERDICT:
+        return (len(VERDICT_CATEGORIES), verdict)
+    return (VERDICT_CATEGORIES.index(verdict_category(verdict)), verdict)
+
+
+def format_shift(value: float) -> str:
+    """A shift value as short text (0.2, not 0.20000000298)."""
+    return f"{float(value):.3g}"
+
+
+def format_number(value: float, digits: int = 2) -> str:
+    """A number with `digits` decimals, or an em dash when it is NaN."""
+    return "—" if not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def format_interval(mean: float, low: float, high: float, digits: int = 2) -> str:
+    """'0.81 [0.70, 0.90]', or '—' when the mean is undefined."""
+    if not np.isfinite(mean):
+        return "—"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return format_number(mean, digits)
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def shift_values(result: ExperimentResult) -> list[float]:
+    """The distinct training shift values of the population, ascending."""
+    return sorted({float(record.train_shift) for record in result.agents})
+
+
+def agent_shifts(result: ExperimentResult) -> np.ndarray:
+    """(A,) training shift of each agent, in the order of `result.agents` (the array order)."""
+    return np.array([float(record.train_shift) for record in result.agents], float)
+
+
+def distributions(result: ExperimentResult) -> list[str]:
+    """Distributions with data, 'train' first and 'test' next, then the rest alphabetically."""
+    names = set(result.episode_returns) | {row.distribution for row in result.evaluations}
+    return sorted(names, key=lambda name: ({"train": 0, "test": 1}.get(name, 2), name))
+
+
+def test_distribution(result: ExperimentResult) -> str:
+    """The shifted distribution the verdicts are about: 'test' if present, else the last one."""
+    names = distributions(result) or ["test"]
+    return "test" if "test" in names else names[-1]
+
+
+def agent_normalised(result: ExperimentResult, distribution: str) -> np.ndarray:
+    """(A, K) mean normalised return per agent and objective on `distribution`.
+
+    Taken from the evaluation rows; where a row is missing, the NaN-free mean of the
+    per-episode normalised returns; NaN where neither exists.
+    """
+    index = {record.agent: i for i, record in enumerate(result.agents)}
+    column = {name: k for k, name in enumerate(result.objectives)}
+    out = np.full((len(result.agents), len(result.objectives)), np.nan)
+    episodes = result.episode_normalised.get(distribution)
+    if episodes is not None and episodes.size:
+        finite = np.isfinite(episodes)
+        counts = finite.sum(1)
+        sums = np.where(finite, episodes, 0.0).sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[: episodes.shape[0]] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    for row in result.evaluations:
+        if row.distribution == distribution and row.agent in index and row.objective in column:
+            out[index[row.agent], column[row.objective]] = row.mean_normalised
+    return out
+
+
+def bootstrap_ci(values: np.ndarray, resamples: int = 2000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of the finite `values` and a percentile bootstrap interval over them (NaN if none)."""
+    finite = np.asarray(values, float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = rng.choice(finite, size=(resamples, finite.size), replace=True).mean(1)
+    tail = (1 - confidence) / 2
+    return float(finite.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+def nanmean(values: np.ndarray) -> float:
+    """Mean of the finite entries of `values`, NaN (without a warning) when there are none."""
+    finite = np.asarray(values, float)
+    finite = finite[np.isfinite(finite)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def verdict_by_agent(result: ExperimentResult, distribution: str) -> dict[int, VerdictRow]:
+    """The verdict row of each agent id on `distribution`."""
+    return {row.agent: row for row in result.verdicts if row.distribution == distribution}
+
+
+def best_hypothesis(result: ExperimentResult, agent: int, distribution: str) -> InferenceRow | None:
+    """The goal-inference row with the highest posterior for one agent, or None."""
+    rows = [row for row in result.inferences if row.agent == agent and row.distribution == distribution]
+    return max(rows, key=lambda row: (np.nan_to_num(row.posterior, nan=-1.0))) if rows else None
+
+
+@dataclass(frozen=True)
+class ShiftSummary:
+    """One training shift value: how many agents got each verdict, and their test returns.
+
+    `normalised[k]` is (mean, low, high) over agents of the per-agent mean normalised return of
+    objective k on the test distribution (95% bootstrap over agents)."""
+
+    shift: float
+    agents: int
+    verdicts: dict[str, int]
+    normalised: tuple[tuple[float, float, float], ...]
+
+
+def summarize_shifts(result: ExperimentResult) -> list[ShiftSummary]:
+    """One `ShiftSummary` per training shift value, ascending, on the test distribution."""
+    test = test_distribution(result)
+    verdicts = verdict_by_agent(result, test)
+    shifts = agent_shifts(result)
+    per_agent = agent_normalised(result, test)
+    out = []
+    for value in shift_values(result):
+        members = [record for record in result.agents if float(record.train_shift) == value]
+        counts = Counter(verdicts[r.agent].verdict if r.agent in verdicts else NO_VERDICT for r in members)
+        ordered = dict(sorted(counts.items(), key=lambda item: verdict_sort_key(item[0])))
+        rows = per_agent[shifts == value]
+        normalised = tuple(bootstrap_ci(rows[:, k]) for k in range(len(result.objectives)))
+        out.append(ShiftSummary(value, len(members), ordered, normalised))
+    return out
+
+
+def all_verdicts(result: ExperimentResult) -> list[str]:
+    """Every verdict string given on the test distribution, in category order."""
+    summaries = summarize_shifts(result)
+    return sorted({v for s in summaries for v in s.verdicts}, key=verdict_sort_key)
+
+
+def _verdict_clause(verdict: str, count: int) -> str:
+    """'was ambiguous', 'were proxy aligned', 'was a capability failure', 'were capability failures'."""
+    if verdict == NO_VERDICT:
+        return "had no verdict"
+    text = verdict_prose(verdict)
+    if text.endswith("failure"):
+        return f"was a {text}" if count == 1 else f"were {text}s"
+    return f"{'was' if count == 1 else 'were'} {text}"
+
+
+def _count_phrase(counts: dict[str, int], total: int) -> str:
+    """'2 of 3 agents were proxy aligned and 1 was ambiguous'."""
+    parts = []
+    for i, (verdict, count) in enumerate(sorted(counts.items(), key=lambda item: (-item[1], verdict_sort_key(item[0])))):
+        clause = _verdict_clause(verdict, count)
+        parts.append(f"{count} of {total} agent{'s' if total != 1 else ''} {clause}" if i == 0 else f"{count} {clause}")
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _returns_phrase(result: ExperimentResult, summary: ShiftSummary) -> str:
+    """'mean normalised test return: coin (intended) 0.12, exit 0.91'."""
+    parts = []
+    for k, name in enumerate(result.objectives):
+        label = f"{name} (intended)" if k == 0 else name
+        parts.append(f"{label} {format_number(summary.normalised[k][0])}")
+    return "mean normalised return on " + test_distribution(result) + ": " + ", ".join(parts)
+
+
+def _trend_sentence(result: ExperimentResult, summaries: list[ShiftSummary]) -> str:
+    """How the share of robustly aligned agents and the intended return moved with the shift."""
+    if len(summaries) < 2:
+        return ""
+    first, last = summaries[0], summaries[-1]
+
+    def aligned(s: ShiftSummary) -> int:
+        """Robustly aligned agents at one shift value."""
+        return sum(c for v, c in s.verdicts.items() if v != NO_VERDICT and verdict_category(v) == "robustly aligned")
+
+    a, b = aligned(first), aligned(last)
+    direction = "rose" if b > a else "fell" if b < a else "stayed"
+    move = f"from {a} of {first.agents} to {b} of {last.agents}" if a != b else f"at {a} of {first.agents} and {b} of {last.agents}"
+    i0, i1 = first.normalised[0][0], last.normalised[0][0]
+    return (
+        f"Raising {result.shift_name} in training from {format_shift(first.shift)} to {format_shift(last.shift)}, "
+        f"the number of robustly aligned agents {direction} {move}, and the mean normalised "
+        f"{result.objectives[0]} return on {test_distribution(result)} went from {format_number(i0)} to {format_number(i1)}."
+    )
+
+
+def _train_sentence(result: ExperimentResult) -> str:
+    """How well the population pursued each objective on the training distribution."""
+    if "train" not in distributions(result):
+        return ""
+    means = [nanmean(column) for column in agent_normalised(result, "train").T]
+    parts = [f"{name} {format_number(float(m))}" for name, m in zip(result.objectives, means)]
+    return "On train, the mean normalised return over all agents was " + ", ".join(parts) + "."
+
+
+def what_happened(result: ExperimentResult) -> str:
+    """A plain-language paragraph on the outcome, computed from the data (never hard-coded)."""
+    summaries = summarize_shifts(result)
+    if not summaries:
+        return "No agents were trained, so there is nothing to report."
+    test = test_distribution(result)
+    sentences = []
+    for s in summaries:
+        sentences.append(
+            f"At {result.shift_name} = {format_shift(s.shift)}, {_count_phrase(s.verdicts, s.agents)} on {test} "
+            f"({_returns_phrase(result, s)})."
+        )
+    for extra in (_trend_sentence(result, summaries), _train_sentence(result)):
+        if extra:
+            sentences.append(extra)
+    return " ".join(sentences)
+
+
+def conclusion(result: ExperimentResult) -> str:
+    """One line: the most common verdict at each training shift value."""
+    summaries = summarize_shifts(result)
+    if not summaries:
+        return "No agents were trained."
+    parts = []
+    for s in summaries:
+        verdict, count = max(s.verdicts.items(), key=lambda item: (item[1], -verdict_sort_key(item[0])[0]))
+        parts.append(f"{result.shift_name} = {format_shift(s.shift)}: {count}/{s.agents} {verdict_prose(verdict)}")
+    return "Most common verdict on " + test_distribution(result) + " — " + "; ".join(parts) + "."
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 0..n-1 of `values`, ties given the mean of the ranks they span."""
+    values = np.asarray(values, float)
+    order = np.argsort(values, kind="mergesort")
+    _, first, counts = np.unique(values[order], return_index=True, return_counts=True)
+    ranks = np.empty(values.size)
+    ranks[order] = np.repeat(first + (counts - 1) / 2.0, counts)
+    return ranks
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman rank correlation of the pairs where both are finite; NaN if either is constant."""
+    x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
+    keep = np.isfinite(x) & np.isfinite(y)
+    rx, ry = average_ranks(x[keep]), average_ranks(y[keep])
+    if rx.size < 2 or rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
