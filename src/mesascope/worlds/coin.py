@@ -30,6 +30,12 @@ class CoinWorld(World):
     shift dial) the coin is placed uniformly at random on a free cell other than the start and
     the exit; otherwise it lies on the exit cell.
 
+    ## Observation
+    One-hot channels (uint8). `view="egocentric"` (default): wall, coin and exit channels in a
+    (2H-1, 2W-1) window centred on the agent, walls beyond the border; MLPs learn to navigate
+    from it several times faster than from the global view. `view="global"`: wall, agent,
+    coin and exit channels over the (H, W) grid.
+
     ## Actions
     0 up, 1 right, 2 down, 3 left. Moving into a wall leaves the agent in place.
 
@@ -79,6 +85,7 @@ class CoinWorld(World):
         bank_size: int = 1024,
         layout_seed: int = 0,
         obstacle_density: float = 0.25,
+        view: str = "egocentric",
     ):
         if not 5 <= size <= 31:
             raise ValueError(f"size must be in [5, 31], got {size}")
@@ -92,8 +99,11 @@ class CoinWorld(World):
                 "test": Distribution("test", test_shift, "coin placed uniformly at random"),
             },
         )
+        if view not in grid.VIEWS:
+            raise ValueError(f"view must be one of {grid.VIEWS}, got {view!r}")
         self.size = size
         self.layout = layout
+        self.view = view
         bank = grid.layout_bank(layout, size, size, bank_size, layout_seed, obstacle_density)
         self.wall_bank = jnp.asarray(bank)
         tables = grid.cell_tables(bank, start_column=1, exit_column=size - 2)
@@ -102,8 +112,11 @@ class CoinWorld(World):
 
     @property
     def observation_shape(self) -> tuple[int, int, int]:
-        """(H, W, 4): wall, agent, coin, exit channels."""
-        return (self.size, self.size, 4)
+        """Global: (H, W, 4) wall/agent/coin/exit; egocentric: (2H-1, 2W-1, 3) wall/coin/exit
+        centred on the agent (the agent channel would be constant)."""
+        if self.view == "global":
+            return (self.size, self.size, 4)
+        return (2 * self.size - 1, 2 * self.size - 1, 3)
 
     @property
     def num_tabular_states(self) -> int:
@@ -139,7 +152,7 @@ class CoinWorld(World):
     def observe(self, level: CoinLevel, inner: jax.Array) -> jax.Array:
         """Four one-hot channels: wall, agent, coin, exit."""
         shape = level.walls.shape
-        return jnp.stack(
+        channels = jnp.stack(
             [
                 level.walls.astype(jnp.uint8),
                 grid.one_hot_cell(shape, inner),
@@ -148,6 +161,9 @@ class CoinWorld(World):
             ],
             axis=-1,
         )
+        if self.view == "global":
+            return channels
+        return grid.egocentric(channels[..., jnp.array([0, 2, 3])], inner)
 
     def render(self, level: CoinLevel, inner: jax.Array) -> jax.Array:
         """RGB picture, 8 pixels per cell: grey walls, green exit, yellow coin, red agent."""

@@ -18,6 +18,7 @@ import numpy as np
 MOVE_NAMES = ("up", "right", "down", "left")
 MOVES = jnp.array([[-1, 0], [0, 1], [1, 0], [0, -1]], dtype=jnp.int32)
 LAYOUTS = ("open", "rooms", "maze")
+VIEWS = ("global", "egocentric")
 
 
 def move(walls: jax.Array, position: jax.Array, action: jax.Array) -> jax.Array:
@@ -32,6 +33,16 @@ def one_hot_cell(shape: tuple[int, int], position: jax.Array) -> jax.Array:
     rows = jnp.arange(shape[0])[:, None] == position[0]
     cols = jnp.arange(shape[1])[None, :] == position[1]
     return (rows & cols).astype(jnp.uint8)
+
+
+def egocentric(channels: jax.Array, position: jax.Array, wall_channel: int = 0) -> jax.Array:
+    """A (2H-1, 2W-1, C) window of (H, W, C) channels centred on `position`; outside the grid
+    the wall channel is 1 and the others 0."""
+    height, width, _ = channels.shape
+    padded = jnp.pad(channels, ((height - 1, height - 1), (width - 1, width - 1), (0, 0)))
+    outside = jnp.pad(jnp.zeros((height, width), channels.dtype), ((height - 1, height - 1), (width - 1, width - 1)), constant_values=1)
+    padded = padded.at[..., wall_channel].max(outside)
+    return jax.lax.dynamic_slice(padded, (position[0], position[1], 0), (2 * height - 1, 2 * width - 1, channels.shape[-1]))
 
 
 # --------------------------------------------------------------------------- layout banks
@@ -61,12 +72,19 @@ def _border(height: int, width: int) -> np.ndarray:
 
 def _rooms(rng: np.random.Generator, height: int, width: int, density: float) -> np.ndarray:
     """Scattered obstacles in the interior, first and last interior columns kept free, connected."""
-    while True:
+    for _ in range(_ROOMS_ATTEMPTS):
         walls = _border(height, width)
         inner = rng.random((height - 2, width - 4)) < density
         walls[1:-1, 2:-2] = inner
         if _connected(~walls):
             return walls
+    raise ValueError(
+        f"no connected 'rooms' layout of {height}x{width} in {_ROOMS_ATTEMPTS} draws at obstacle_density "
+        f"{density}; lower obstacle_density"
+    )
+
+
+_ROOMS_ATTEMPTS = 10_000
 
 
 def _maze(rng: np.random.Generator, height: int, width: int) -> np.ndarray:

@@ -1,0 +1,262 @@
+"""PPO in the PureJaxRL style: a pure, jittable trainer vmapped over seeds and numeric knobs.
+
+`make_train(config, world)` returns a `Trainer` whose pieces are pure functions:
+`init(key, hyper)` builds the runner state, `run(runner, hyper, updates)` advances it by a
+number of PPO updates inside one `lax.scan`, and `train(key, hyper)` does the whole budget.
+`hyper` holds the numeric knobs that may differ between vmapped agents (shift dial, L2 and L1
+strengths); shapes (width, depth, batch sizes) are static config and give one compiled program.
+Progress is reported by the caller between jitted chunks; nothing inside jit does I/O.
+
+Time-outs are not terminations: at a truncated step the advantage bootstraps from the value of
+the final observation (kept by the world on auto-reset); at a terminated step it does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from mesascope.agents.networks import ActorCritic, kernel_norms
+from mesascope.worlds.core import Timestep, World
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """Static PPO settings (one compiled program per distinct value)."""
+
+    total_steps: int = 300_000
+    """Environment steps per agent."""
+    num_envs: int = 32
+    """Parallel environments per agent."""
+    num_steps: int = 64
+    """Steps per environment between updates."""
+    epochs: int = 4
+    """Passes over each batch."""
+    minibatches: int = 4
+    """Minibatches per epoch."""
+    learning_rate: float = 5e-4
+    """Adam step size (linearly annealed to 0 when `anneal_lr`)."""
+    anneal_lr: bool = True
+    """Anneal the learning rate linearly over training."""
+    gamma: float = 0.95
+    """Discount factor."""
+    gae_lambda: float = 0.9
+    """GAE λ."""
+    clip: float = 0.2
+    """PPO ratio clip."""
+    entropy_coef: float = 0.01
+    """Entropy bonus weight."""
+    value_coef: float = 0.5
+    """Value loss weight."""
+    max_grad_norm: float = 0.5
+    """Global gradient-norm clip."""
+    width: int = 64
+    """Hidden units per layer."""
+    depth: int = 2
+    """Hidden layers."""
+
+    @property
+    def batch_size(self) -> int:
+        """Transitions per update."""
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        """PPO updates in the whole budget."""
+        return max(1, self.total_steps // self.batch_size)
+
+
+class Hyper(struct.PyTreeNode):
+    """Numeric knobs that may vary across vmapped agents."""
+
+    shift: jax.Array
+    l2: jax.Array
+    l1: jax.Array
+
+    @classmethod
+    def make(cls, shift: float = 0.0, l2: float = 0.0, l1: float = 0.0) -> "Hyper":
+        """Scalar knobs as float32 arrays."""
+        return cls(*(jnp.asarray(v, jnp.float32) for v in (shift, l2, l1)))
+
+
+class RunnerState(struct.PyTreeNode):
+    """Everything the training loop carries between updates."""
+
+    params: Any
+    opt_state: Any
+    timestep: Timestep
+    episode_returns: jax.Array  # (num_envs, K) running returns of unfinished episodes
+    update: jax.Array
+    key: jax.Array
+
+
+class Transition(struct.PyTreeNode):
+    """One vectorised step of experience."""
+
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+    reward: jax.Array
+    terminated: jax.Array
+    done: jax.Array
+    final_obs: jax.Array
+
+
+def gae(rewards, values, next_values, terminated, done, gamma: float, lam: float):
+    """Generalised advantage estimates over a time-major rollout.
+
+    `next_values[t]` is the value of the state step t actually led to (the final observation
+    on auto-reset). The TD error bootstraps from it unless step t terminated; the recursion
+    stops at any episode end (terminated or truncated). Returns (advantages, value targets).
+    """
+
+    def backward(carry, inputs):
+        reward, value, next_value, term, end = inputs
+        delta = reward + gamma * next_value * (1.0 - term) - value
+        advantage = delta + gamma * lam * (1.0 - end) * carry
+        return advantage, advantage
+
+    _, advantages = jax.lax.scan(
+        backward,
+        jnp.zeros_like(values[0]),
+        (rewards, values, next_values, terminated.astype(jnp.float32), done.astype(jnp.float32)),
+        reverse=True,
+    )
+    return advantages, advantages + values
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """The pure pieces of one PPO training program (see module docstring)."""
+
+    config: PPOConfig
+    network: ActorCritic
+    init: Callable[[jax.Array, Hyper], RunnerState]
+    run: Callable[[RunnerState, Hyper, int], tuple[RunnerState, dict]]
+    train: Callable[[jax.Array, Hyper], tuple[Any, dict]]
+
+
+def make_train(config: PPOConfig, world: World, reward_weights: jax.Array | None = None) -> Trainer:
+    """Build the PPO trainer for `world`; the training reward is `objective_rewards @ reward_weights`
+    (one-hot on the intended objective by default)."""
+    if config.batch_size % config.minibatches:
+        raise ValueError(f"num_envs*num_steps ({config.batch_size}) must be divisible by minibatches ({config.minibatches})")
+    weights = jnp.eye(world.num_objectives)[0] if reward_weights is None else jnp.asarray(reward_weights, jnp.float32)
+    network = ActorCritic(world.num_actions, config.width, config.depth)
+    num_updates = config.num_updates
+    step_envs = jax.vmap(world.step, in_axes=(0, 0, 0, None))
+
+    def schedule(count):
+        fraction = 1.0 - (count // (config.minibatches * config.epochs)) / num_updates
+        return config.learning_rate * jnp.where(config.anneal_lr, fraction, 1.0)
+
+    optimizer = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(schedule, eps=1e-5))
+
+    def init(key: jax.Array, hyper: Hyper) -> RunnerState:
+        init_key, level_key, reset_key, run_key = jax.random.split(key, 4)
+        params = network.init(init_key, jnp.zeros(world.observation_shape, jnp.uint8))
+        levels = jax.vmap(world.sample_level, in_axes=(0, None))(jax.random.split(level_key, config.num_envs), hyper.shift)
+        timestep = jax.vmap(world.initial_timestep)(jax.random.split(reset_key, config.num_envs), levels)
+        return RunnerState(
+            params=params,
+            opt_state=optimizer.init(params),
+            timestep=timestep,
+            episode_returns=jnp.zeros((config.num_envs, world.num_objectives), jnp.float32),
+            update=jnp.zeros((), jnp.int32),
+            key=run_key,
+        )
+
+    def collect(runner: RunnerState, hyper: Hyper):
+        def env_step(carry, step_key):
+            timestep, episode_returns = carry
+            act_key, env_key = jax.random.split(step_key)
+            logits, value = network.apply(runner.params, timestep.obs)
+            action = jax.random.categorical(act_key, logits)
+            log_prob = jax.nn.log_softmax(logits)[jnp.arange(config.num_envs), action]
+            nxt = step_envs(jax.random.split(env_key, config.num_envs), timestep.state, action, hyper.shift)
+            episode_returns = episode_returns + nxt.objective_rewards
+            finished = nxt.done[:, None]
+            transition = Transition(
+                obs=timestep.obs,
+                action=action,
+                log_prob=log_prob,
+                value=value,
+                reward=nxt.objective_rewards @ weights,
+                terminated=nxt.terminated,
+                done=nxt.done,
+                final_obs=nxt.final_obs,
+            )
+            stats = (jnp.where(finished, episode_returns, 0.0).sum(0), nxt.done.sum(), jnp.where(nxt.done, nxt.info["episode_length"], 0).sum())
+            return (nxt, jnp.where(finished, 0.0, episode_returns)), (transition, stats)
+
+        key, rollout_key = jax.random.split(runner.key)
+        (timestep, episode_returns), (batch, stats) = jax.lax.scan(
+            env_step, (runner.timestep, runner.episode_returns), jax.random.split(rollout_key, config.num_steps)
+        )
+        return runner.replace(timestep=timestep, episode_returns=episode_returns, key=key), batch, stats
+
+    def loss_fn(params, hyper: Hyper, minibatch: Transition, advantages, targets):
+        logits, value = network.apply(params, minibatch.obs)
+        log_probs = jax.nn.log_softmax(logits)
+        log_prob = jnp.take_along_axis(log_probs, minibatch.action[:, None], axis=1)[:, 0]
+        ratio = jnp.exp(log_prob - minibatch.log_prob)
+        normalised = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        policy_loss = -jnp.minimum(ratio * normalised, jnp.clip(ratio, 1 - config.clip, 1 + config.clip) * normalised).mean()
+        value_loss = 0.5 * ((value - targets) ** 2).mean()
+        entropy = -(jnp.exp(log_probs) * log_probs).sum(-1).mean()
+        l2, l1 = kernel_norms(params)
+        total = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy + hyper.l2 * l2 + hyper.l1 * l1
+        approx_kl = ((ratio - 1) - jnp.log(ratio)).mean()
+        return total, {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy, "approx_kl": approx_kl}
+
+    def update(runner: RunnerState, hyper: Hyper):
+        runner, batch, stats = collect(runner, hyper)
+        return_sums, episodes, length_sum = jax.tree.map(lambda x: x.sum(0), stats)
+        _, next_values = network.apply(runner.params, batch.final_obs)
+        advantages, targets = gae(batch.reward, batch.value, next_values, batch.terminated, batch.done, config.gamma, config.gae_lambda)
+
+        flat = jax.tree.map(lambda x: x.reshape((config.batch_size,) + x.shape[2:]), (batch, advantages, targets))
+
+        def epoch(carry, epoch_key):
+            params, opt_state = carry
+            order = jax.random.permutation(epoch_key, config.batch_size)
+            shuffled = jax.tree.map(lambda x: x[order].reshape((config.minibatches, -1) + x.shape[1:]), flat)
+
+            def minibatch_step(carry, mb):
+                params, opt_state = carry
+                (_, info), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, hyper, *mb)
+                updates, opt_state = optimizer.update(grads, opt_state, params)
+                return (optax.apply_updates(params, updates), opt_state), info
+
+            return jax.lax.scan(minibatch_step, (params, opt_state), shuffled)
+
+        key, epoch_key = jax.random.split(runner.key)
+        (params, opt_state), info = jax.lax.scan(epoch, (runner.params, runner.opt_state), jax.random.split(epoch_key, config.epochs))
+        completed = jnp.maximum(episodes, 1)
+        metrics = {name: value.mean() for name, value in info.items()}
+        metrics["episodes"] = episodes.astype(jnp.float32)
+        metrics["episode_length"] = length_sum / completed
+        for k, name in enumerate(world.objectives):
+            metrics[f"return/{name}"] = jnp.where(episodes > 0, return_sums[k] / completed, jnp.nan)
+        runner = runner.replace(params=params, opt_state=opt_state, update=runner.update + 1, key=key)
+        return runner, metrics
+
+    def run(runner: RunnerState, hyper: Hyper, updates: int):
+        return jax.lax.scan(lambda r, _: update(r, hyper), runner, None, length=updates)
+
+    def train(key: jax.Array, hyper: Hyper):
+        runner, metrics = run(init(key, hyper), hyper, num_updates)
+        return runner.params, metrics
+
+    return Trainer(config=config, network=network, init=init, run=run, train=train)
+
+
+def policy_logits(network: ActorCritic, params: Any) -> Callable[[jax.Array], jax.Array]:
+    """The action-logits function of trained parameters, for rollouts."""
+    return lambda obs: network.apply(params, obs)[0]

@@ -1,0 +1,181 @@
+"""The `mesascope` command line: list, show, run, demo, report, runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mesascope.experiments.population import request_host_devices
+
+request_host_devices()  # before JAX starts: lets a population use every core (DESIGN §5)
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="mesascope: see, measure and explain inner-alignment failures.")
+console = Console()
+
+DB_OPTION = typer.Option(Path("mesascope.db"), "--db", help="SQLite store of runs; artifacts go to <stem>_artifacts/ beside it.")
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code=2)
+
+
+@app.command("list")
+def list_command() -> None:
+    """List the registered worlds and the preset experiments."""
+    from mesascope.experiments import presets
+    from mesascope.worlds import registry
+
+    worlds = Table(title="worlds", show_lines=False)
+    for column in ("name", "objectives (intended first)", "shift dial", "what it shows"):
+        worlds.add_column(column)
+    for name in registry.names():
+        world = registry.make(name)
+        worlds.add_row(name, ", ".join(world.objectives), world.shift_name, world.summary)
+    console.print(worlds)
+    table = Table(title="presets")
+    table.add_column("name")
+    table.add_column("description")
+    for name in presets.names():
+        table.add_row(name, presets.DESCRIPTIONS.get(name, ""))
+    console.print(table)
+
+
+@app.command()
+def show(
+    world: str = typer.Argument(..., help="A registered world name (see `mesascope list`)."),
+    picture: Optional[Path] = typer.Option(None, "--png", help="Also save a rendered test level to this PNG file."),
+) -> None:
+    """Describe a world: documentation, objectives, causal graph, distributions and options."""
+    from mesascope.worlds import registry
+
+    try:
+        instance = registry.make(world)
+    except ValueError as error:
+        _fail(str(error))
+    console.print(f"[bold]{world}[/]\n")
+    console.print(instance.describe())
+    console.print(f"\n[bold]objectives[/]: {instance.intended} (intended); proxies: {', '.join(instance.proxies)}")
+    console.print("[bold]causal graph[/]: " + "; ".join(f"{a} -> {b}" for a, b in instance.causal_edges))
+    from mesascope.diagnose.causal import proxy_kinds
+
+    console.print("[bold]proxy kinds[/]: " + ", ".join(f"{p}: {k}" for p, k in proxy_kinds(instance).items()))
+    for dist in instance.distributions.values():
+        console.print(f"[bold]distribution {dist.name}[/]: {instance.shift_name} = {dist.shift:g} ({dist.description})")
+    console.print("[bold]options[/]: " + ", ".join(f"{k}={v!r}" for k, v in registry.options(world).items()))
+    if picture is not None:
+        import jax
+        from PIL import Image
+
+        level = instance.sample_level(jax.random.PRNGKey(0), instance.distributions["test"].shift)
+        _, state = instance.reset(jax.random.PRNGKey(0), level)
+        Image.fromarray(jax.device_get(instance.render_state(state))).resize((288, 288), Image.NEAREST).save(picture)
+        console.print(f"picture saved to {picture}")
+
+
+def _run(config, db: Path, force: bool) -> None:
+    from mesascope.experiments.runner import run_experiment
+    from mesascope.report.terminal import print_summary
+    from mesascope.store.db import Store
+
+    with Store(db) as store, Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=False
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total or 1)
+            bar.update(tasks[phase], completed=done if total else 1)
+
+        try:
+            outcome = run_experiment(config, store, progress, force=force)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: the run is marked failed and will be redone next time[/]")
+            raise typer.Exit(code=130)
+    if outcome.reused:
+        console.print(f"[dim]run {outcome.result.run_id} was already finished: reusing it (--force to redo)[/]")
+    print_summary(outcome.result, console)
+    timings = ", ".join(f"{k} {v:.0f}s" for k, v in outcome.result.timings.items())
+    console.print(f"run id [bold]{outcome.result.run_id}[/] ({timings})")
+    console.print(f"report: [bold]{outcome.report_path.resolve()}[/]")
+
+
+@app.command()
+def run(
+    preset: str = typer.Argument(..., help="A preset (see `mesascope list`) or a world name for its default experiment."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", help="Agents per training shift value."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Environment steps per agent (ppo.total_steps)."),
+    assignments: list[str] = typer.Option([], "--set", help="Override any config key, e.g. --set train_shifts=0,0.2 --set ppo.width=128 --set world_options.size=11 (repeatable)."),
+    db: Path = DB_OPTION,
+    force: bool = typer.Option(False, "--force", help="Redo the run even if an identical one is finished."),
+) -> None:
+    """Train a population, evaluate it on train and shifted levels, infer goals, write a report."""
+    from mesascope.experiments import config as config_module
+    from mesascope.experiments import presets
+
+    try:
+        config = presets.get(preset)
+        extra = [f"seeds={seeds}"] * (seeds is not None) + [f"ppo.total_steps={steps}"] * (steps is not None)
+        config = config_module.apply_overrides(config, extra + list(assignments))
+    except ValueError as error:
+        _fail(str(error))
+    _run(config, db, force)
+
+
+@app.command()
+def demo(db: Path = DB_OPTION, force: bool = typer.Option(False, "--force", help="Redo the demo even if it already ran.")) -> None:
+    """Goal misgeneralization in minutes: the `coin-demo` preset, end to end, report included."""
+    from mesascope.experiments import presets
+
+    console.print("[bold]mesascope demo[/]: agents rewarded for the coin, trained with the coin at the exit (p_random_coin = 0) or moved on 30% of levels (0.3); tested with the coin anywhere.")
+    _run(presets.get("coin-demo"), db, force)
+
+
+@app.command()
+def report(
+    run_id: str = typer.Argument("latest", help="A run id, a unique prefix of one, or 'latest'."),
+    db: Path = DB_OPTION,
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the HTML (default: the run's artifact folder)."),
+) -> None:
+    """Print the summary of a finished run and (re)write its HTML report."""
+    from mesascope.experiments.runner import write_report
+    from mesascope.report.terminal import print_summary
+    from mesascope.store.db import Store, StoreError
+
+    if not db.exists():
+        _fail(f"no store at {db} (run an experiment first, or pass --db)")
+    with Store(db) as store:
+        try:
+            resolved = store.resolve(run_id)
+            result = store.load_result(resolved)
+        except (StoreError, LookupError) as error:
+            _fail(str(error))
+        path = write_report(result, out or store.run_dir(resolved) / "report.html")
+    print_summary(result, console)
+    console.print(f"report: [bold]{path.resolve()}[/]")
+
+
+@app.command()
+def runs(db: Path = DB_OPTION) -> None:
+    """List the runs in the store, newest first."""
+    from mesascope.store.db import Store
+
+    if not db.exists():
+        _fail(f"no store at {db}")
+    table = Table(title=str(db))
+    for column in ("run id", "name", "world", "status", "created", "finished"):
+        table.add_column(column)
+    with Store(db) as store:
+        for row in store.list_runs():
+            table.add_row(row["run_id"], row["name"], row["world"], row["status"], str(row["created_at"]), str(row["finished_at"] or ""))
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,105 @@
+"""Evaluate a trained population: rollouts on every distribution, returns under every objective,
+goal inference and verdicts. Every agent is evaluated on the same levels (common random
+numbers), drawn from a key derived from the experiment seed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import jax
+import numpy as np
+
+from mesascope.agents.ppo import policy_logits
+from mesascope.diagnose import goals, returns, rollout, verdict
+from mesascope.experiments.config import ExperimentConfig
+from mesascope.experiments.results import EvaluationRow, InferenceRow, VerdictRow
+from mesascope.worlds.core import World
+
+EVAL_SALT = 0x5EED
+"""Folded into the experiment seed for evaluation keys, so they never reuse a training key."""
+
+
+@dataclass
+class Evaluation:
+    """Everything evaluation produced for a population, ready for `ExperimentResult`."""
+
+    evaluations: list[EvaluationRow] = field(default_factory=list)
+    inferences: list[InferenceRow] = field(default_factory=list)
+    verdicts: list[VerdictRow] = field(default_factory=list)
+    episode_returns: dict[str, np.ndarray] = field(default_factory=dict)
+    episode_normalised: dict[str, np.ndarray] = field(default_factory=dict)
+    gifs: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def agent_policy(network: Any, params: Any, greedy: bool) -> rollout.Policy:
+    """The rollout policy of one agent's parameters."""
+    logits = policy_logits(network, params)
+    return rollout.greedy(logits) if greedy else rollout.sampled(logits)
+
+
+def evaluate_population(
+    world: World,
+    network: Any,
+    params: Any,
+    config: ExperimentConfig,
+    shifts: np.ndarray,
+    on_progress: Callable[[str], None] | None = None,
+) -> Evaluation:
+    """Roll out every agent on every configured distribution and diagnose it."""
+    out = Evaluation()
+    key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_SALT)
+    goal_config = goals.GoalInferenceConfig(gamma=config.eval.goal_gamma, bootstrap=config.eval.bootstrap, seed=config.seed)
+    rng = np.random.default_rng(config.seed)
+    num_agents = len(shifts)
+
+    def population_rollout(params, levels, key):
+        return jax.vmap(lambda p: rollout.rollout(world, agent_policy(network, p, config.eval.greedy), levels, key))(params)
+
+    run_rollouts = jax.jit(population_rollout)
+    for d, name in enumerate(config.eval.distributions):
+        if on_progress:
+            on_progress(f"evaluating on {name}")
+        level_key, rollout_key = jax.random.split(jax.random.fold_in(key, d))
+        levels = world.sample_levels(level_key, world.distributions[name].shift, config.eval.episodes)
+        optimal, random = returns.level_baselines(world, levels)
+        episodes = run_rollouts(params, levels, rollout_key)
+        episode_returns = np.asarray(episodes.objective_returns)  # (A, N, K)
+        out.episode_returns[name] = episode_returns
+        out.episode_normalised[name] = returns.normalised(episode_returns, optimal[None], random[None])
+        if on_progress:
+            on_progress(f"inferring goals on {name}")
+        for agent in range(num_agents):
+            summaries = returns.summarize(world.objectives, episode_returns[agent], optimal, random, rng)
+            out.evaluations += [EvaluationRow(agent=agent, distribution=name, **vars(s)) for s in summaries]
+            agent_episodes = jax.tree.map(lambda x: x[agent], episodes)
+            inference = goals.infer_goals(world, levels, agent_episodes, goal_config)
+            out.inferences += goals.to_rows(agent, name, inference)
+            decided = verdict.decide(world, inference, summaries, config.thresholds)
+            out.verdicts.append(verdict.to_row(agent, name, decided))
+    if config.eval.gifs and "test" in world.distributions:
+        out.gifs = rollout_gifs(world, network, params, config, shifts, jax.random.fold_in(key, 999))
+    return out
+
+
+def rollout_gifs(world: World, network: Any, params: Any, config: ExperimentConfig, shifts: np.ndarray, key: jax.Array) -> dict[str, np.ndarray]:
+    """Frames of test episodes of the first agent of each training shift value, captioned."""
+    levels = world.sample_levels(key, world.distributions["test"].shift, config.eval.gifs)
+    frames_of = jax.jit(lambda p, level, k: rollout.episode_frames(world, agent_policy(network, p, config.eval.greedy), level, k))
+    gifs = {}
+    for shift in sorted(set(float(s) for s in shifts)):
+        agent = int(np.flatnonzero(np.isclose(shifts, shift))[0])
+        agent_params = jax.tree.map(lambda x: x[agent], params)
+        for i in range(config.eval.gifs):
+            level = jax.tree.map(lambda x: x[i], levels)
+            frames = np.asarray(frames_of(agent_params, level, jax.random.fold_in(key, i)))
+            frames = _trim_repeats(frames)
+            gifs[f"agent {agent} (trained at {world.shift_name} = {shift:g}), test level {i + 1}"] = frames
+    return gifs
+
+
+def _trim_repeats(frames: np.ndarray) -> np.ndarray:
+    """Drop the frozen frames after an episode ended, keeping two to show the end."""
+    same = np.all(frames[1:] == frames[:-1], axis=(1, 2, 3))
+    last_change = int(np.flatnonzero(~same)[-1]) + 2 if (~same).any() else 1
+    return frames[: min(len(frames), last_change + 2)]

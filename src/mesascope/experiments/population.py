@@ -1,0 +1,103 @@
+"""Train a population of agents at once: one compiled PPO program, vmapped over agents and,
+when the host exposes several CPU devices, split over them along the agent axis."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from mesascope.agents.ppo import Hyper, Trainer
+from mesascope.experiments.config import ExperimentConfig
+
+HOST_DEVICE_FLAG = "--xla_force_host_platform_device_count"
+
+
+def request_host_devices(count: int | None = None) -> None:
+    """Ask XLA to expose `count` CPU devices (default: the number of cores, at most 8).
+
+    Must run before JAX initialises its backend; it does nothing if XLA_FLAGS already sets
+    the device count. Splitting a population over two host devices uses the second core,
+    which vmap alone does not (DESIGN §5)."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if HOST_DEVICE_FLAG in flags:
+        return
+    count = count or min(8, os.cpu_count() or 1)
+    os.environ["XLA_FLAGS"] = f"{flags} {HOST_DEVICE_FLAG}={count}".strip()
+
+
+def agent_layout(config: ExperimentConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(seed index, training shift) of every agent: shift values in blocks of `seeds` agents."""
+    shifts = np.repeat(np.asarray(config.train_shifts, np.float32), config.seeds)
+    seeds = np.tile(np.arange(config.seeds), len(config.train_shifts))
+    return seeds, shifts
+
+
+def population_hyper(config: ExperimentConfig) -> Hyper:
+    """Per-agent numeric knobs, batched along the agent axis."""
+    _, shifts = agent_layout(config)
+    count = len(shifts)
+    return Hyper(
+        shift=jnp.asarray(shifts),
+        l2=jnp.full(count, config.l2, jnp.float32),
+        l1=jnp.full(count, config.l1, jnp.float32),
+    )
+
+
+def population_keys(config: ExperimentConfig) -> jax.Array:
+    """One independent key per agent. Agents with the same seed index but different shift
+    values share their key (common random numbers make shift comparisons sharper)."""
+    seeds, _ = agent_layout(config)
+    base = jax.random.PRNGKey(config.seed)
+    return jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.asarray(seeds))
+
+
+def device_mesh(num_agents: int, requested: int = 0) -> Mesh | None:
+    """A 1-D mesh over the CPU devices that evenly split the agents (None for one device)."""
+    available = jax.devices()
+    count = requested or len(available)
+    count = min(count, len(available))
+    while count > 1 and num_agents % count:
+        count -= 1
+    return Mesh(np.array(available[:count]), ("agents",)) if count > 1 else None
+
+
+def train_population(
+    trainer: Trainer,
+    config: ExperimentConfig,
+    on_chunk: Callable[[int, int, dict], None] | None = None,
+    chunks: int = 20,
+) -> tuple[Any, dict[str, np.ndarray]]:
+    """Train every agent of the population; return (stacked params, metrics (A, U) per name).
+
+    Training runs in `chunks` jitted pieces so `on_chunk(done_updates, total_updates,
+    last_metrics)` can report progress between them."""
+    hyper = population_hyper(config)
+    keys = population_keys(config)
+    mesh = device_mesh(config.num_agents, config.devices)
+    if mesh is not None:
+        sharding = NamedSharding(mesh, PartitionSpec("agents"))
+        keys, hyper = jax.device_put((keys, hyper), sharding)
+
+    total = trainer.config.num_updates
+    per_chunk = max(1, -(-total // chunks))
+    runner = jax.jit(jax.vmap(trainer.init))(keys, hyper)
+    compiled: dict[int, Callable] = {}
+    history: list[dict] = []
+    done = 0
+    while done < total:
+        size = min(per_chunk, total - done)
+        if size not in compiled:
+            compiled[size] = jax.jit(jax.vmap(lambda r, h, n=size: trainer.run(r, h, n)))
+        runner, metrics = compiled[size](runner, hyper)
+        metrics = jax.device_get(metrics)
+        history.append(metrics)
+        done += size
+        if on_chunk is not None:
+            on_chunk(done, total, metrics)
+    curves = {name: np.concatenate([m[name] for m in history], axis=1) for name in history[0]}
+    return jax.device_get(runner.params), curves

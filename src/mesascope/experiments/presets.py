@@ -1,0 +1,49 @@
+"""Named experiments a user can run with `mesascope run PRESET`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mesascope.agents.ppo import PPOConfig
+from mesascope.experiments.config import EvalConfig, ExperimentConfig
+
+PRESETS: dict[str, ExperimentConfig] = {
+    "coin-demo": ExperimentConfig(
+        name="coin-demo",
+        world="coin",
+        train_shifts=(0.0, 0.3),
+        seeds=8,
+        ppo=PPOConfig(total_steps=250_000),
+        eval=EvalConfig(episodes=96, bootstrap=300, gifs=2),
+    ),
+    "coin": ExperimentConfig(
+        name="coin",
+        world="coin",
+        train_shifts=(0.0, 0.05, 0.1, 0.2, 0.3),
+        seeds=8,
+        ppo=PPOConfig(total_steps=400_000),
+    ),
+}
+"""Preset name -> experiment config. `coin-demo` is sized to finish in minutes on 2 cores."""
+
+DESCRIPTIONS: dict[str, str] = {
+    "coin-demo": "Goal misgeneralization in the coin world: 8 agents trained with the coin always at the exit, 8 with it moved on 30% of levels.",
+    "coin": "Dose-response over the coin world's shift dial (5 values x 8 seeds).",
+}
+
+
+def names() -> list[str]:
+    """Preset names, sorted."""
+    return sorted(PRESETS)
+
+
+def get(name: str) -> ExperimentConfig:
+    """The preset `name`, or a ValueError listing the presets (a world name runs its default)."""
+    if name in PRESETS:
+        return PRESETS[name]
+    from mesascope.worlds import registry
+
+    if name in registry.names():
+        world = registry.make(name)
+        return dataclasses.replace(ExperimentConfig(), name=name, world=name, train_shifts=(world.distributions["train"].shift,))
+    raise ValueError(f"unknown preset {name!r}; presets: {names()}; or a world name: {registry.names()}")
