@@ -141,7 +141,13 @@ def _set(config: ExperimentConfig, key: str, raw: str) -> ExperimentConfig:
         if rest not in sub_names:
             raise ConfigError(f"unknown config key {key!r}; allowed keys: {', '.join(k for k in allowed_keys(config) if k.startswith(head + '.'))}")
         hint = get_type_hints(type(current))[rest]
-        return dataclasses.replace(config, **{head: dataclasses.replace(current, **{rest: _parse(raw, hint, key)})})
+        try:
+            updated = dataclasses.replace(current, **{rest: _parse(raw, hint, key)})
+        except ConfigError:
+            raise
+        except ValueError as error:  # a nested config's own validation
+            raise ConfigError(f"{key}: {error}") from None
+        return dataclasses.replace(config, **{head: updated})
     if rest:
         raise ConfigError(f"config key {head!r} has no sub-keys; got {key!r}")
     hint = get_type_hints(ExperimentConfig)[head]

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh, PartitionSpec
 
 from mesascope.agents.ppo import Hyper, Trainer
 from mesascope.experiments.config import ExperimentConfig
@@ -66,6 +66,15 @@ def device_mesh(num_agents: int, requested: int = 0) -> Mesh | None:
     return Mesh(np.array(available[:count]), ("agents",)) if count > 1 else None
 
 
+def split_over_devices(batched: Callable, mesh: Mesh | None) -> Callable:
+    """Jit a function batched over agents; with a mesh, each device runs it on its own slice
+    of the agent axis (shard_map), which is what puts the second core to work."""
+    if mesh is None:
+        return jax.jit(batched)
+    spec = PartitionSpec("agents")
+    return jax.jit(jax.shard_map(batched, mesh=mesh, in_specs=spec, out_specs=spec))
+
+
 def train_population(
     trainer: Trainer,
     config: ExperimentConfig,
@@ -79,20 +88,17 @@ def train_population(
     hyper = population_hyper(config)
     keys = population_keys(config)
     mesh = device_mesh(config.num_agents, config.devices)
-    if mesh is not None:
-        sharding = NamedSharding(mesh, PartitionSpec("agents"))
-        keys, hyper = jax.device_put((keys, hyper), sharding)
 
     total = trainer.config.num_updates
     per_chunk = max(1, -(-total // chunks))
-    runner = jax.jit(jax.vmap(trainer.init))(keys, hyper)
+    runner = split_over_devices(jax.vmap(trainer.init), mesh)(keys, hyper)
     compiled: dict[int, Callable] = {}
     history: list[dict] = []
     done = 0
     while done < total:
         size = min(per_chunk, total - done)
         if size not in compiled:
-            compiled[size] = jax.jit(jax.vmap(lambda r, h, n=size: trainer.run(r, h, n)))
+            compiled[size] = split_over_devices(jax.vmap(lambda r, h, n=size: trainer.run(r, h, n)), mesh)
         runner, metrics = compiled[size](runner, hyper)
         metrics = jax.device_get(metrics)
         history.append(metrics)

@@ -31,9 +31,10 @@ class CoinWorld(World):
     the exit; otherwise it lies on the exit cell.
 
     ## Observation
-    One-hot channels (uint8). `view="egocentric"` (default): wall, coin and exit channels in a
-    (2H-1, 2W-1) window centred on the agent, walls beyond the border; MLPs learn to navigate
-    from it several times faster than from the global view. `view="global"`: wall, agent,
+    One-hot channels (uint8). `view="egocentric"` (default): wall, coin and exit channels of
+    the interior in a (2H-5, 2W-5) window centred on the agent (13x13 for size 9), wall
+    outside the interior; every interior cell is always in view. MLPs learn to navigate from
+    it several times faster than from the global view. `view="global"`: wall, agent,
     coin and exit channels over the (H, W) grid.
 
     ## Actions
@@ -112,11 +113,11 @@ class CoinWorld(World):
 
     @property
     def observation_shape(self) -> tuple[int, int, int]:
-        """Global: (H, W, 4) wall/agent/coin/exit; egocentric: (2H-1, 2W-1, 3) wall/coin/exit
-        centred on the agent (the agent channel would be constant)."""
+        """Global: (H, W, 4) wall/agent/coin/exit; egocentric: (2H-5, 2W-5, 3) wall/coin/exit
+        over the interior, centred on the agent (the agent channel would be constant)."""
         if self.view == "global":
             return (self.size, self.size, 4)
-        return (2 * self.size - 1, 2 * self.size - 1, 3)
+        return (2 * self.size - 5, 2 * self.size - 5, 3)
 
     @property
     def num_tabular_states(self) -> int:

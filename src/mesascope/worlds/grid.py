@@ -36,13 +36,18 @@ def one_hot_cell(shape: tuple[int, int], position: jax.Array) -> jax.Array:
 
 
 def egocentric(channels: jax.Array, position: jax.Array, wall_channel: int = 0) -> jax.Array:
-    """A (2H-1, 2W-1, C) window of (H, W, C) channels centred on `position`; outside the grid
-    the wall channel is 1 and the others 0."""
-    height, width, _ = channels.shape
-    padded = jnp.pad(channels, ((height - 1, height - 1), (width - 1, width - 1), (0, 0)))
-    outside = jnp.pad(jnp.zeros((height, width), channels.dtype), ((height - 1, height - 1), (width - 1, width - 1)), constant_values=1)
+    """A window of the grid's interior centred on `position`, for a grid walled at its border.
+
+    The border is dropped (it is always wall), so for an (H, W) grid the window is
+    (2(H-2)-1, 2(W-2)-1, C): every interior cell is visible from every interior position, and
+    cells outside the interior show as wall (wall channel 1, the others 0)."""
+    interior = channels[1:-1, 1:-1]
+    height, width, depth = interior.shape
+    pad = ((height - 1, height - 1), (width - 1, width - 1))
+    padded = jnp.pad(interior, pad + ((0, 0),))
+    outside = jnp.pad(jnp.zeros((height, width), channels.dtype), pad, constant_values=1)
     padded = padded.at[..., wall_channel].max(outside)
-    return jax.lax.dynamic_slice(padded, (position[0], position[1], 0), (2 * height - 1, 2 * width - 1, channels.shape[-1]))
+    return jax.lax.dynamic_slice(padded, (position[0] - 1, position[1] - 1, 0), (2 * height - 1, 2 * width - 1, depth))
 
 
 # --------------------------------------------------------------------------- layout banks

@@ -1,0 +1,30 @@
+# mesascope: `make demo` runs the main job, `make test` the whole suite. Each installs what it
+# needs into .venv (CPU-only JAX) the first time, and again only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/mesascope demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --timeout 600
+
+bench: $(STAMP)
+	$(BIN)/python bench/world_throughput.py
+	$(BIN)/python bench/ppo_throughput.py
+
+clean:
+	rm -rf $(VENV) mesascope.db mesascope.db-* mesascope_artifacts

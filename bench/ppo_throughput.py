@@ -1,0 +1,106 @@
+"""PPO throughput and time-to-competence on the coin world.
+
+Prints environment steps per second of population training (vmapped over agents, with the
+population on one host device and split over two), the ratio between them, and how long a
+population takes to reach 90% of the optimal intended return on the training distribution.
+
+    python bench/ppo_throughput.py [--agents 16] [--updates 30] [--view egocentric]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from mesascope.agents.ppo import Hyper, PPOConfig, make_train, policy_logits  # noqa: E402
+from mesascope.diagnose import returns, rollout  # noqa: E402
+from mesascope.experiments.population import device_mesh, split_over_devices  # noqa: E402
+from mesascope.worlds import registry  # noqa: E402
+
+
+def steps_per_second(world, config: PPOConfig, agents: int, updates: int, devices: int) -> float:
+    """Environment steps per second of `updates` PPO updates for a population (median of 3
+    timings after compiling), on `devices` host devices."""
+    trainer = make_train(config, world)
+    keys = jax.random.split(jax.random.PRNGKey(0), agents)
+    hyper = Hyper(shift=jnp.zeros(agents), l2=jnp.zeros(agents), l1=jnp.zeros(agents))
+    mesh = device_mesh(agents, devices)
+    runner = split_over_devices(jax.vmap(trainer.init), mesh)(keys, hyper)
+    run = split_over_devices(jax.vmap(lambda r, h: trainer.run(r, h, updates)), mesh)
+    runner, _ = run(runner, hyper)  # compile and warm up
+    jax.block_until_ready(runner)
+    timings = []
+    for _ in range(3):
+        start = time.perf_counter()
+        runner, _ = run(runner, hyper)
+        jax.block_until_ready(runner)
+        timings.append(time.perf_counter() - start)
+    return agents * updates * config.batch_size / float(np.median(timings))
+
+
+def time_to_competence(world, config: PPOConfig, agents: int, target: float = 0.9, chunk: int = 10, budget: int = 1_000_000):
+    """Seconds and steps until the population's mean normalised intended return on fresh
+    training levels (greedy-free, sampled actions) reaches `target`; None if not within budget."""
+    trainer = make_train(config, world)
+    keys = jax.random.split(jax.random.PRNGKey(1), agents)
+    hyper = Hyper(shift=jnp.zeros(agents), l2=jnp.zeros(agents), l1=jnp.zeros(agents))
+    levels = world.sample_levels(jax.random.PRNGKey(7), world.distributions["train"].shift, 128)
+    optimal, random = returns.level_baselines(world, levels)
+
+    def evaluate(params):
+        policy = rollout.sampled(policy_logits(trainer.network, params))
+        return rollout.rollout(world, policy, levels, jax.random.PRNGKey(3)).objective_returns
+
+    evaluate_all = jax.jit(jax.vmap(evaluate))
+    run = jax.jit(jax.vmap(lambda r, h: trainer.run(r, h, chunk)))
+    runner = jax.jit(jax.vmap(trainer.init))(keys, hyper)
+    jax.block_until_ready(run(runner, hyper))  # compile outside the clock
+    jax.block_until_ready(evaluate_all(runner.params))
+    elapsed, steps = 0.0, 0
+    while steps < budget:
+        start = time.perf_counter()
+        runner, _ = run(runner, hyper)
+        jax.block_until_ready(runner)
+        elapsed += time.perf_counter() - start
+        steps += chunk * config.batch_size
+        score = np.nanmean(returns.normalised(np.asarray(evaluate_all(runner.params)), optimal[None], random[None])[..., 0])
+        if score >= target:
+            return elapsed, steps, score
+    return None, steps, score
+
+
+def main() -> None:
+    """Run the benchmark and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agents", type=int, default=16)
+    parser.add_argument("--updates", type=int, default=10)
+    parser.add_argument("--view", default="egocentric", choices=("egocentric", "global"))
+    parser.add_argument("--skip-competence", action="store_true")
+    args = parser.parse_args()
+    world = registry.make("coin", view=args.view)
+    config = PPOConfig()
+    print(f"coin world 9x9 ({args.view} view), MLP {config.width}x{config.depth}, {args.agents} agents, "
+          f"batch {config.batch_size}/agent/update; jax {jax.__version__}, {len(jax.devices())} host devices")
+    one = steps_per_second(world, config, args.agents, args.updates, devices=1)
+    two = steps_per_second(world, config, args.agents, args.updates, devices=2)
+    print(f"{'setting':<36}{'env steps/s':>14}{'ratio':>8}")
+    print(f"{'vmap over agents, 1 device':<36}{one:>14,.0f}{1.0:>8.2f}")
+    print(f"{'vmap over agents, split over 2':<36}{two:>14,.0f}{two / one:>8.2f}")
+    if not args.skip_competence:
+        seconds, steps, score = time_to_competence(world, config, args.agents)
+        if seconds is None:
+            print(f"90% of optimal intended return on train: not reached in {steps:,} steps per agent (score {score:.2f})")
+        else:
+            print(f"90% of optimal intended return on train: {steps:,} steps per agent, {seconds:.1f} s "
+                  f"for {args.agents} agents on 1 device (score {score:.2f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The runner and the CLI end to end on a tiny experiment: store, reuse, interruption, errors."""
+
+import dataclasses
+
+import pytest
+from typer.testing import CliRunner
+
+from mesascope.agents.ppo import PPOConfig
+from mesascope.cli import app
+from mesascope.experiments import config as C
+from mesascope.experiments import runner as runner_module
+from mesascope.experiments.config import EvalConfig, ExperimentConfig
+from mesascope.store.db import Store
+
+TINY_SETTINGS = [
+    "world_options.size=7",
+    "world_options.layout=open",
+    "train_shifts=0,0.5",
+    "seeds=2",
+    "ppo.total_steps=512",
+    "ppo.num_envs=8",
+    "ppo.num_steps=32",
+    "ppo.minibatches=2",
+    "eval.episodes=8",
+    "eval.bootstrap=20",
+    "eval.gifs=1",
+]
+
+
+@pytest.fixture
+def tiny() -> ExperimentConfig:
+    return C.apply_overrides(ExperimentConfig(name="tiny"), TINY_SETTINGS)
+
+
+def test_run_stores_everything_and_reuses_a_finished_run(tmp_path, tiny):
+    with Store(tmp_path / "m.db") as store:
+        first = runner_module.run_experiment(tiny, store)
+        assert not first.reused
+        assert first.report_path.exists()
+        assert store.status(first.result.run_id) == "finished"
+        result = store.load_result(first.result.run_id)
+        assert len(result.agents) == 4
+        assert {v.distribution for v in result.verdicts} == {"train", "test"}
+        assert len(result.verdicts) == 8
+        assert result.episode_returns["test"].shape == (4, 8, 2)
+        assert result.curves["return/coin"].shape[0] == 4
+        assert len(result.gifs) == 2  # one test level for each training shift value
+        assert (store.run_dir(result.run_id) / "params.safetensors").exists()
+        second = runner_module.run_experiment(tiny, store)
+        assert second.reused and second.result.run_id == first.result.run_id
+
+
+def test_interrupted_run_is_marked_failed_then_redone(tmp_path, tiny, monkeypatch):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with Store(tmp_path / "m.db") as store:
+        monkeypatch.setattr(runner_module, "evaluate_population", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            runner_module.run_experiment(tiny, store)
+        (row,) = store.list_runs()
+        assert row["status"] == "failed"
+        with pytest.raises(Exception, match="failed"):
+            store.load_result(row["run_id"])
+        monkeypatch.undo()
+        outcome = runner_module.run_experiment(tiny, store)
+        assert not outcome.reused and store.status(row["run_id"]) == "finished"
+
+
+def test_a_different_config_is_a_different_run(tmp_path, tiny):
+    other = dataclasses.replace(tiny, seed=1)
+    with Store(tmp_path / "m.db") as store:
+        a = runner_module.run_experiment(tiny, store)
+        b = runner_module.run_experiment(other, store)
+    assert a.result.run_id != b.result.run_id
+
+
+def test_cli_run_report_list_and_show(tmp_path):
+    cli = CliRunner()
+    db = tmp_path / "cli.db"
+    args = ["run", "coin", "--seeds", "1", "--db", str(db)] + [x for s in TINY_SETTINGS if not s.startswith("seeds") for x in ("--set", s)]
+    result = cli.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "report:" in result.output
+    result = cli.invoke(app, ["report", "latest", "--db", str(db), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r.html").stat().st_size > 10_000
+    assert cli.invoke(app, ["runs", "--db", str(db)]).exit_code == 0
+    listing = cli.invoke(app, ["list"])
+    assert listing.exit_code == 0 and "coin" in listing.output and "coin-demo" in listing.output
+    shown = cli.invoke(app, ["show", "coin", "--png", str(tmp_path / "coin.png")])
+    assert shown.exit_code == 0 and "side-effect" in shown.output
+    assert (tmp_path / "coin.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["run", "nope"], ["unknown preset 'nope'", "coin-demo"]),
+        (["run", "coin", "--set", "ppo.width=wide"], ["ppo.width must be an integer"]),
+        (["run", "coin", "--set", "train_shifts=3"], ["p_random_coin must be in"]),
+        (["run", "coin", "--steps", "10"], ["ppo.total_steps must be at least"]),
+        (["show", "atlantis"], ["unknown world 'atlantis'", "coin"]),
+    ],
+)
+def test_cli_rejects_bad_input_before_any_work(tmp_path, args, words):
+    db = tmp_path / "bad.db"
+    result = CliRunner().invoke(app, args + (["--db", str(db)] if args[0] == "run" else []))
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    for word in words:
+        assert word in text
+    assert not db.exists()
