@@ -151,20 +151,16 @@ class CoinWorld(World):
         return position, rewards, on_coin | on_exit
 
     def observe(self, level: CoinLevel, inner: jax.Array) -> jax.Array:
-        """Four one-hot channels: wall, agent, coin, exit."""
+        """One-hot channels: wall, coin, exit around the agent (egocentric) or wall, agent,
+        coin, exit over the grid (global)."""
         shape = level.walls.shape
-        channels = jnp.stack(
-            [
-                level.walls.astype(jnp.uint8),
-                grid.one_hot_cell(shape, inner),
-                grid.one_hot_cell(shape, level.coin),
-                grid.one_hot_cell(shape, level.exit),
-            ],
-            axis=-1,
-        )
-        if self.view == "global":
-            return channels
-        return grid.egocentric(channels[..., jnp.array([0, 2, 3])], inner)
+        if self.view == "egocentric":
+            planes = [grid.egocentric_walls(level.walls, inner).astype(jnp.uint8)]
+            planes += [grid.egocentric_cell(shape, inner, cell) for cell in (level.coin, level.exit)]
+        else:
+            planes = [level.walls.astype(jnp.uint8)]
+            planes += [grid.one_hot_cell(shape, cell) for cell in (inner, level.coin, level.exit)]
+        return jnp.stack(planes, axis=-1)
 
     def render(self, level: CoinLevel, inner: jax.Array) -> jax.Array:
         """RGB picture, 8 pixels per cell: grey walls, green exit, yellow coin, red agent."""

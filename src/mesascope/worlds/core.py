@@ -90,6 +90,8 @@ class World(abc.ABC):
     def __init__(self, max_steps: int, distributions: dict[str, Distribution]):
         if "train" not in distributions or "test" not in distributions:
             raise ValueError("a world needs at least a 'train' and a 'test' distribution")
+        if int(max_steps) < 1:
+            raise ValueError(f"max_steps must be at least 1, got {max_steps}")
         self.max_steps = int(max_steps)
         self.distributions = distributions
 
@@ -199,7 +201,7 @@ class World(abc.ABC):
         fresh = State(level=new_level, inner=self.start(new_level), time=jnp.zeros((), jnp.int32))
         stepped = State(level=state.level, inner=inner, time=time)
         next_state = jax.tree.map(lambda a, b: jnp.where(done, a, b), fresh, stepped)
-        obs = jnp.where(done, self.observe(fresh.level, fresh.inner), final_obs)
+        obs = self.observe(next_state.level, next_state.inner)
         return Timestep(
             obs=obs,
             state=next_state,

@@ -35,19 +35,20 @@ def one_hot_cell(shape: tuple[int, int], position: jax.Array) -> jax.Array:
     return (rows & cols).astype(jnp.uint8)
 
 
-def egocentric(channels: jax.Array, position: jax.Array, wall_channel: int = 0) -> jax.Array:
-    """A window of the grid's interior centred on `position`, for a grid walled at its border.
+def egocentric_walls(walls: jax.Array, position: jax.Array) -> jax.Array:
+    """The interior of a border-walled (H, W) grid's walls, in a (2(H-2)-1, 2(W-2)-1) window
+    centred on `position`; cells outside the interior read as wall. Every interior cell is
+    visible from every interior position."""
+    interior = walls[1:-1, 1:-1]
+    height, width = interior.shape
+    padded = jnp.pad(interior, ((height - 1, height - 1), (width - 1, width - 1)), constant_values=True)
+    return jax.lax.dynamic_slice(padded, (position[0] - 1, position[1] - 1), (2 * height - 1, 2 * width - 1))
 
-    The border is dropped (it is always wall), so for an (H, W) grid the window is
-    (2(H-2)-1, 2(W-2)-1, C): every interior cell is visible from every interior position, and
-    cells outside the interior show as wall (wall channel 1, the others 0)."""
-    interior = channels[1:-1, 1:-1]
-    height, width, depth = interior.shape
-    pad = ((height - 1, height - 1), (width - 1, width - 1))
-    padded = jnp.pad(interior, pad + ((0, 0),))
-    outside = jnp.pad(jnp.zeros((height, width), channels.dtype), pad, constant_values=1)
-    padded = padded.at[..., wall_channel].max(outside)
-    return jax.lax.dynamic_slice(padded, (position[0] - 1, position[1] - 1, 0), (2 * height - 1, 2 * width - 1, depth))
+
+def egocentric_cell(shape: tuple[int, int], position: jax.Array, cell: jax.Array) -> jax.Array:
+    """A one-hot (2(H-2)-1, 2(W-2)-1) map of `cell` in the window centred on `position`."""
+    height, width = shape[0] - 2, shape[1] - 2
+    return one_hot_cell((2 * height - 1, 2 * width - 1), cell - position + jnp.array([height - 1, width - 1]))
 
 
 # --------------------------------------------------------------------------- layout banks

@@ -1,0 +1,225 @@
+"""World throughput: steps per second with symbolic observations inside `lax.scan`.
+
+For every registered world (or `--world NAME`) and batch sizes 1, 64, 1024 and 4096, a jitted
+`lax.scan` steps the vmapped world with uniform random actions drawn batch-wise (one
+`randint((B,))` per step; the world's auto-reset takes one key per environment). The baseline is
+a plain vectorized NumPy coin world (bench/numpy_coin.py, checked bit for bit against the JAX
+world first) at the same batch sizes, measured in the same run.
+
+    python bench/world_throughput.py                 # one CPU device
+    python bench/world_throughput.py --devices 2     # also shard the batch over 2 host devices
+
+Timing: compile once (reported separately), one warm-up call, then `--repeats` timed calls each
+ended by `block_until_ready`; the table reports the median. Each call runs about `--work` steps
+(batch x scan length), so that small batches are not dominated by dispatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--world", help="one registered world (default: every one)")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 64, 1024, 4096], help="batch sizes")
+    parser.add_argument("--devices", type=int, default=1, help="host CPU devices to shard the batch over (sets XLA_FLAGS)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed calls per measurement (median reported)")
+    parser.add_argument("--work", type=int, default=2**18, help="environment steps per timed call (approximately)")
+    parser.add_argument("--numpy-work", type=int, default=2**16, help="environment steps per timed NumPy call")
+    parser.add_argument("--shift", type=float, default=None, help="shift dial (default: the test distribution's)")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a world option, e.g. view=global (repeatable)")
+    parser.add_argument("--no-numpy", action="store_true", help="skip the NumPy baseline")
+    return parser.parse_args()
+
+
+ARGS = parse_args()
+if ARGS.devices > 1:  # must happen before jax is imported
+    flag = f"--xla_force_host_platform_device_count={ARGS.devices}"
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from jax.sharding import PartitionSpec as P  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy_coin  # noqa: E402
+
+from mesascope import worlds  # noqa: E402
+
+
+def world_options(pairs: list[str]) -> dict:
+    """KEY=VALUE strings to world options; values are Python literals where they parse as one."""
+    options = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        try:
+            options[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            options[key] = value
+    return options
+
+
+def scan_length(batch: int, work: int) -> int:
+    return int(min(max(work // batch, 32), 8192))
+
+
+def make_runner(world: worlds.World, batch: int, length: int, shift: float):
+    """(key, timestep) -> (timestep, reward sum): `length` steps of `batch` environments."""
+    step = jax.vmap(world.step, in_axes=(0, 0, 0, None))
+
+    def run(key, timestep):
+        def one_step(carry, step_key):
+            timestep, total = carry
+            action_key, world_key = jax.random.split(step_key)
+            actions = jax.random.randint(action_key, (batch,), 0, world.num_actions)
+            timestep = step(jax.random.split(world_key, batch), timestep.state, actions, shift)
+            return (timestep, total + timestep.objective_rewards.sum()), None
+
+        # the final timestep (observations included) is an output, so every step computes them
+        zero = timestep.objective_rewards.sum() * 0.0  # varies per device under shard_map, like the carry
+        (timestep, total), _ = jax.lax.scan(one_step, (timestep, zero), jax.random.split(key, length))
+        return timestep, total
+
+    return run
+
+
+def first_timestep(world: worlds.World, key: jax.Array, batch: int, shift: float):
+    level_key, reset_key = jax.random.split(key)
+    levels = world.sample_levels(level_key, shift, batch)
+    return jax.vmap(world.initial_timestep)(jax.random.split(reset_key, batch), levels)
+
+
+def time_calls(call, repeats: int) -> float:
+    """Median seconds of `repeats` calls, after one warm-up call."""
+    jax.block_until_ready(call())
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(call())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure_jax(world, batch: int, shift: float, devices: int, args) -> tuple[float, float]:
+    """(steps per second, compile seconds) on `devices` host devices."""
+    length = scan_length(batch, args.work)
+    key = jax.random.key(0)
+    if devices == 1:
+        run = jax.jit(make_runner(world, batch, length, shift))
+        timestep = jax.jit(first_timestep, static_argnums=(0, 2, 3))(world, key, batch, shift)
+        keys = jax.random.split(key, 1)[0]
+    else:
+        mesh = jax.make_mesh((devices,), ("batch",), devices=jax.devices()[:devices])
+        local = make_runner(world, batch // devices, length, shift)
+
+        def per_device(keys, timestep):
+            timestep, total = local(keys[0], timestep)
+            return timestep, total[None]
+
+        run = jax.jit(jax.shard_map(per_device, mesh=mesh, in_specs=(P("batch"), P("batch")), out_specs=(P("batch"), P("batch"))))
+        sharding = jax.sharding.NamedSharding(mesh, P("batch"))
+        timestep = jax.device_put(jax.jit(first_timestep, static_argnums=(0, 2, 3))(world, key, batch, shift), sharding)
+        keys = jax.device_put(jax.random.split(key, devices), sharding)
+    start = time.perf_counter()
+    compiled = run.lower(keys, timestep).compile()
+    compile_seconds = time.perf_counter() - start
+    state = {"timestep": timestep, "key": keys}
+
+    def call():
+        out, total = compiled(state["key"], state["timestep"])
+        state["timestep"] = out  # keep stepping from where the last call stopped
+        return out.obs, total
+
+    seconds = time_calls(call, args.repeats)
+    return batch * length / seconds, compile_seconds
+
+
+def measure_numpy(world, batch: int, shift: float, args) -> float:
+    env = numpy_coin.NumpyCoin(world, batch, shift, seed=0)
+    env.reset()
+    length = scan_length(batch, args.numpy_work)
+    rng = np.random.default_rng(1)
+
+    def call():
+        for _ in range(length):
+            env.step(rng.integers(0, 4, batch))
+        return None
+
+    call()
+    times = []
+    for _ in range(max(3, args.repeats // 2)):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return batch * length / statistics.median(times)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def fmt(rate: float | None) -> str:
+    if rate is None:
+        return "-"
+    return f"{rate / 1e6:.2f}M" if rate >= 1e6 else f"{rate / 1e3:.1f}k"
+
+
+def main(args) -> None:
+    names = [args.world] if args.world else worlds.names()
+    print(f"# world throughput  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+    print(f"# cpu: {cpu_model()} x{os.cpu_count()}  jax {jax.__version__}  devices: {len(jax.devices())} {jax.devices()[0].platform}")
+    print(f"# median of {args.repeats} timed calls after compile + warm-up; about {args.work} steps per call")
+    for name in names:
+        world = worlds.make(name, **world_options(args.option))
+        shift = world.distributions["test"].shift if args.shift is None else args.shift
+        is_coin = type(world).__name__ == "CoinWorld"
+        numpy_ok = is_coin and not args.no_numpy
+        if numpy_ok:
+            ended = numpy_coin.check_against_world(world, batch=16, shift=shift)
+            print(f"\n## {name} {world_options(args.option) or ''}  obs {tuple(world.observation_shape)}  max_steps {world.max_steps}  shift {shift}"
+                  f"  (NumPy baseline matches the world bit for bit over {ended} episodes)")
+        else:
+            print(f"\n## {name} {world_options(args.option) or ''}  obs {tuple(world.observation_shape)}  max_steps {world.max_steps}  shift {shift}  (no NumPy baseline)")
+        header = f"{'batch':>6} {'scan T':>7} {'jax 1 dev':>10} {'compile':>8}"
+        if args.devices > 1:
+            header += f" {'jax ' + str(args.devices) + ' dev':>10} {'compile':>8} {'2dev/1dev':>9}"
+        if numpy_ok:
+            header += f" {'numpy':>9} {'jax/numpy':>9}"
+            if args.devices > 1:
+                header += f" {'jax' + str(args.devices) + '/numpy':>11}"
+        print(header)
+        for batch in args.batches:
+            rate, compile_s = measure_jax(world, batch, shift, 1, args)
+            row = f"{batch:>6} {scan_length(batch, args.work):>7} {fmt(rate):>10} {compile_s:>7.2f}s"
+            sharded = None
+            if args.devices > 1:
+                if batch % args.devices == 0:
+                    sharded, sharded_compile = measure_jax(world, batch, shift, args.devices, args)
+                    row += f" {fmt(sharded):>10} {sharded_compile:>7.2f}s {sharded / rate:>8.2f}x"
+                else:
+                    row += f" {'-':>10} {'-':>8} {'-':>9}"
+            if numpy_ok:
+                baseline = measure_numpy(world, batch, shift, args)
+                row += f" {fmt(baseline):>9} {rate / baseline:>8.1f}x"
+                if args.devices > 1:
+                    row += f" {(f'{sharded / baseline:.1f}x' if sharded else '-'):>11}"
+            print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main(ARGS)
