@@ -10,7 +10,7 @@ import pytest
 from mesascope.agents.planner_agent import objective_weights, planner_policy
 from mesascope.diagnose import returns
 from mesascope.diagnose.goals import RANDOM, GoalInference, GoalInferenceConfig, infer_goals
-from mesascope.diagnose.returns import ObjectiveSummary
+from mesascope.experiments.results import EvaluationRow
 from mesascope.diagnose.rollout import rollout, uniform_random
 from mesascope.diagnose.verdict import VerdictThresholds, decide, to_row
 from mesascope.experiments.results import VerdictRow
@@ -112,7 +112,7 @@ def _inference(posterior, per_step, support):
 
 
 def _summaries(coin, exit_):
-    return [ObjectiveSummary(name, 0.0, 0.0, 0.0, value, value, value, 10, 0) for name, value in (("coin", coin), ("exit", exit_))]
+    return [EvaluationRow(0, "test", name, 0.0, 0.0, 0.0, value, value, value, 10, 0) for name, value in (("coin", coin), ("exit", exit_))]
 
 
 @pytest.mark.parametrize(

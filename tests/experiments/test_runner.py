@@ -5,11 +5,10 @@ import dataclasses
 import pytest
 from typer.testing import CliRunner
 
-from mesascope.agents.ppo import PPOConfig
 from mesascope.cli import app
 from mesascope.experiments import config as C
 from mesascope.experiments import runner as runner_module
-from mesascope.experiments.config import EvalConfig, ExperimentConfig
+from mesascope.experiments.config import ExperimentConfig
 from mesascope.store.db import Store
 
 TINY_SETTINGS = [

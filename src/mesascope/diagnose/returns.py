@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import jax
 import numpy as np
 
+from mesascope.experiments.results import EvaluationRow
 from mesascope.worlds import planning
 from mesascope.worlds.core import Level, World
 
@@ -40,27 +39,21 @@ def bootstrap_mean_ci(values: np.ndarray, rng: np.random.Generator, resamples: i
     return float(finite.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
-@dataclass(frozen=True)
-class ObjectiveSummary:
-    """Mean return and normalised return of one objective on one distribution, with intervals."""
-
-    objective: str
-    mean_return: float
-    return_low: float
-    return_high: float
-    mean_normalised: float
-    normalised_low: float
-    normalised_high: float
-    episodes: int
-    undefined: int
-
-
-def summarize(objectives: tuple[str, ...], returns: np.ndarray, optimal: np.ndarray, random: np.ndarray, rng: np.random.Generator) -> list[ObjectiveSummary]:
-    """One summary per objective from per-episode returns (N, K) and the level baselines."""
+def summarize(
+    objectives: tuple[str, ...],
+    returns: np.ndarray,
+    optimal: np.ndarray,
+    random: np.ndarray,
+    rng: np.random.Generator,
+    agent: int = 0,
+    distribution: str = "",
+) -> list[EvaluationRow]:
+    """One evaluation row per objective from per-episode returns (N, K) and the level baselines."""
     norm = normalised(returns, optimal, random)
     out = []
     for k, name in enumerate(objectives):
         mean, low, high = bootstrap_mean_ci(returns[:, k], rng)
         nmean, nlow, nhigh = bootstrap_mean_ci(norm[:, k], rng)
-        out.append(ObjectiveSummary(name, mean, low, high, nmean, nlow, nhigh, int(returns.shape[0]), int(np.isnan(norm[:, k]).sum())))
+        undefined = int(np.isnan(norm[:, k]).sum())
+        out.append(EvaluationRow(agent, distribution, name, mean, low, high, nmean, nlow, nhigh, int(returns.shape[0]), undefined))
     return out

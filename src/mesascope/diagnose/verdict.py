@@ -1,6 +1,6 @@
 """The verdict for one agent on one distribution, from goal inference and normalised returns.
 
-Inputs: a `GoalInference` (goals.py) and the `ObjectiveSummary` list (returns.summarize) of the
+Inputs: a `GoalInference` (goals.py) and the `EvaluationRow` list (returns.summarize) of the
 same agent on the same distribution. Definitions:
 
 - best hypothesis: the one with the highest posterior (objectives are listed intended first,
@@ -34,8 +34,7 @@ from typing import Any
 
 from mesascope.diagnose.causal import proxy_kind
 from mesascope.diagnose.goals import RANDOM, GoalInference
-from mesascope.diagnose.returns import ObjectiveSummary
-from mesascope.experiments.results import VerdictRow
+from mesascope.experiments.results import EvaluationRow, VerdictRow
 from mesascope.worlds.core import World
 
 VERDICTS = ("robustly aligned", "proxy-aligned", "capability failure", "ambiguous")
@@ -91,7 +90,7 @@ def _finite_or_nan(value: float) -> float:
 def decide(
     world: World,
     inference: GoalInference,
-    summaries: list[ObjectiveSummary],
+    summaries: list[EvaluationRow],
     thresholds: VerdictThresholds | None = None,
 ) -> Verdict:
     """Apply the verdict rules (module docstring) to one agent on one distribution."""

@@ -70,8 +70,8 @@ def evaluate_population(
         if on_progress:
             on_progress(f"inferring goals on {name}")
         for agent in range(num_agents):
-            summaries = returns.summarize(world.objectives, episode_returns[agent], optimal, random, rng)
-            out.evaluations += [EvaluationRow(agent=agent, distribution=name, **vars(s)) for s in summaries]
+            summaries = returns.summarize(world.objectives, episode_returns[agent], optimal, random, rng, agent, name)
+            out.evaluations += summaries
             agent_episodes = jax.tree.map(lambda x: x[agent], episodes)
             inference = goals.infer_goals(world, levels, agent_episodes, goal_config)
             out.inferences += goals.to_rows(agent, name, inference)
