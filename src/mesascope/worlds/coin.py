@@ -183,3 +183,7 @@ class CoinWorld(World):
     def inner_index(self, level: CoinLevel, inner: jax.Array) -> jax.Array:
         """Row-major index of the agent's cell."""
         return (inner[0] * self.size + inner[1]).astype(jnp.int32)
+
+
+WORLD = CoinWorld
+"""The world this module defines (found by the registry)."""

@@ -48,10 +48,25 @@ def _factory(name: str) -> Callable[..., World]:
     return _REGISTRY[name]
 
 
-def _register_builtin() -> None:
-    from mesascope.worlds.coin import CoinWorld
+INFRASTRUCTURE = frozenset({"core", "grid", "planning", "registry", "ascii", "gym"})
+"""Modules of `mesascope.worlds` that are machinery, not worlds."""
 
-    register("coin", CoinWorld)
+
+def _register_builtin() -> None:
+    """Register every built-in world: each world module names its class in a `WORLD` attribute,
+    so adding a world is adding one file."""
+    import importlib
+    import pkgutil
+
+    import mesascope.worlds as package
+
+    for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if module_info.name in INFRASTRUCTURE or module_info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"mesascope.worlds.{module_info.name}")
+        world_class = getattr(module, "WORLD", None)
+        if world_class is not None:
+            register(world_class.name, world_class)
 
 
 _register_builtin()
