@@ -162,6 +162,45 @@ def report(
 
 
 @app.command()
+def identify(
+    world: str = typer.Argument(..., help="A registered world name."),
+    levels: int = typer.Option(64, "--levels", min=1, help="Levels drawn per distribution."),
+    picture: Optional[Path] = typer.Option(None, "--png", help="Save the identifiability matrices to this PNG."),
+) -> None:
+    """Which objectives can the training distribution tell apart, by behaviour or by reward
+    timing, and which small changes to a training level would separate them."""
+    from mesascope.diagnose import identify as analysis
+    from mesascope.worlds import registry
+
+    try:
+        instance = registry.make(world)
+    except ValueError as error:
+        _fail(str(error))
+    config = analysis.IdentifyConfig(levels=levels)
+    results = [analysis.analyse(instance, name, config) for name in instance.distributions]
+    for result in results:
+        table = Table(title=f"{world} on {result.distribution} ({instance.shift_name} = {result.shift:g}), {levels} levels")
+        for column in ("objective pair", "states with disjoint optimal actions", "levels whose reward timing differs"):
+            table.add_column(column)
+        names = instance.objectives
+        for j in range(len(names)):
+            for k in range(j + 1, len(names)):
+                timing = max(result.timing[j, k], result.timing[k, j])
+                table.add_row(f"{names[j]} / {names[k]}", f"{result.disjoint[j, k]:.3f}", f"{timing:.2f}")
+        console.print(table)
+    test_shift = instance.distributions["test"].shift
+    for k in range(1, len(instance.objectives)):
+        best = analysis.probe(instance, 0, k, test_shift, config, top=3)
+        described = "; ".join(f"training level {p.index} with {p.changed_cells} observation cells changed separates {p.disjoint:.2f} of states" for p in best)
+        console.print(f"[bold]probe[/] {instance.intended} vs {instance.objectives[k]} at {instance.shift_name} = {test_shift:g}: {described}")
+    if picture is not None:
+        from mesascope.report.identify_plot import identifiability_matrices
+
+        picture.write_bytes(identifiability_matrices(results))
+        console.print(f"matrices saved to {picture}")
+
+
+@app.command()
 def runs(db: Path = DB_OPTION) -> None:
     """List the runs in the store, newest first."""
     from mesascope.store.db import Store
