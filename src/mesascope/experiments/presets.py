@@ -44,6 +44,13 @@ def get(name: str) -> ExperimentConfig:
     from mesascope.worlds import registry
 
     if name in registry.names():
-        world = registry.make(name)
-        return dataclasses.replace(ExperimentConfig(), name=name, world=name, train_shifts=(world.distributions["train"].shift,))
+        return world_default(name)
     raise ValueError(f"unknown preset {name!r}; presets: {names()}; or a world name: {registry.names()}")
+
+
+def world_default(world: str) -> ExperimentConfig:
+    """A world's default experiment: 8 agents at its training shift, the default PPO budget."""
+    from mesascope.worlds import registry
+
+    train_shift = registry.make(world).distributions["train"].shift
+    return dataclasses.replace(ExperimentConfig(), name=world, world=world, train_shifts=(train_shift,))
