@@ -35,14 +35,19 @@ def one_hot_cell(shape: tuple[int, int], position: jax.Array) -> jax.Array:
     return (rows & cols).astype(jnp.uint8)
 
 
-def egocentric_walls(walls: jax.Array, position: jax.Array) -> jax.Array:
-    """The interior of a border-walled (H, W) grid's walls, in a (2(H-2)-1, 2(W-2)-1) window
-    centred on `position`; cells outside the interior read as wall. Every interior cell is
-    visible from every interior position."""
-    interior = walls[1:-1, 1:-1]
+def egocentric_plane(plane: jax.Array, position: jax.Array, outside: bool | int = 0) -> jax.Array:
+    """The interior of a border-walled (H, W) map in a (2(H-2)-1, 2(W-2)-1) window centred on
+    `position`; cells outside the interior read as `outside`. Every interior cell is visible
+    from every interior position."""
+    interior = plane[1:-1, 1:-1]
     height, width = interior.shape
-    padded = jnp.pad(interior, ((height - 1, height - 1), (width - 1, width - 1)), constant_values=True)
+    padded = jnp.pad(interior, ((height - 1, height - 1), (width - 1, width - 1)), constant_values=outside)
     return jax.lax.dynamic_slice(padded, (position[0] - 1, position[1] - 1), (2 * height - 1, 2 * width - 1))
+
+
+def egocentric_walls(walls: jax.Array, position: jax.Array) -> jax.Array:
+    """`egocentric_plane` of the walls, with everything outside the interior a wall."""
+    return egocentric_plane(walls, position, outside=True)
 
 
 def egocentric_cell(shape: tuple[int, int], position: jax.Array, cell: jax.Array) -> jax.Array:
