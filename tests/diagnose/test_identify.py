@@ -48,3 +48,12 @@ def test_identify_command_prints_tables_and_saves_matrices(tmp_path):
     assert result.exit_code == 0, result.output
     assert "coin / exit" in result.output and "probe" in result.output
     assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_lamp_objectives_differ_only_in_reward_timing_during_training():
+    lamp = registry.make("lamp")
+    train = identify.analyse(lamp, "train", CONFIG)
+    assert train.disjoint[0, 1] == 0.0  # behaviour cannot tell pressing from lighting
+    assert train.timing[0, 1] == 1.0  # the button pays `delay` steps before the lamp
+    test = identify.analyse(lamp, "test", CONFIG)
+    assert test.disjoint[0, 1] > 0.05  # with the button dead, the two planners part ways
