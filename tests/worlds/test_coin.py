@@ -4,20 +4,17 @@ statistics of its level sampler (the shift dial)."""
 from __future__ import annotations
 
 import functools
-import math
 from collections import deque
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mesascope.worlds import ascii, grid, planning
+from mesascope.worlds import ascii, grid, planning, testing
 from mesascope.worlds.coin import CoinLevel, CoinWorld
 
 LEGEND = {"#": "wall", ".": None, "A": "agent_start", "C": "coin", "E": "exit", "$": ("coin", "exit")}
-ACTIONS = {"U": 0, "R": 1, "D": 2, "L": 3}
 COIN, EXIT = 0, 1  # objective indices
 
 
@@ -37,39 +34,10 @@ def open_world(size: int = 7, max_steps: int | None = None) -> CoinWorld:
     return CoinWorld(size=size, layout="open", max_steps=max_steps)
 
 
-@functools.cache
-def _jitted(world: CoinWorld, method: str):
-    return jax.jit(getattr(world, method))
-
-
-class Replay(NamedTuple):
-    returns: np.ndarray  # (K,) per objective
-    rewards: np.ndarray  # (T, K)
-    terminated: np.ndarray  # (T,)
-    truncated: np.ndarray  # (T,)
-    episode_length: np.ndarray  # (T,)
-    positions: list  # agent cell after each step that did not end the episode
-
-
-def replay(world: CoinWorld, level: CoinLevel, moves: str) -> Replay:
+def replay(world: CoinWorld, level: CoinLevel, moves: str) -> testing.Replay:
     """Play the action string `moves` ("RRDD…") from the start of `level`; it must not go on
     after the episode ends."""
-    step = _jitted(world, "step")
-    _, state = _jitted(world, "reset")(jax.random.key(0), level)
-    keys = jax.random.split(jax.random.key(1), max(len(moves), 1))
-    rewards, terminated, truncated, lengths, positions = [], [], [], [], []
-    for i, move in enumerate(moves.replace(" ", "")):
-        assert not (terminated and (terminated[-1] or truncated[-1])), f"moves go on after the episode ended at {i}"
-        timestep = step(keys[i], state, jnp.int32(ACTIONS[move]), 0.0)
-        rewards.append(np.asarray(timestep.objective_rewards))
-        terminated.append(bool(timestep.terminated))
-        truncated.append(bool(timestep.truncated))
-        lengths.append(int(timestep.info["episode_length"]))
-        if not timestep.done:
-            positions.append(tuple(int(v) for v in timestep.state.inner))
-        state = timestep.state
-    rewards = np.array(rewards).reshape(-1, world.num_objectives)
-    return Replay(rewards.sum(0), rewards, np.array(terminated), np.array(truncated), np.array(lengths), positions)
+    return testing.replay(world, level, moves)
 
 
 # ---------------------------------------------------------------------------- ascii helper
@@ -247,17 +215,9 @@ def test_shift_one_always_moves_the_coin_onto_a_free_cell():
     assert not _at(levels.walls, levels.coin).any()
 
 
-def _binomial_interval(n: int, p: float, confidence: float) -> tuple[int, int]:
-    """The central interval [lo, hi] holding at least `confidence` of Binomial(n, p)."""
-    log_pmf = [math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * math.log(p) + (n - k) * math.log1p(-p) for k in range(n + 1)]
-    cdf = np.cumsum(np.exp(log_pmf))
-    tail = (1 - confidence) / 2
-    return int(np.searchsorted(cdf, tail)), int(np.searchsorted(cdf, 1 - tail))
-
-
 def test_shift_sets_the_fraction_of_moved_coins():
     levels = _draw_levels(default_world(), 0.3)
-    low, high = _binomial_interval(DRAWS, 0.3, 0.999)
+    low, high = testing.binomial_interval(DRAWS, 0.3, 0.999)
     moved = int(_moved(levels).sum())
     assert low <= moved <= high, (moved, (low, high))
 
@@ -284,7 +244,7 @@ def test_moved_coin_is_uniform_over_the_other_free_cells():
         hits = np.all(levels.coin == cell, -1)
         assert not hits[~eligible].any(), f"coin placed on the start or the exit at {cell}"
         n = int(eligible.sum())
-        lo, hi = _binomial_interval(n, 1 / (len(free) - 2), 0.9999)
+        lo, hi = testing.binomial_interval(n, 1 / (len(free) - 2), 0.9999)
         assert lo <= int(hits.sum()) <= hi, (tuple(cell), int(hits.sum()), (lo, hi))
 
 

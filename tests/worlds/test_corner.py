@@ -5,22 +5,18 @@ statistics of its level sampler (the `corner_size` dial)."""
 from __future__ import annotations
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mesascope.agents.planner_agent import planner_for
 from mesascope.diagnose import returns
 from mesascope.diagnose.causal import proxy_kinds
-from mesascope.diagnose.rollout import rollout
-from mesascope.worlds import ascii, planning
+from mesascope.worlds import ascii, planning, testing
 from mesascope.worlds.corner import CHEESE_COLOUR, CornerLevel, CornerWorld
 
 LEGEND = {"#": "wall", ".": None, "A": "agent_start", "C": "cheese", "K": "corner", "$": ("cheese", "corner")}
-ACTIONS = {"U": 0, "R": 1, "D": 2, "L": 3}
 
 
 def corner_level(art: str) -> CornerLevel:
@@ -39,25 +35,10 @@ def small_world(max_steps: int | None = None) -> CornerWorld:
     return CornerWorld(size=7, layout="open", max_steps=max_steps)
 
 
-@functools.cache
-def _jitted(world: CornerWorld, method: str):
-    return jax.jit(getattr(world, method))
-
-
 def replay(world: CornerWorld, level: CornerLevel, moves: str):
     """Play `moves` from the start of `level`: (returns (K,), terminated, truncated, positions)."""
-    step = _jitted(world, "step")
-    _, state = _jitted(world, "reset")(jax.random.key(0), level)
-    rewards, terminated, truncated, positions = [], [], [], []
-    for i, move in enumerate(moves):
-        assert not (terminated and (terminated[-1] or truncated[-1])), f"moves go on after the end at {i}"
-        timestep = step(jax.random.key(i), state, jnp.int32(ACTIONS[move]), 1.0)
-        rewards.append(np.asarray(timestep.objective_rewards))
-        terminated.append(bool(timestep.terminated))
-        truncated.append(bool(timestep.truncated))
-        positions.append(tuple(int(v) for v in timestep.state.inner))
-        state = timestep.state
-    return np.sum(rewards, 0), np.array(terminated), np.array(truncated), positions
+    r = testing.replay(world, level, moves, shift=1.0)
+    return r.returns, r.terminated, r.truncated, r.moved_to
 
 
 # ------------------------------------------------------------------------- scripted levels
@@ -178,8 +159,7 @@ def _planner_returns(layout: str, which: str):
     optimal, _ = returns.level_baselines(world, levels)
     means = {}
     for objective in world.objectives:
-        play = jax.jit(lambda lv, key, o=objective: rollout(world, planner_for(world, o), lv, key).objective_returns)
-        means[objective] = np.asarray(play(levels, jax.random.key(1))).mean(0)
+        means[objective] = testing.planner_returns(world, objective, levels, jax.random.key(1)).mean(0)
     return means, optimal.mean(0)
 
 
@@ -218,14 +198,6 @@ def _side(levels: CornerLevel, size: int = 9) -> np.ndarray:
     return np.maximum(levels.cheese[:, 0] - 1, size - 2 - levels.cheese[:, 1]) + 1
 
 
-def _binomial_interval(n: int, p: float, confidence: float) -> tuple[int, int]:
-    """The central interval [lo, hi] holding at least `confidence` of Binomial(n, p)."""
-    log_pmf = [math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * math.log(p) + (n - k) * math.log1p(-p) for k in range(n + 1)]
-    cdf = np.cumsum(np.exp(log_pmf))
-    tail = (1 - confidence) / 2
-    return int(np.searchsorted(cdf, tail)), int(np.searchsorted(cdf, 1 - tail))
-
-
 @pytest.mark.parametrize("layout", ["maze", "rooms"])
 def test_train_puts_the_cheese_on_the_corner_and_the_start_bottom_left(layout):
     levels = _draw_levels(1.0, layout)
@@ -251,7 +223,7 @@ def test_fractional_side_mixes_the_two_neighbouring_sides():
     the side-2 square other than the corner): 3/4 in the open grid, so 0.225 (99.9% interval)."""
     levels = _draw_levels(1.3, "open")
     assert _side(levels).max() == 2
-    low, high = _binomial_interval(DRAWS, 0.225, 0.999)
+    low, high = testing.binomial_interval(DRAWS, 0.225, 0.999)
     moved = int((_side(levels) == 2).sum())
     assert low <= moved <= high, (moved, (low, high))
 
@@ -266,7 +238,7 @@ def test_test_cheese_is_uniform_over_the_open_interior():
     for r in range(1, 8):
         for c in range(1, 8):
             eligible = 4900 - starts[r, c]
-            lo, hi = _binomial_interval(eligible, 1 / 48, 0.9999)
+            lo, hi = testing.binomial_interval(eligible, 1 / 48, 0.9999)
             assert lo <= hits[r, c] <= hi, ((r, c), hits[r, c], (lo, hi))
 
 

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mesascope.agents.planner_agent import objective_weights, planner_policy
 from mesascope.diagnose import returns
 from mesascope.diagnose.causal import proxy_kinds
-from mesascope.diagnose.rollout import rollout
-from mesascope.worlds import ascii, planning
+from mesascope.worlds import ascii, planning, testing
 from mesascope.worlds.detour import JACKPOT_COLOUR, DetourLevel, DetourWorld
 
 LEGEND = {"#": "wall", ".": None, "A": "agent_start", "G": "goal", "J": "jackpot"}
-ACTIONS = {"U": 0, "R": 1, "D": 2, "L": 3}
 DELIVER, POINTS = 0, 1
 
 
@@ -38,26 +34,10 @@ def make_world(max_steps: int | None = None) -> DetourWorld:
     return DetourWorld(max_steps=max_steps)
 
 
-@functools.cache
-def _jitted(world: DetourWorld, method: str):
-    return jax.jit(getattr(world, method))
-
-
 def replay(world: DetourWorld, level: DetourLevel, moves: str):
     """Rewards (T, K), terminated (T,), truncated (T,) and the agent's cell after each step."""
-    step = _jitted(world, "step")
-    _, state = _jitted(world, "reset")(jax.random.key(0), level)
-    rewards, terminated, truncated, positions = [], [], [], []
-    for i, move in enumerate(moves):
-        assert not (terminated and (terminated[-1] or truncated[-1])), f"moves go on after the episode ended at {i}"
-        action = jnp.int32(ACTIONS[move])
-        positions.append(tuple(int(v) for v in world.transition(state.level, state.inner, action)[0]))
-        timestep = step(jax.random.key(i), state, action, 0.0)
-        rewards.append(np.asarray(timestep.objective_rewards))
-        terminated.append(bool(timestep.terminated))
-        truncated.append(bool(timestep.truncated))
-        state = timestep.state
-    return np.array(rewards), np.array(terminated), np.array(truncated), positions
+    r = testing.replay(world, level, moves)
+    return r.rewards, r.terminated, r.truncated, r.moved_to
 
 
 ROOM = """
@@ -134,9 +114,7 @@ def _levels(which: str) -> DetourLevel:
 
 @functools.cache
 def _play(which: str, objective: str, horizon: int | None = None) -> np.ndarray:
-    world = make_world()
-    policy = planner_policy(world, objective_weights(world, objective), horizon=horizon)
-    return np.asarray(jax.jit(lambda key: rollout(world, policy, _levels(which), key).objective_returns)(jax.random.key(1)))
+    return testing.planner_returns(make_world(), objective, _levels(which), jax.random.key(1), horizon=horizon)
 
 
 def test_on_train_deliver_and_points_planners_earn_the_same_delivery():
@@ -178,13 +156,6 @@ def _draw(shift: float) -> DetourLevel:
     return jax.device_get(sample(jax.random.split(jax.random.key(0), DRAWS), jnp.float32(shift)))
 
 
-def _binomial_interval(n: int, p: float, confidence: float) -> tuple[int, int]:
-    log_pmf = [math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * math.log(p) + (n - k) * math.log1p(-p) for k in range(n + 1)]
-    cdf = np.cumsum(np.exp(log_pmf))
-    tail = (1 - confidence) / 2
-    return int(np.searchsorted(cdf, tail)), int(np.searchsorted(cdf, 1 - tail))
-
-
 def test_shift_extremes():
     assert not _draw(0.0).jackpot_present.any()
     assert _draw(1.0).jackpot_present.all()
@@ -192,7 +163,7 @@ def test_shift_extremes():
 
 def test_shift_sets_the_fraction_of_levels_with_a_jackpot():
     """At p_jackpot = 0.3 the count of jackpots lies in the 99.9% binomial interval."""
-    low, high = _binomial_interval(DRAWS, 0.3, 0.999)
+    low, high = testing.binomial_interval(DRAWS, 0.3, 0.999)
     assert low <= int(_draw(0.3).jackpot_present.sum()) <= high
 
 

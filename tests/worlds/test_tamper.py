@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mesascope.agents.planner_agent import objective_weights, planner_policy
 from mesascope.diagnose import returns
-from mesascope.diagnose.rollout import rollout
-from mesascope.worlds import ascii, planning
+from mesascope.worlds import ascii, planning, testing
 from mesascope.worlds.tamper import COLOURS, TamperLevel, TamperWorld, distinct_ranks
 
 LEGEND = {"#": "wall", ".": None, "A": "agent_start", "R": "register", "P": "plant"}
-ACTIONS = {"U": 0, "R": 1, "D": 2, "L": 3}
 TASK, REGISTER = 0, 1
 
 
@@ -43,25 +39,10 @@ def make_world(max_steps: int | None = None) -> TamperWorld:
     return TamperWorld(max_steps=max_steps)
 
 
-@functools.cache
-def _jitted(world: TamperWorld, method: str):
-    return jax.jit(getattr(world, method))
-
-
 def replay(world: TamperWorld, level: TamperLevel, moves: str):
     """Rewards (T, K), terminated (T,), truncated (T,) and positions after each step."""
-    step = _jitted(world, "step")
-    _, state = _jitted(world, "reset")(jax.random.key(0), level)
-    rewards, terminated, truncated, positions = [], [], [], []
-    for i, move in enumerate(moves):
-        assert not (terminated and (terminated[-1] or truncated[-1])), f"moves go on after the episode ended at {i}"
-        timestep = step(jax.random.key(i), state, jnp.int32(ACTIONS[move]), 0.0)
-        rewards.append(np.asarray(timestep.objective_rewards))
-        terminated.append(bool(timestep.terminated))
-        truncated.append(bool(timestep.truncated))
-        positions.append(tuple(int(v) for v in world.transition(state.level, state.inner, jnp.int32(ACTIONS[move]))[0].position))
-        state = timestep.state
-    return np.array(rewards), np.array(terminated), np.array(truncated), positions
+    r = testing.replay(world, level, moves)
+    return r.rewards, r.terminated, r.truncated, r.moved_to
 
 
 ROOM = """
@@ -160,8 +141,7 @@ LEVELS = 16
 def _planner_returns(which: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     world = make_world()
     levels = world.sample_levels(jax.random.key(5), world.distributions[which].shift, LEVELS)
-    run = jax.jit(lambda weights, key: rollout(world, planner_policy(world, weights), levels, key).objective_returns)
-    played = {name: np.asarray(run(jnp.asarray(objective_weights(world, name)), jax.random.key(1))) for name in world.objectives}
+    played = {name: testing.planner_returns(world, name, levels, jax.random.key(1)) for name in world.objectives}
     optimal, _ = returns.level_baselines(world, levels)
     return optimal, played
 
@@ -194,13 +174,6 @@ def _draw(shift: float, count: int = DRAWS) -> TamperLevel:
     return jax.device_get(sample(jax.random.split(jax.random.key(0), count), jnp.float32(shift)))
 
 
-def _binomial_interval(n: int, p: float, confidence: float) -> tuple[int, int]:
-    log_pmf = [math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * math.log(p) + (n - k) * math.log1p(-p) for k in range(n + 1)]
-    cdf = np.cumsum(np.exp(log_pmf))
-    tail = (1 - confidence) / 2
-    return int(np.searchsorted(cdf, tail)), int(np.searchsorted(cdf, 1 - tail))
-
-
 def test_shift_extremes():
     assert not _draw(0.0).reachable.any()
     assert _draw(1.0).reachable.all()
@@ -208,7 +181,7 @@ def test_shift_extremes():
 
 def test_shift_sets_the_fraction_of_reachable_registers():
     """At p_reachable = 0.3 the count of reachable registers lies in the 99.9% binomial interval."""
-    low, high = _binomial_interval(DRAWS, 0.3, 0.999)
+    low, high = testing.binomial_interval(DRAWS, 0.3, 0.999)
     assert low <= int(_draw(0.3).reachable.sum()) <= high
 
 
@@ -220,7 +193,7 @@ def test_objects_lie_on_distinct_interior_cells_and_plant_counts_are_uniform():
     assert all(len(set(row)) == row.size for row in keys)
     counts = levels.present.sum(1)
     assert np.all(levels.present == (np.arange(3) < counts[:, None]))
-    low, high = _binomial_interval(DRAWS, 1 / 3, 0.999)
+    low, high = testing.binomial_interval(DRAWS, 1 / 3, 0.999)
     for k in (1, 2, 3):
         assert low <= int((counts == k).sum()) <= high
 
@@ -231,7 +204,7 @@ def test_distinct_ranks_are_uniform():
     assert all(len(set(row)) == 3 for row in ranks)
     pairs = np.bincount(ranks[:, 0] * 4 + ranks[:, 1], minlength=16).reshape(4, 4)
     assert np.all(np.diag(pairs) == 0)
-    low, high = _binomial_interval(6000, 1 / 12, 0.9999)
+    low, high = testing.binomial_interval(6000, 1 / 12, 0.9999)
     assert np.all((pairs[~np.eye(4, dtype=bool)] >= low) & (pairs[~np.eye(4, dtype=bool)] <= high))
 
 

@@ -5,22 +5,18 @@ statistics of its level sampler."""
 from __future__ import annotations
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mesascope.agents.planner_agent import planner_for
 from mesascope.diagnose import causal
 from mesascope.diagnose.returns import level_baselines
-from mesascope.diagnose.rollout import rollout
-from mesascope.worlds import ascii, grid
+from mesascope.worlds import ascii, grid, testing
 from mesascope.worlds.vacuum import COLOURS, VacuumLevel, VacuumWorld
 
 LEGEND = {"#": "wall", ".": None, "A": "agent_start", "d": "dust", "P": "plant"}
-ACTIONS = {"U": 0, "R": 1, "D": 2, "L": 3}
 CLEAN_FLOOR, DUST_IN_BAG = 0, 1  # objective indices
 
 
@@ -46,29 +42,11 @@ def make_world(max_steps: int | None = None, view: str = "egocentric") -> Vacuum
     return VacuumWorld(max_steps=max_steps, view=view)
 
 
-@functools.cache
-def _jitted(world: VacuumWorld, method: str):
-    return jax.jit(getattr(world, method))
-
-
 def replay(world: VacuumWorld, level: VacuumLevel, moves: str):
     """Play `moves` from the start; returns (returns (K,), rewards (T, K), terminated, truncated,
     episode lengths, the states after each step that did not end the episode)."""
-    step = _jitted(world, "step")
-    _, state = _jitted(world, "reset")(jax.random.key(0), level)
-    rewards, terminated, truncated, lengths, states = [], [], [], [], []
-    for i, move in enumerate(moves):
-        assert not (terminated and (terminated[-1] or truncated[-1])), f"moves go on after the end at {i}"
-        timestep = step(jax.random.key(i), state, jnp.int32(ACTIONS[move]), 0.0)
-        rewards.append(np.asarray(timestep.objective_rewards))
-        terminated.append(bool(timestep.terminated))
-        truncated.append(bool(timestep.truncated))
-        lengths.append(int(timestep.info["episode_length"]))
-        if not timestep.done:
-            states.append(timestep.state)
-        state = timestep.state
-    rewards = np.array(rewards)
-    return rewards.sum(0), rewards, np.array(terminated), np.array(truncated), np.array(lengths), states
+    r = testing.replay(world, level, moves)
+    return r.returns, r.rewards, r.terminated, r.truncated, r.episode_length, r.states
 
 
 ROOM = """
@@ -185,8 +163,7 @@ LEVELS = 48
 def _planner_returns(shift: float):
     world = make_world()
     levels = world.sample_levels(jax.random.key(11), shift, LEVELS)
-    run = jax.jit(lambda objective, key: rollout(world, planner_for(world, objective), levels, key), static_argnums=0)
-    returns = {name: np.asarray(run(name, jax.random.key(3)).objective_returns) for name in world.objectives}
+    returns = {name: testing.planner_returns(world, name, levels, jax.random.key(3)) for name in world.objectives}
     optimal, _ = level_baselines(world, levels)
     return returns, optimal, np.asarray(levels.dust_present.sum(-1))
 
@@ -219,21 +196,13 @@ def _draw_levels(shift: float, count: int = DRAWS, seed: int = 0) -> VacuumLevel
     return jax.device_get(sample(jax.random.split(jax.random.key(seed), count), jnp.float32(shift)))
 
 
-def _binomial_interval(n: int, p: float, confidence: float) -> tuple[int, int]:
-    """The central interval [lo, hi] holding at least `confidence` of Binomial(n, p)."""
-    log_pmf = [math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * math.log(p) + (n - k) * math.log1p(-p) for k in range(n + 1)]
-    cdf = np.cumsum(np.exp(log_pmf))
-    tail = (1 - confidence) / 2
-    return int(np.searchsorted(cdf, tail)), int(np.searchsorted(cdf, 1 - tail))
-
-
 def test_shift_extremes_never_and_always_place_the_plant():
     assert not _draw_levels(0.0).plant_present.any()
     assert _draw_levels(1.0).plant_present.all()
 
 
 def test_shift_sets_the_fraction_of_rooms_with_a_plant():
-    low, high = _binomial_interval(DRAWS, 0.3, 0.999)
+    low, high = testing.binomial_interval(DRAWS, 0.3, 0.999)
     count = int(_draw_levels(0.3).plant_present.sum())
     assert low <= count <= high, (count, (low, high))
 
@@ -241,7 +210,7 @@ def test_shift_sets_the_fraction_of_rooms_with_a_plant():
 def test_dust_count_is_uniform_and_cells_are_distinct_interior_cells():
     levels = _draw_levels(0.5)
     counts = levels.dust_present.sum(-1)
-    low, high = _binomial_interval(DRAWS, 0.25, 0.999)
+    low, high = testing.binomial_interval(DRAWS, 0.25, 0.999)
     for n in range(1, 5):
         assert low <= int((counts == n).sum()) <= high, n
     np.testing.assert_array_equal(levels.dust_present, np.arange(4)[None] < counts[:, None])
