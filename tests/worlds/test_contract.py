@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from mesascope import worlds
-from mesascope.worlds import planning
+from mesascope.worlds import grid, planning
+from mesascope.worlds.testing import agent_cell
 
 NAMES = worlds.names()
 BATCH = 12  # environments per rollout: small, the test machine has two shared cores
@@ -498,3 +499,74 @@ def test_render_returns_rgb_uint8(world):
     assert image.ndim == 3 and image.shape[-1] == 3 and image.shape[0] > 0 and image.shape[1] > 0
     moved = _jit(world.name, "step")(jax.random.key(1), state, jnp.int32(1), 0.0).state
     assert render(moved).shape == image.shape
+
+
+# ---------------------------------------------------------------- (l) observation channels
+CHANNEL_LEVELS = 6  # levels per distribution searched for a lit channel
+
+
+@functools.cache
+def _views(name: str) -> tuple[worlds.World, ...]:
+    """The world built in each of its views (only its default build when it has no `view` option)."""
+    if "view" in worlds.options(name):
+        return tuple(worlds.make(name, view=view) for view in grid.VIEWS)
+    return (_world(name),)
+
+
+def _channel_use(world: worlds.World) -> tuple[np.ndarray, np.ndarray]:
+    """(C,) whether each channel is lit somewhere, and (C,) whether it is lit on the whole plane,
+    in some reachable state of some level drawn from train or test."""
+
+    def per_level(level):
+        observations = jax.vmap(lambda inner: world.observe(level, inner))(world.enumerate_inner(level))
+        reachable = planning.tabulate(world, level).reachable[:-1, None]
+        lit = jnp.any(observations > 0, axis=(1, 2)) & reachable
+        full = jnp.all(observations > 0, axis=(1, 2)) & reachable
+        return lit.any(0), full.any(0)
+
+    keys = jax.random.split(jax.random.key(21), 2)
+    levels = [world.sample_levels(k, world.distributions[d].shift, CHANNEL_LEVELS) for k, d in zip(keys, DISTRIBUTIONS)]
+    levels = jax.tree.map(lambda *leaves: jnp.concatenate(leaves), *levels)
+    lit, full = jax.device_get(jax.jit(jax.vmap(per_level))(levels))
+    return lit.any(0), full.any(0)
+
+
+def test_observation_channels_are_named(world):
+    for built in _views(world.name):
+        names = built.observation_channels
+        where = f"{built.name} ({getattr(built, 'view', 'default view')})"
+        assert len(names) == built.observation_shape[-1], where
+        assert len(set(names)) == len(names), f"{where}: repeated channel names {names}"
+        assert built.object_channels, f"{where}: no object channel to probe"
+        level = built.sample_level(jax.random.key(0), jnp.float32(built.distributions["test"].shift))
+        inner = built.start(level)
+        obs = np.asarray(built.observe(level, inner))
+        assert obs[..., names.index("wall")].any(), where
+        if "agent" in names:  # a global view: the agent channel marks exactly the agent's cell
+            plane = obs[..., names.index("agent")]
+            assert plane.sum() == 1 and plane[agent_cell(inner)] == 1, where
+
+
+def test_object_channels_show_something_real(world):
+    """Every object channel is lit in some reachable state (on train or test levels), and none
+    is a non-spatial plane lit everywhere (those belong in `non_object_channels`)."""
+    for built in _views(world.name):
+        lit, full = _channel_use(built)
+        names = built.observation_channels
+        for c in built.object_channels:
+            assert lit[c], f"{built.name}: object channel {names[c]!r} is never lit on train or test levels"
+            assert not full[c], f"{built.name}: object channel {names[c]!r} fills the whole plane; list it in non_object_channels"
+
+
+def test_with_agent_at_moves_only_the_agent(world):
+    level = _jit(world.name, "sample_level")(jax.random.key(3), jnp.float32(_shifts(world)[1]))
+    start = world.start(level)
+    floor = np.asarray(world.floor_mask(level))
+    assert floor.shape == tuple(level.walls.shape) and floor[agent_cell(start)]
+    assert _trees_equal(world.with_agent_at(start, jnp.asarray(agent_cell(start))), start)
+    cells = np.argwhere(floor).astype(np.int32)
+    moved = jax.jit(jax.vmap(world.with_agent_at, in_axes=(None, 0)))(start, jnp.asarray(cells))
+    back = jax.vmap(world.with_agent_at, in_axes=(0, None))(moved, jnp.asarray(agent_cell(start)))
+    for i, cell in enumerate(cells):
+        assert agent_cell(_take(moved, i)) == tuple(cell)
+        assert _trees_equal(_take(back, i), start)  # nothing but the agent's cell changed

@@ -34,6 +34,8 @@ def test_guide_world_steps_and_tabulates(world):
     assert np.all(np.asarray(planning.optimal_returns(world, view)) == 1.0)
     assert world.render(level, state.inner).dtype == np.uint8
     assert proxy_kinds(world) == {"red": "side-effect"}
+    assert len(world.observation_channels) == world.observation_shape[-1]
+    assert [world.observation_channels[i] for i in world.object_channels] == ["gem", "red"]
 
 
 def test_guide_world_poses_its_problem(world):

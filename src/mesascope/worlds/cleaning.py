@@ -99,6 +99,7 @@ class CleaningWorld(DustRoomWorld):
     )
 
     extra, flag = "bin", "tipped"
+    object_names = ("bin", "spill")
     level_class, inner_class = CleaningLevel, CleaningInner
     colours = COLOURS
     distribution_descriptions = ("no dust bin", "a dust bin in every room")

@@ -120,6 +120,11 @@ class CoinWorld(World):
         return (2 * self.size - 5, 2 * self.size - 5, 3)
 
     @property
+    def observation_channels(self) -> tuple[str, ...]:
+        """Wall, (agent,) coin, exit."""
+        return grid.view_channels(self.view, ("coin", "exit"))
+
+    @property
     def num_tabular_states(self) -> int:
         """One state per cell: the agent's position is the whole dynamic state."""
         return self.size * self.size

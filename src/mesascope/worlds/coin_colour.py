@@ -19,6 +19,8 @@ IS_COIN = np.array([True, True, False])
 IS_YELLOW = np.array([True, False, True])
 LAYOUTS = ("open", "rooms")
 CHANNELS = ("objects", "features")
+CHANNEL_NAMES = {"objects": OBJECTS, "features": ("coin_shape", "yellow_colour", "silver_colour")}
+"""Names of the three non-wall channels for each `channels` option (see `_object_channels`)."""
 
 
 class CoinColourLevel(struct.PyTreeNode):
@@ -189,6 +191,11 @@ class CoinColourWorld(World):
         if self.view == "global":
             return (self.size, self.size, 5)
         return (2 * self.size - 5, 2 * self.size - 5, 4)
+
+    @property
+    def observation_channels(self) -> tuple[str, ...]:
+        """Wall, (agent,) then one channel per object kind or per feature (see `channels`)."""
+        return grid.view_channels(self.view, CHANNEL_NAMES[self.channels])
 
     @property
     def num_tabular_states(self) -> int:

@@ -77,6 +77,13 @@ class World(abc.ABC):
         shift_range: the allowed closed interval of the dial.
         causal_edges: directed edges (cause, effect) over named variables; objectives are nodes.
         summary: one paragraph: what the world demonstrates and which proxy it invites.
+        non_object_channels: names of observation channels that are not objects to probe for
+            decision influence: the layout (wall), the agent itself, and non-spatial planes
+            (a held-keys thermometer: a channel that is uniform over the whole plane).
+
+    Observations follow one convention the diagnostics rely on: a view with an `agent` channel
+    is global (the agent's cell is where that channel is lit); a view without one is
+    egocentric, centred on the agent.
     """
 
     name: str = ""
@@ -86,6 +93,7 @@ class World(abc.ABC):
     shift_range: tuple[float, float] = (0.0, 1.0)
     causal_edges: tuple[tuple[str, str], ...] = ()
     summary: str = ""
+    non_object_channels: tuple[str, ...] = ("wall", "agent")
 
     def __init__(self, max_steps: int, distributions: dict[str, Distribution]):
         if "train" not in distributions or "test" not in distributions:
@@ -134,6 +142,32 @@ class World(abc.ABC):
     @abc.abstractmethod
     def inner_index(self, level: Level, inner: Inner) -> jax.Array:
         """The index of `inner` in `enumerate_inner(level)`."""
+
+    @property
+    def observation_channels(self) -> tuple[str, ...]:
+        """One name per channel of the current view, in channel order (world-specific)."""
+        raise NotImplementedError(
+            f"world {self.name!r} does not name its observation channels: define an "
+            "`observation_channels` property returning one name per channel of the current view"
+        )
+
+    # ------------------------------------------------------------- probing helpers
+    @property
+    def object_channels(self) -> tuple[int, ...]:
+        """Indices of the channels that show objects (every channel not in `non_object_channels`)."""
+        return tuple(i for i, name in enumerate(self.observation_channels) if name not in self.non_object_channels)
+
+    def floor_mask(self, level: Level) -> jax.Array:
+        """(H, W) bool: the grid cells the agent may stand on. The default reads `level.walls`;
+        a world whose level has no `walls` field overrides it."""
+        return ~level.walls.astype(bool)
+
+    def with_agent_at(self, inner: Inner, cell: jax.Array) -> Inner:
+        """`inner` with the agent moved to `cell` (row, col), everything else unchanged. Inner
+        states are either the agent's position itself or carry it in a `position` field."""
+        if hasattr(inner, "position"):
+            return inner.replace(position=jnp.asarray(cell, inner.position.dtype))
+        return jnp.asarray(cell, jnp.asarray(inner).dtype)
 
     # ----------------------------------------------------------------------- generic loop
     @property

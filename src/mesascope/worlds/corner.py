@@ -220,6 +220,11 @@ class CornerWorld(World):
         return (2 * self.size - 5, 2 * self.size - 5, 2)
 
     @property
+    def observation_channels(self) -> tuple[str, ...]:
+        """Wall, (agent,) cheese; the corner is a place, not a channel."""
+        return grid.view_channels(self.view, ("cheese",))
+
+    @property
     def num_tabular_states(self) -> int:
         """One state per cell: the agent's position is the whole dynamic state."""
         return self.size * self.size

@@ -157,6 +157,11 @@ class DetourWorld(World):
         return (2 * self.size - 5, 2 * self.size - 5, 3)
 
     @property
+    def observation_channels(self) -> tuple[str, ...]:
+        """Wall, (agent,) goal, jackpot."""
+        return grid.view_channels(self.view, ("goal", "jackpot"))
+
+    @property
     def num_tabular_states(self) -> int:
         """One state per cell: the agent's position is the whole dynamic state."""
         return self.size * self.size

@@ -26,6 +26,7 @@ class DustRoomWorld(World):
 
     Class attributes a subclass sets, beside `World`'s:
         extra: the extra object's level fields are `<extra>` (cell) and `<extra>_present`.
+        object_names: channel names of the intact and the spoiled extra object.
         flag: the inner field saying whether the extra object is spoiled.
         level_class, inner_class: the world's level and inner struct classes.
         colours: dust, intact object and spoiled object colours, in that order.
@@ -33,6 +34,7 @@ class DustRoomWorld(World):
     """
 
     extra: str = ""
+    object_names: tuple[str, str] = ("", "")
     flag: str = ""
     level_class: type = object
     inner_class: type = object
@@ -103,6 +105,11 @@ class DustRoomWorld(World):
         if self.view == "global":
             return (self.size, self.size, 5)
         return (2 * self.size - 5, 2 * self.size - 5, 4)
+
+    @property
+    def observation_channels(self) -> tuple[str, ...]:
+        """Wall, (agent,) dust, the intact and the spoiled extra object (`object_names`)."""
+        return grid.view_channels(self.view, ("dust", *self.object_names))
 
     @property
     def num_tabular_states(self) -> int:

@@ -35,6 +35,12 @@ def one_hot_cell(shape: tuple[int, int], position: jax.Array) -> jax.Array:
     return (rows & cols).astype(jnp.uint8)
 
 
+def view_channels(view: str, objects: tuple[str, ...], planes: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Channel names in the grid worlds' order: wall, the agent (global view only; an egocentric
+    view is centred on it), the object channels, then any non-spatial planes."""
+    return ("wall", *(("agent",) if view == "global" else ()), *objects, *planes)
+
+
 def egocentric_plane(plane: jax.Array, position: jax.Array, outside: bool | int = 0) -> jax.Array:
     """The interior of a border-walled (H, W) map in a (2(H-2)-1, 2(W-2)-1) window centred on
     `position`; cells outside the interior read as `outside`. Every interior cell is visible

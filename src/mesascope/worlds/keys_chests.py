@@ -16,6 +16,8 @@ TRAIN_COUNTS = (1, 3)
 """(keys, chests) of a level drawn the training way: keys scarce, chests plenty."""
 TEST_COUNTS = (3, 1)
 """(keys, chests) of a level drawn the test way: keys plenty, chests scarce."""
+HELD_CHANNELS = tuple(f"held_{k}" for k in range(1, SLOTS + 1))
+"""Names of the non-spatial "holding at least k keys" planes."""
 COLOURS = {"key": (70, 150, 250), "chest": (170, 110, 40), "open_chest": (70, 50, 30)}
 
 
@@ -98,6 +100,7 @@ class KeysChestsWorld(World):
     action_names = grid.MOVE_NAMES
     shift_name = "p_test_layout"
     shift_range = (0.0, 1.0)
+    non_object_channels = ("wall", "agent", *HELD_CHANNELS)
     # Opening a chest needs a key: collecting keys causes chests to be opened.
     causal_edges = (
         ("object_counts", "keys"),
@@ -156,6 +159,11 @@ class KeysChestsWorld(World):
         if self.view == "global":
             return (self.size, self.size, 7)
         return (2 * self.size - 5, 2 * self.size - 5, 6)
+
+    @property
+    def observation_channels(self) -> tuple[str, ...]:
+        """Wall, (agent,) key, chest, then the held-keys thermometer planes."""
+        return grid.view_channels(self.view, ("key", "chest"), HELD_CHANNELS)
 
     @property
     def num_tabular_states(self) -> int:

@@ -86,6 +86,7 @@ class LampWorld(World):
     action_names = (*grid.MOVE_NAMES, "stay")
     shift_name = "p_disconnected"
     shift_range = (0.0, 1.0)
+    non_object_channels = ("wall", "agent", "pressed")
     # In training the button is wired to the lamp: pressing it causes the lamp to turn on.
     causal_edges = (
         ("navigation", "button"),
@@ -138,6 +139,11 @@ class LampWorld(World):
         if self.view == "global":
             return (self.size, self.size, 5)
         return (2 * self.size - 5, 2 * self.size - 5, 4)
+
+    @property
+    def observation_channels(self) -> tuple[str, ...]:
+        """Wall, (agent,) button, switch, then the non-spatial 'button pressed' plane."""
+        return grid.view_channels(self.view, ("button", "switch"), ("pressed",))
 
     @property
     def num_tabular_states(self) -> int:

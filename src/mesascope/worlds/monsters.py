@@ -14,6 +14,8 @@ from mesascope.worlds.tamper import distinct_ranks
 COLOURS = {"apple": (80, 200, 80), "shield": (70, 130, 230), "monster": (170, 60, 200)}
 MAX_HELD = 2
 """Cap of the held-shields counter (there are two shield slots, so it never binds)."""
+HELD_CHANNELS = tuple(f"held_{k}" for k in range(1, MAX_HELD + 1))
+"""Names of the non-spatial "holding at least k shields" planes."""
 
 
 class MonstersLevel(struct.PyTreeNode):
@@ -100,6 +102,7 @@ class MonstersWorld(World):
     action_names = grid.MOVE_NAMES
     shift_name = "p_test_layout"
     shift_range = (0.0, 1.0)
+    non_object_channels = ("wall", "agent", *HELD_CHANNELS)
     # Shields slay monsters (protection), which makes apple collection possible: shields -> apples.
     causal_edges = (
         ("layout", "shields"),
@@ -154,6 +157,11 @@ class MonstersWorld(World):
         if self.view == "global":
             return (self.size, self.size, 7)
         return (2 * self.size - 5, 2 * self.size - 5, 6)
+
+    @property
+    def observation_channels(self) -> tuple[str, ...]:
+        """Wall, (agent,) apple, shield, monster, then the held-shields planes."""
+        return grid.view_channels(self.view, ("apple", "shield", "monster"), HELD_CHANNELS)
 
     @property
     def num_tabular_states(self) -> int:

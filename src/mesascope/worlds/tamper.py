@@ -159,6 +159,11 @@ class TamperWorld(World):
         return (2 * self.size - 5, 2 * self.size - 5, 6)
 
     @property
+    def observation_channels(self) -> tuple[str, ...]:
+        """Wall, (agent,) dry plant, watered plant, register, locked, tampered."""
+        return grid.view_channels(self.view, ("dry_plant", "watered_plant", "register", "locked", "tampered"))
+
+    @property
     def num_tabular_states(self) -> int:
         """Cells x watered flags of every slot x the tampered flag."""
         return self.size * self.size * 2**self.num_plants * 2

@@ -99,6 +99,7 @@ class VacuumWorld(DustRoomWorld):
     )
 
     extra, flag = "plant", "ruined"
+    object_names = ("plant", "ruin")
     level_class, inner_class = VacuumLevel, VacuumInner
     colours = COLOURS
     distribution_descriptions = ("no plant", "a potted plant in every room")
