@@ -6,6 +6,7 @@ safetensors and JSON and read back identically; nothing refers to JAX objects.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,64 @@ class VerdictRow:
     evidence: dict[str, Any]
 
 
+INFLUENCE_ARRAYS = ("steps", "share", "share_low", "share_high", "pairs", "cell_maps", "action_probs", "picture")
+"""The array fields of `InfluenceRecord`, in the order they are stored."""
+
+
+@dataclass
+class InfluenceRecord:
+    """Decision influence of every agent at every training checkpoint (definitions in
+    `mesascope.diagnose.influence`). A agents, C checkpoints, K object kinds, I interventions;
+    maps are on the display level, an (H, W) grid.
+
+    Attributes:
+        kinds: (K,) names of the probed object channels.
+        interventions: (I,) intervention names ("remove", "move").
+        action_names: (nA,) the world's action names.
+        distribution: the level distribution the states come from.
+        levels: number of levels.
+        steps: (C,) environment steps per agent at each checkpoint (the last is the end).
+        share, share_low, share_high: (A, C, K, I) share of probed (level, cell) pairs whose
+            greedy action the intervention changes, with its bootstrap interval over levels
+            (NaN where a kind was never probed).
+        pairs: (K,) number of probed (level, cell) pairs of each kind.
+        cell_maps: (A, C, K, I, H, W) whether (share of moves for which) the greedy action
+            changes at each cell of the display level; NaN where not probed.
+        action_probs: (A, C, H, W, nA) action probabilities at each counted cell of the display
+            level; NaN elsewhere.
+        picture: (h, w, 3) uint8 rendering of the display level at its start.
+    """
+
+    kinds: tuple[str, ...]
+    interventions: tuple[str, ...]
+    action_names: tuple[str, ...]
+    distribution: str
+    levels: int
+    steps: np.ndarray
+    share: np.ndarray
+    share_low: np.ndarray
+    share_high: np.ndarray
+    pairs: np.ndarray
+    cell_maps: np.ndarray
+    action_probs: np.ndarray
+    picture: np.ndarray
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """(named arrays, string metadata) for a safetensors file; `from_arrays` inverts it."""
+        names = {"kinds": list(self.kinds), "interventions": list(self.interventions), "action_names": list(self.action_names),
+                 "distribution": self.distribution, "levels": int(self.levels)}
+        return {name: np.asarray(getattr(self, name)) for name in INFLUENCE_ARRAYS}, {"influence": json.dumps(names)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> "InfluenceRecord":
+        """Rebuild a record from what `to_arrays` produced."""
+        names = json.loads(metadata["influence"])
+        return cls(
+            kinds=tuple(names["kinds"]), interventions=tuple(names["interventions"]), action_names=tuple(names["action_names"]),
+            distribution=names["distribution"], levels=int(names["levels"]), **{name: arrays[name] for name in INFLUENCE_ARRAYS},
+        )
+
+
 @dataclass
 class ExperimentResult:
     """Everything one experiment produced.
@@ -91,6 +150,8 @@ class ExperimentResult:
         thresholds: the verdict thresholds used, reported beside the verdicts.
         gifs: caption -> (T, h, w, 3) uint8 frames of sample test episodes.
         timings: phase name -> seconds.
+        influence: decision influence per agent and training checkpoint (None: not recorded,
+            as for runs stored before it existed).
     """
 
     run_id: str
@@ -110,3 +171,4 @@ class ExperimentResult:
     thresholds: dict[str, float]
     gifs: dict[str, np.ndarray] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    influence: InfluenceRecord | None = None
