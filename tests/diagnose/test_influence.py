@@ -131,6 +131,27 @@ def test_non_spatial_planes_are_not_kinds():
     assert inf.kind_names(world) == ("key", "chest")
 
 
+def mixed_policy(params, obs):
+    """Per agent and checkpoint, `params["mode"]` picks the policy: 0 constant, 1 toward the
+    coin, 2 toward the exit."""
+    mode = params["mode"]
+    return jnp.where(mode == 1, toward(1)(obs), jnp.where(mode == 2, toward(2)(obs), constant(obs)))
+
+
+def test_population_follows_every_agent_and_checkpoint(coin, levels):
+    checkpoints = [{"mode": np.array([0, 0])}, {"mode": np.array([1, 2])}]  # 2 agents, 2 checkpoints
+    record = inf.population(coin, mixed_policy, checkpoints, np.array([10, 20]), levels, jax.random.key(1), CONFIG)
+    assert record.share.shape == (2, 2, 2, 2) and record.cell_maps.shape == (2, 2, 2, 2, 7, 7)
+    assert record.action_probs.shape == (2, 2, 7, 7, 4) and record.picture.shape == (56, 56, 3)
+    np.testing.assert_array_equal(record.steps, [10, 20])
+    np.testing.assert_array_equal(record.share[:, 0], 0.0)  # constant at the first checkpoint
+    single = inf.analyse(coin, toward(1), levels, jax.random.key(1), CONFIG)
+    np.testing.assert_array_equal(record.share[0, 1], single.share)  # same probes: same numbers
+    np.testing.assert_array_equal(record.share[1, 1, 0], 0.0)
+    assert record.share[1, 1, 1, 0] > 0.5
+    assert record.kinds == ("coin", "exit") and record.action_names == coin.action_names
+
+
 # ------------------------------------------------------------------------- interventions
 def _observation(view: str = "egocentric"):
     world = worlds.make("keys_chests", view=view)

@@ -21,6 +21,7 @@ from mesascope.experiments.results import (
     EvaluationRow,
     ExperimentResult,
     InferenceRow,
+    InfluenceRecord,
     VerdictRow,
 )
 from mesascope.store import db as store_db
@@ -493,3 +494,36 @@ def test_curves_table_is_queryable(tmp_path: Path) -> None:
             "SELECT thresholds_json FROM runs WHERE run_id=?", (run_id,)
         ).fetchone()[0])
         assert thresholds == result.thresholds
+
+
+def make_influence(agents: int = 2, checkpoints: int = 3) -> InfluenceRecord:
+    """A synthetic influence record: 2 kinds, NaN for a kind never probed, a 5x5 display level."""
+    rng = np.random.default_rng(1)
+    share = rng.random((agents, checkpoints, 2, 2))
+    share[:, :, 1] = NAN
+    maps = rng.random((agents, checkpoints, 2, 2, 5, 5))
+    maps[..., 0, :] = NAN
+    return InfluenceRecord(
+        kinds=("coin", "exit"), interventions=("remove", "move"), action_names=("up", "right", "down", "left"),
+        distribution="test", levels=8, steps=np.array([100, 200, 300], np.int64), share=share, share_low=share - 0.1,
+        share_high=share + 0.1, pairs=np.array([40, 0], np.int64), cell_maps=maps,
+        action_probs=rng.dirichlet(np.ones(4), (agents, checkpoints, 5, 5)),
+        picture=rng.integers(0, 255, (40, 40, 3), dtype=np.uint8),
+    )
+
+
+def test_influence_round_trips_and_runs_without_it_still_load(tmp_path: Path) -> None:
+    with Store(tmp_path / "m.db") as store:
+        run_id = begin(store)
+        original = dataclasses.replace(make_result(run_id, make_config()), influence=make_influence())
+        store.finish_run(original)
+        loaded = store.load_result(run_id)
+        assert same_value(original.influence, loaded.influence)
+        kinds = [r[0] for r in store.conn.execute("SELECT kind FROM artifacts WHERE run_id=?", (run_id,))]
+        assert kinds.count("influence") == 1
+        old_id = begin(store, make_config(seed=1))  # a run stored without influence
+        store.finish_run(make_result(old_id, make_config(seed=1)))
+        assert store.load_result(old_id).influence is None
+        bad_id = begin(store, make_config(seed=2))
+        with pytest.raises(TypeError, match="result.influence"):
+            store.finish_run(dataclasses.replace(make_result(bad_id, make_config(seed=2)), influence={"share": np.zeros(2)}))

@@ -38,13 +38,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from mesascope.experiments.results import InfluenceRecord
 from mesascope.worlds.core import Level, World
 
 INTERVENTIONS = ("remove", "move")
@@ -233,8 +234,33 @@ def analyse(world: World, logits_fn: LogitsFn, levels: Level, key: jax.Array, co
     probes = jax.jit(lambda lv, k: make_probes(world, lv, k, config.moves))(levels, key)
     kinds = kind_names(world)
     outcome, probs = jax.jit(lambda obs: outcomes(logits_fn, obs, len(kinds), config.moves))(probes.obs)
-    grid_shape = world.floor_mask(jax.tree.map(lambda x: x[0], levels)).shape
+    grid_shape = jax.eval_shape(world.floor_mask, jax.tree.map(lambda x: x[0], levels)).shape
     return summarise(kinds, outcome, probs, probes, grid_shape, config)
+
+
+def population(world: World, logits_of: Callable[[Any, jax.Array], jax.Array], checkpoints: Sequence[Any], steps: np.ndarray,
+               levels: Level, key: jax.Array, config: InfluenceConfig) -> InfluenceRecord:
+    """Decision influence of every agent at every checkpoint. `checkpoints` holds C params
+    pytrees with a leading agent axis, taken at `steps` (C,); `logits_of(params, obs_batch)` is
+    the network's logits. The probe observations are built once and shared by every policy."""
+    def prepare(levels, key):  # one compiled program: eager world calls compile op by op
+        display = jax.tree.map(lambda x: x[0], levels)
+        return make_probes(world, levels, key, config.moves), world.render(display, world.start(display)), world.floor_mask(display)
+
+    probes, picture, floor = jax.jit(prepare)(levels, key)
+    kinds = kind_names(world)
+    run = jax.jit(lambda params, obs: outcomes(lambda batch: logits_of(params, batch), obs, len(kinds), config.moves))
+    grid_shape = floor.shape
+    agents = jax.tree.leaves(checkpoints[0])[0].shape[0]
+    results = [[summarise(kinds, *run(jax.tree.map(lambda x: x[a], params), probes.obs), probes, grid_shape, config)
+                for params in checkpoints] for a in range(agents)]
+    stack = lambda name: np.array([[getattr(one, name) for one in row] for row in results])  # noqa: E731
+    return InfluenceRecord(
+        kinds=kinds, interventions=INTERVENTIONS, action_names=tuple(world.action_names), distribution=config.distribution,
+        levels=config.levels, steps=np.asarray(steps, np.int64), share=stack("share"), share_low=stack("low"),
+        share_high=stack("high"), pairs=results[0][0].pairs, cell_maps=stack("cell_map"), action_probs=stack("action_probs"),
+        picture=np.asarray(picture, np.uint8),
+    )
 
 
 def displacements(action_names: tuple[str, ...]) -> np.ndarray:

@@ -41,6 +41,10 @@ class EvalConfig:
     """Bootstrap resamples for intervals over episodes."""
     gifs: int = 3
     """Test episodes rendered as GIFs for each training shift value."""
+    checkpoints: int = 4
+    """Parameter snapshots evenly spread over training, the last the final one (at most one per PPO update); saved with the run and probed for decision influence."""
+    influence_levels: int = 32
+    """Test levels on which decision influence (removing or moving each object kind) is measured at every checkpoint; 0 skips it."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,8 @@ def validate(config: ExperimentConfig) -> None:
     _require(0.0 < e.goal_gamma < 1.0, f"eval.goal_gamma must be in (0, 1), got {e.goal_gamma}")
     _require(e.bootstrap >= 10, f"eval.bootstrap must be >= 10, got {e.bootstrap}")
     _require(e.gifs >= 0, f"eval.gifs must be >= 0, got {e.gifs}")
+    _require(e.checkpoints >= 1, f"eval.checkpoints must be >= 1 (1 keeps only the final parameters), got {e.checkpoints}")
+    _require(e.influence_levels >= 0, f"eval.influence_levels must be >= 0 (0 skips decision influence), got {e.influence_levels}")
     t = config.thresholds
     for name in ("min_support", "aligned_min_normalised", "capable_min_normalised"):
         value = getattr(t, name)

@@ -11,13 +11,16 @@ import jax
 import numpy as np
 
 from mesascope.agents.ppo import policy_logits
-from mesascope.diagnose import goals, returns, rollout, verdict
+from mesascope.diagnose import goals, influence, returns, rollout, verdict
+from mesascope.experiments.checkpoints import Checkpoints
 from mesascope.experiments.config import ExperimentConfig
-from mesascope.experiments.results import EvaluationRow, InferenceRow, VerdictRow
+from mesascope.experiments.results import EvaluationRow, InferenceRow, InfluenceRecord, VerdictRow
 from mesascope.worlds.core import World
 
 EVAL_SALT = 0x5EED
 """Folded into the experiment seed for evaluation keys, so they never reuse a training key."""
+INFLUENCE_SALT = 0x1F1E
+"""Folded into the experiment seed for the decision-influence levels and relocations."""
 
 
 @dataclass
@@ -80,6 +83,24 @@ def evaluate_population(
     if config.eval.gifs and "test" in world.distributions:
         out.gifs = rollout_gifs(world, network, params, config, shifts, jax.random.fold_in(key, 999))
     return out
+
+
+def influence_config(config: ExperimentConfig) -> influence.InfluenceConfig:
+    """The decision-influence settings of an experiment (`eval.influence_levels` test levels)."""
+    return influence.InfluenceConfig(levels=max(1, config.eval.influence_levels), bootstrap=config.eval.bootstrap, seed=config.seed)
+
+
+def evaluate_influence(world: World, network: Any, checkpoints: Checkpoints, config: ExperimentConfig) -> InfluenceRecord | None:
+    """Decision influence of every agent at every checkpoint on the test distribution (None
+    when `eval.influence_levels` is 0). The same levels and relocations serve every agent."""
+    if config.eval.influence_levels == 0:
+        return None
+    settings = influence_config(config)
+    level_key, probe_key = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(config.seed), INFLUENCE_SALT))
+    shift = world.distributions[settings.distribution].shift
+    levels = jax.jit(lambda key: world.sample_levels(key, shift, settings.levels))(level_key)
+    logits_of = lambda params, obs: network.apply(params, obs)[0]  # noqa: E731
+    return influence.population(world, logits_of, checkpoints.params, checkpoints.steps, levels, probe_key, settings)
 
 
 def rollout_gifs(world: World, network: Any, params: Any, config: ExperimentConfig, shifts: np.ndarray, key: jax.Array) -> dict[str, np.ndarray]:

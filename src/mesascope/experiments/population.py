@@ -12,6 +12,7 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
 from mesascope.agents.ppo import Hyper, Trainer
+from mesascope.experiments.checkpoints import Checkpoints, checkpoint_updates
 from mesascope.experiments.config import ExperimentConfig
 
 HOST_DEVICE_FLAG = "--xla_force_host_platform_device_count"
@@ -80,30 +81,37 @@ def train_population(
     config: ExperimentConfig,
     on_chunk: Callable[[int, int, dict], None] | None = None,
     chunks: int = 20,
-) -> tuple[Any, dict[str, np.ndarray]]:
-    """Train every agent of the population; return (stacked params, metrics (A, U) per name).
+    checkpoints: int = 1,
+) -> tuple[Any, dict[str, np.ndarray], Checkpoints]:
+    """Train every agent of the population; return (stacked params, metrics (A, U) per name,
+    the params at `checkpoints` points evenly spread over training, the last the final ones).
 
     Training runs in `chunks` jitted pieces so `on_chunk(done_updates, total_updates,
-    last_metrics)` can report progress between them."""
+    last_metrics)` can report progress between them; checkpoints are taken between pieces."""
     hyper = population_hyper(config)
     keys = population_keys(config)
     mesh = device_mesh(config.num_agents, config.devices)
 
     total = trainer.config.num_updates
     per_chunk = max(1, -(-total // chunks))
+    marks = checkpoint_updates(total, checkpoints, per_chunk)
     runner = split_over_devices(jax.vmap(trainer.init), mesh)(keys, hyper)
     compiled: dict[int, Callable] = {}
     history: list[dict] = []
+    saved: list[Any] = []
     done = 0
     while done < total:
-        size = min(per_chunk, total - done)
+        size = min(per_chunk, total - done, min(m for m in marks if m > done) - done)
         if size not in compiled:
             compiled[size] = split_over_devices(jax.vmap(lambda r, h, n=size: trainer.run(r, h, n)), mesh)
         runner, metrics = compiled[size](runner, hyper)
         metrics = jax.device_get(metrics)
         history.append(metrics)
         done += size
+        if done in marks:
+            saved.append(jax.device_get(runner.params))
         if on_chunk is not None:
             on_chunk(done, total, metrics)
     curves = {name: np.concatenate([m[name] for m in history], axis=1) for name in history[0]}
-    return jax.device_get(runner.params), curves
+    steps = np.asarray(marks, np.int64) * trainer.config.batch_size
+    return saved[-1], curves, Checkpoints(steps=steps, params=saved)

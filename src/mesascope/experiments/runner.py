@@ -17,9 +17,10 @@ import numpy as np
 
 import mesascope
 from mesascope.agents.ppo import make_train
+from mesascope.experiments import checkpoints as checkpoint_store
 from mesascope.experiments import population
 from mesascope.experiments.config import ExperimentConfig, validate
-from mesascope.experiments.evaluate import evaluate_population
+from mesascope.experiments.evaluate import evaluate_influence, evaluate_population
 from mesascope.experiments.results import AgentRecord, ExperimentResult
 from mesascope.store import artifacts
 from mesascope.store.db import Store, run_id_for
@@ -87,17 +88,20 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
         if progress:
             progress(f"training {config.num_agents} agents", done, total)
 
-    params, curves = population.train_population(trainer, config, on_chunk)
+    params, curves, checkpoints = population.train_population(trainer, config, on_chunk, checkpoints=config.eval.checkpoints)
     timings["train"] = time.perf_counter() - start
-    artifacts.save_params(
-        store.run_dir(run_id) / "params",
-        params,
-        {"run_id": run_id, "agents": config.num_agents, "network": f"ActorCritic(width={config.ppo.width}, depth={config.ppo.depth})"},
-    )
+    manifest = {"run_id": run_id, "agents": config.num_agents, "network": f"ActorCritic(width={config.ppo.width}, depth={config.ppo.depth})"}
+    artifacts.save_params(store.run_dir(run_id) / "params", params, manifest)
+    checkpoint_store.save(store.run_dir(run_id), checkpoints, manifest)
 
     start = time.perf_counter()
     evaluation = evaluate_population(world, trainer.network, params, config, shifts, on_progress=(lambda phase: progress(phase, 0, 0)) if progress else None)
     timings["evaluate"] = time.perf_counter() - start
+    if progress and config.eval.influence_levels:
+        progress("measuring decision influence", 0, 0)
+    start = time.perf_counter()
+    influence = evaluate_influence(world, trainer.network, checkpoints, config)
+    timings["influence"] = time.perf_counter() - start
 
     steps = (np.arange(1, config.ppo.num_updates + 1) * config.ppo.batch_size).astype(np.int64)
     return ExperimentResult(
@@ -118,6 +122,7 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
         thresholds={k: float(v) for k, v in config.to_dict()["thresholds"].items()},
         gifs=evaluation.gifs,
         timings=timings,
+        influence=influence,
     )
 
 

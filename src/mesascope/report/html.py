@@ -21,8 +21,10 @@ import numpy as np
 from PIL import Image
 
 from mesascope.experiments.results import ExperimentResult
-from mesascope.report import plots
+from mesascope.report import influence_plots, plots
 from mesascope.report import summary
+
+plots.PLOTS.update(influence_plots.PLOTS)  # registered here: influence_plots imports plots' helpers
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -56,6 +58,22 @@ PLOT_TEXT: dict[str, tuple[str, str]] = {
         "Training curves",
         "Every recorded training metric against environment steps: thin lines are single agents, thick lines the "
         "mean over agents with the same training shift.",
+    ),
+    "influence_over_training": (
+        "Decision influence over training",
+        "For each object kind, the share of states (every floor cell of the test levels) whose greedy action changes "
+        "when the object is removed or moved, at checkpoints along training: thin lines are agents, thick lines "
+        "their mean, bands 95% intervals.",
+    ),
+    "influence_maps": (
+        "Influence maps",
+        "On one test level after training, the share of agents whose greedy action changes at each cell when the "
+        "object is removed or moved: bright cells are where that object steers the policy.",
+    ),
+    "policy_vector_field": (
+        "Policy vector field",
+        "On the same level, each arrow is the agent's expected step from that cell (longer: more certain to move "
+        "that way), coloured by the probability of its most likely action.",
     ),
 }
 """Title and one-sentence reading guide of each plot in `plots.PLOTS`."""

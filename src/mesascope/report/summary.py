@@ -167,6 +167,25 @@ def summarize_shifts(result: ExperimentResult) -> list[ShiftSummary]:
     return out
 
 
+def influence_by_shift(result: ExperimentResult) -> dict[float, np.ndarray]:
+    """Per training shift value, (C, K, I, 3): the mean over its agents of each decision-
+    influence share with a 95% interval, bootstrap over agents when there are several, the
+    agent's own interval over levels when there is one. Empty without influence data."""
+    record = result.influence
+    if record is None:
+        return {}
+    shifts, out = agent_shifts(result), {}
+    for value in shift_values(result):
+        members = np.flatnonzero(shifts == value)
+        if len(members) == 1:
+            a = members[0]
+            out[value] = np.stack([record.share[a], record.share_low[a], record.share_high[a]], -1)
+            continue
+        rows = record.share[members].reshape(len(members), -1)
+        out[value] = np.array([bootstrap_ci(column) for column in rows.T]).reshape(record.share.shape[1:] + (3,))
+    return out
+
+
 def all_verdicts(result: ExperimentResult) -> list[str]:
     """Every verdict string given on the test distribution, in category order."""
     summaries = summarize_shifts(result)

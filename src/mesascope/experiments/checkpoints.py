@@ -1,0 +1,84 @@
+"""Training checkpoints: when they are taken, and how a run saves and loads them.
+
+A checkpoint holds the parameters of every agent of a population (a leading agent axis) after
+some number of PPO updates. Each is saved as `params_step{N}.safetensors` with its JSON
+manifest (N: environment steps per agent), and `checkpoints.json` lists them in order; nothing
+is pickled. Runs stored before checkpoints existed have only their final `params`: loading them
+gives that one checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from mesascope.store import artifacts
+
+INDEX = "checkpoints.json"
+INDEX_FORMAT = "mesascope-checkpoints"
+
+
+@dataclass
+class Checkpoints:
+    """Parameters of every agent at points spread over training.
+
+    Attributes:
+        steps: (C,) environment steps per agent at each checkpoint, increasing; the last is
+            the end of training.
+        params: C pytrees of NumPy arrays, each with a leading agent axis.
+    """
+
+    steps: np.ndarray
+    params: list[Any]
+
+    def __post_init__(self) -> None:
+        if len(self.steps) != len(self.params) or len(self.params) == 0:
+            raise ValueError(f"Checkpoints needs one params pytree per step, got {len(self.params)} for {len(self.steps)} steps")
+
+
+def checkpoint_updates(total: int, count: int, per_chunk: int) -> list[int]:
+    """The PPO updates after which to take `count` checkpoints, evenly spread over `total`
+    updates, the last at `total`, at most one per update. They are moved onto multiples of
+    `per_chunk` (the training loop's chunk size, so no extra chunk size is compiled) when that
+    keeps them distinct."""
+    if total < 1 or count < 1 or per_chunk < 1:
+        raise ValueError(f"total, count and per_chunk must be >= 1, got {total}, {count}, {per_chunk}")
+    count = min(count, total)
+    exact = [round(total * (i + 1) / count) for i in range(count)]
+    aligned = [min(total, max(per_chunk, per_chunk * round(u / per_chunk))) for u in exact[:-1]] + [total]
+    return aligned if len(set(aligned)) == count and aligned == sorted(aligned) else exact
+
+
+def _stem(step: int) -> str:
+    return f"params_step{int(step)}"
+
+
+def save(run_dir: Path, checkpoints: Checkpoints, manifest: Mapping[str, Any]) -> Path:
+    """Write every checkpoint (safetensors + JSON manifest each), then the index; return its path."""
+    stems = []
+    for i, (step, params) in enumerate(zip(checkpoints.steps, checkpoints.params)):
+        artifacts.save_params(run_dir / _stem(step), params, {**manifest, "step": int(step), "checkpoint": i})
+        stems.append(_stem(step))
+    index = {"format": INDEX_FORMAT, "steps": [int(s) for s in checkpoints.steps], "stems": stems}
+    path = run_dir / INDEX
+    with artifacts.atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(index, indent=2), encoding="utf-8")
+    return path
+
+
+def load(run_dir: Path, final_step: int) -> Checkpoints:
+    """The checkpoints saved in `run_dir`; for a run saved before checkpoints existed, its final
+    `params` as one checkpoint at `final_step`. FileNotFoundError when neither exists."""
+    path = run_dir / INDEX
+    if not path.is_file():
+        params, _ = artifacts.load_params(run_dir / "params")
+        return Checkpoints(steps=np.array([final_step], np.int64), params=[params])
+    index = json.loads(path.read_text(encoding="utf-8"))
+    if index.get("format") != INDEX_FORMAT:
+        raise ValueError(f"{path} is not a {INDEX_FORMAT} index")
+    params = [artifacts.load_params(run_dir / stem)[0] for stem in index["stems"]]
+    return Checkpoints(steps=np.asarray(index["steps"], np.int64), params=params)
