@@ -126,6 +126,23 @@ def test_absent_kinds_are_not_probed():
     assert np.isnan(result.cell_map[1:]).all()
 
 
+@pytest.mark.parametrize("name", worlds.names())
+def test_every_world_can_be_probed(name):
+    """On test levels of every world, a policy reading every channel is moved by some kind and a
+    constant one by none; counted pairs exclude walls and cells holding an object."""
+    world = worlds.make(name)
+    batch = world.sample_levels(jax.random.key(2), world.distributions["test"].shift, 2)
+    reader = jax.vmap(lambda obs: jnp.stack([jnp.sum(obs * w) for w in jax.random.normal(jax.random.key(5), (world.num_actions,) + obs.shape)]))
+    small = dataclasses.replace(CONFIG, levels=2, moves=1, bootstrap=10)
+    result = inf.analyse(world, reader, batch, jax.random.key(1), small)
+    assert result.kinds == inf.kind_names(world) and result.share.shape == (len(result.kinds), 2)
+    assert np.nanmax(result.share) > 0
+    counted = np.isfinite(result.action_probs[..., 0])
+    assert counted.any() and not counted[np.asarray(batch.walls[0])].any()
+    flat = inf.analyse(world, lambda obs: jnp.zeros(obs.shape[:1] + (world.num_actions,)), batch, jax.random.key(1), small)
+    assert np.all((flat.share == 0) | np.isnan(flat.share))
+
+
 def test_non_spatial_planes_are_not_kinds():
     world = worlds.make("keys_chests")
     assert inf.kind_names(world) == ("key", "chest")
