@@ -72,13 +72,15 @@ class AlignmentConfig:
 @dataclass(frozen=True)
 class Correlation:
     """Spearman's ρ between intended and proxy return over `episodes` episodes, with its
-    bootstrap interval; `constant` is '' or names the constant series ('intended', 'proxy',
-    'both'), in which case ρ is NaN; `identical`: the returns were equal on every episode."""
+    bootstrap interval from the `resamples` resamples in which ρ was defined; `constant` is ''
+    or names the constant series ('intended', 'proxy', 'both'), in which case ρ is NaN;
+    `identical`: the returns were equal on every episode (then ρ is 1 or undefined)."""
 
     rho: float
     low: float
     high: float
     episodes: int
+    resamples: int
     constant: str
     identical: bool
 
@@ -89,7 +91,7 @@ class Correlation:
 
     def describe(self) -> str:
         """'0.12 [−0.05, 0.30]', 'identical on every episode', or 'undefined (constant proxy)'."""
-        if self.identical and not self.defined:
+        if self.identical:
             return "identical on every episode"
         if not self.defined:
             return f"undefined (constant {self.constant})" if self.constant else "undefined (fewer than 2 episodes)"
@@ -131,8 +133,8 @@ def correlation(intended: np.ndarray, proxy: np.ndarray, rng: np.random.Generato
     flat = [name for name, v in (("intended", x), ("proxy", y)) if v.size and np.all(v == v[0])]
     constant = "both" if len(flat) == 2 else flat[0] if flat else ""
     identical = bool(x.size) and bool(np.allclose(x, y, rtol=1e-9, atol=1e-9))
-    rho, low, high, _ = bootstrap_spearman(intended, proxy, rng, config.resamples, config.confidence, strata)
-    return Correlation(rho, low, high, int(x.size), constant, identical)
+    rho, low, high, used = bootstrap_spearman(intended, proxy, rng, config.resamples, config.confidence, strata)
+    return Correlation(rho, low, high, int(x.size), used, constant, identical)
 
 
 def signature(train: Correlation | None, test: Correlation | None, config: AlignmentConfig = AlignmentConfig()) -> tuple[bool, str]:
