@@ -133,6 +133,12 @@ def test_two_doses_fit_without_a_goodness_of_fit_test() -> None:
     assert fit.ed50 == pytest.approx(0.5) and fit.deviance != fit.deviance  # NaN
 
 
+def test_ed50_beyond_the_doses_is_marked_extrapolated() -> None:
+    dose, outcome = simulate(-3.0, 2.0, np.linspace(0, 1, 4), 1500, seed=4)  # true ED50 = 1.5
+    fit = fit_logistic(dose, outcome, FAST)
+    assert fit.fits and fit.ed50 == pytest.approx(1.5, abs=0.25) and "extrapolated" in fit.reason
+
+
 @pytest.mark.parametrize("dose, outcome, words", [
     ([], [], "no agents"),
     ([0.3, 0.3, 0.3], [0, 1, 1], "same dose"),

@@ -53,7 +53,7 @@ def _share_cell(share: DoseShare) -> str:
     return f"{share.successes}/{share.agents} {share.share:.2f}\n{share.low:.2f}–{share.high:.2f}"
 
 
-def dose_table(result: ExperimentResult, response: DoseResponse) -> Table:
+def dose_table(response: DoseResponse) -> Table:
     """Per training shift value: verdict shares with Wilson intervals and normalised returns."""
     from mesascope.report import plots, summary, terminal
 
@@ -108,9 +108,10 @@ def dose(
     result = _load(run_id, db)
     response = dose_response(result)
     console.print(Text(f"{result.name}  ·  world {result.world}  ·  run {result.run_id}", style="bold"))
-    console.print(dose_table(result, response))
+    console.print(dose_table(response))
     if response.without_verdict:
-        console.print(f"{response.without_verdict} agent(s) have no verdict on {response.distribution} and are left out of the shares")
+        console.print(f"{response.without_verdict} agent(s) have no verdict on {response.distribution}: "
+                      "they are left out of the shares")
     for category, fit in response.fits.items():
         console.print(fit_text(category, response.dial, fit))
     config = response.config

@@ -137,7 +137,8 @@ def correlation(intended: np.ndarray, proxy: np.ndarray, rng: np.random.Generato
     return Correlation(rho, low, high, int(x.size), used, constant, identical)
 
 
-def signature(train: Correlation | None, test: Correlation | None, config: AlignmentConfig = AlignmentConfig()) -> tuple[bool, str]:
+def signature(train: Correlation | None, test: Correlation | None,
+              config: AlignmentConfig = AlignmentConfig()) -> tuple[bool, str]:
     """(flag, reason): whether the proxy agreed with the intended objective on train and
     stopped agreeing at test, by the thresholds of `config`."""
     if train is None or train.episodes == 0:
@@ -155,11 +156,13 @@ def signature(train: Correlation | None, test: Correlation | None, config: Align
     if not (test.defined and np.isfinite(test.high)):
         return False, f"{agreed}, but ρ on test is {test.describe()}, so it cannot show whether the proxy stopped tracking"
     if test.high >= config.test_max_rho:
-        return False, f"{agreed}, and still agreeing at test: upper bound of ρ {test.high:.2f} ≥ test_max_rho {config.test_max_rho:g}"
+        return False, (f"{agreed}, and still agreeing at test: upper bound of ρ {test.high:.2f} "
+                       f"≥ test_max_rho {config.test_max_rho:g}")
     return True, f"{agreed}; at test ρ = {test.rho:.2f}, upper bound {test.high:.2f} < test_max_rho {config.test_max_rho:g}"
 
 
-def _row(result: ExperimentResult, members: list[int], proxy: int, test: str, pooled: bool, config: AlignmentConfig) -> AlignmentRow:
+def _row(result: ExperimentResult, members: list[int], proxy: int, test: str, pooled: bool,
+         config: AlignmentConfig) -> AlignmentRow:
     """Correlations and signature of the agents at positions `members` for one proxy."""
     correlations = {}
     names = summary.distributions(result)

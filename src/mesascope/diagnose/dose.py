@@ -220,6 +220,51 @@ def _separation_reason(direction: int, bracket: tuple[float, float], quasi: bool
             f"without it, so the maximum-likelihood slope is infinite and there is no ED50; the share crosses 50% {where}")
 
 
+def _fit_reason(fit: dict, config: DoseConfig, converged: bool, span: tuple[float, float]) -> tuple[bool, str]:
+    """Whether a finite fit passes the criteria of the module docstring, and why (not)."""
+    problems = []
+    if not converged:
+        problems.append("Newton's method did not converge")
+    if not fit["lr_p"] < config.alpha:
+        problems.append(f"the slope is not significant (likelihood-ratio p = {fit['lr_p']:.3g} ≥ alpha = {config.alpha:g})")
+    if fit["gof_df"] and not fit["gof_p"] >= config.alpha_gof:
+        problems.append(f"goodness of fit is rejected: the shares do not follow a logistic curve (deviance {fit['deviance']:.3g} "
+                        f"on {fit['gof_df']} df, p = {fit['gof_p']:.3g} < alpha_gof = {config.alpha_gof:g})")
+    if problems:
+        return False, "does not fit: " + "; ".join(problems)
+    ed50 = fit["ed50"]
+    outside = "" if span[0] <= ed50 <= span[1] else " (outside the doses tested: extrapolated)"
+    gof = f"goodness of fit not rejected (p = {fit['gof_p']:.3g})" if fit["gof_df"] else "no goodness-of-fit test with 2 doses"
+    return True, (f"fits: P = 0.5 at dose {ed50:.4g} [{fit['ed50_low']:.4g}, {fit['ed50_high']:.4g}]{outside}; "
+                  f"slope significant (likelihood-ratio p = {fit['lr_p']:.3g}); {gof}")
+
+
+def _finite_fit(levels: np.ndarray, trials: np.ndarray, successes: np.ndarray, null: float, config: DoseConfig) -> LogisticFit:
+    """The fit of non-separated data: MLE, band, ED50 interval, LR and goodness-of-fit tests."""
+    estimates = logistic.newton(levels, trials, successes)
+    a, b, converged = float(estimates[0][0]), float(estimates[1][0]), bool(estimates[2][0])
+    fitted = float(logistic.log_likelihood(np.array(a), np.array(b), levels, trials, successes))
+    statistic = max(0.0, 2 * (fitted - null))
+    cov = logistic.covariance(a, b, levels, trials)
+    grid = np.linspace(levels.min(), levels.max(), config.grid_points)
+    eta = a + b * grid
+    variance = np.maximum(cov[0, 0] + 2 * grid * cov[0, 1] + grid**2 * cov[1, 1], 0.0)  # of a + b·dose
+    spread = normal_quantile((1 + config.confidence) / 2) * np.sqrt(variance)
+    ed50_low, ed50_high, used = _ed50_interval(levels, trials, successes, config)
+    gof_df = levels.size - 2
+    deviance = max(0.0, 2 * (float(logistic.saturated_log_likelihood(trials, successes)) - fitted)) if gof_df else float("nan")
+    numbers = {
+        "a": a, "b": b, "a_se": float(np.sqrt(cov[0, 0])), "b_se": float(np.sqrt(cov[1, 1])),
+        "ed50": -a / b if b != 0 else float("nan"), "ed50_low": ed50_low, "ed50_high": ed50_high, "ed50_resamples": used,
+        "log_likelihood": fitted, "null_log_likelihood": null, "lr_statistic": statistic, "lr_p": chi2_sf(statistic, 1),
+        "deviance": deviance, "gof_df": gof_df, "gof_p": chi2_sf(deviance, gof_df) if gof_df else float("nan"),
+    }
+    fits, reason = _fit_reason(numbers, config, converged, (float(levels.min()), float(levels.max())))
+    return LogisticFit(agents=int(trials.sum()), doses=int(levels.size), separated=False, bracket=None, grid=grid,
+                       curve=logistic.sigmoid(eta), band_low=logistic.sigmoid(eta - spread),
+                       band_high=logistic.sigmoid(eta + spread), fits=fits, reason=reason, **numbers)
+
+
 def fit_logistic(doses: np.ndarray, outcomes: np.ndarray, config: DoseConfig = DoseConfig()) -> LogisticFit:
     """Maximum-likelihood logistic regression of binary per-agent `outcomes` on `doses`, with
     ED50, its bootstrap interval, a curve band, the LR test of b = 0, goodness of fit and a
@@ -237,50 +282,15 @@ def fit_logistic(doses: np.ndarray, outcomes: np.ndarray, config: DoseConfig = D
         return _failed(agents, count, f"{which} had the outcome: both outcomes must occur to fit a curve", grid)
     null = float(logistic.saturated_log_likelihood(np.array([agents], float), np.array([total])))
     direction = int(logistic.separation(levels, trials, successes)[0])
-    if direction != 0:
-        # The supremum of the likelihood is the saturated model's (the boundary dose keeps its share).
-        best = float(logistic.saturated_log_likelihood(trials, successes))
-        statistic = 2 * (best - null)
-        bracket = _bracket(levels, trials, successes)
-        quasi = bool(((successes > 0) & (successes < trials)).any())
-        return _failed(agents, count, _separation_reason(direction, bracket, quasi), grid, b=direction * math.inf,
-                       log_likelihood=best, null_log_likelihood=null, lr_statistic=statistic,
-                       lr_p=chi2_sf(statistic, 1), bracket=bracket)
-    estimates = logistic.newton(levels, trials, successes)
-    a, b, converged = float(estimates[0][0]), float(estimates[1][0]), bool(estimates[2][0])
-    fitted = float(logistic.log_likelihood(np.array(a), np.array(b), levels, trials, successes))
-    statistic = max(0.0, 2 * (fitted - null))
-    lr_p = chi2_sf(statistic, 1)
-    cov = logistic.covariance(a, b, levels, trials)
-    z = normal_quantile((1 + config.confidence) / 2)
-    eta = a + b * grid
-    spread = np.sqrt(np.maximum(cov[0, 0] + 2 * grid * cov[0, 1] + grid**2 * cov[1, 1], 0.0))
-    ed50_low, ed50_high, used = _ed50_interval(levels, trials, successes, config)
-    gof_df = count - 2
-    deviance = max(0.0, 2 * (float(logistic.saturated_log_likelihood(trials, successes)) - fitted)) if gof_df else float("nan")
-    gof_p = chi2_sf(deviance, gof_df) if gof_df else float("nan")
-    problems = []
-    if not converged:
-        problems.append("Newton's method did not converge")
-    if not lr_p < config.alpha:
-        problems.append(f"the slope is not significant (likelihood-ratio p = {lr_p:.3g} ≥ alpha = {config.alpha:g})")
-    if gof_df and not gof_p >= config.alpha_gof:
-        problems.append(f"goodness of fit is rejected: the shares do not follow a logistic curve (deviance {deviance:.3g} "
-                        f"on {gof_df} df, p = {gof_p:.3g} < alpha_gof = {config.alpha_gof:g})")
-    ed50 = -a / b if b != 0 else float("nan")
-    if problems:
-        reason = "does not fit: " + "; ".join(problems)
-    else:
-        gof = f"goodness of fit not rejected (p = {gof_p:.3g})" if gof_df else "no goodness-of-fit test with 2 doses"
-        reason = (f"fits: P = 0.5 at dose {ed50:.4g} [{ed50_low:.4g}, {ed50_high:.4g}]; slope significant "
-                  f"(likelihood-ratio p = {lr_p:.3g}); {gof}")
-    return LogisticFit(
-        agents=agents, doses=count, separated=False, a=a, b=b, a_se=float(np.sqrt(cov[0, 0])), b_se=float(np.sqrt(cov[1, 1])),
-        ed50=ed50, ed50_low=ed50_low, ed50_high=ed50_high, ed50_resamples=used, bracket=None,
-        log_likelihood=fitted, null_log_likelihood=null, lr_statistic=statistic, lr_p=lr_p,
-        deviance=deviance, gof_df=gof_df, gof_p=gof_p, grid=grid, curve=logistic.sigmoid(eta),
-        band_low=logistic.sigmoid(eta - z * spread), band_high=logistic.sigmoid(eta + z * spread), fits=not problems, reason=reason,
-    )
+    if direction == 0:
+        return _finite_fit(levels, trials, successes, null, config)
+    # The supremum of the likelihood is the saturated model's (the boundary dose keeps its share).
+    best = float(logistic.saturated_log_likelihood(trials, successes))
+    statistic = 2 * (best - null)
+    bracket = _bracket(levels, trials, successes)
+    quasi = bool(((successes > 0) & (successes < trials)).any())
+    return _failed(agents, count, _separation_reason(direction, bracket, quasi), grid, bracket=bracket, b=direction * math.inf,
+                   log_likelihood=best, null_log_likelihood=null, lr_statistic=statistic, lr_p=chi2_sf(statistic, 1))
 
 
 @dataclass(frozen=True, eq=False)
