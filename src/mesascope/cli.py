@@ -1,4 +1,4 @@
-"""The `mesascope` command line: list, show, run, demo, report, runs."""
+"""The `mesascope` command line: list, show, run, demo, report, identify, runs, dose, scatter."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mesascope.commands.dose import dose, scatter
 from mesascope.experiments.population import request_host_devices
 
 request_host_devices()  # before JAX starts: lets a population use every core (DESIGN §5)
@@ -214,6 +215,10 @@ def runs(db: Path = DB_OPTION) -> None:
         for row in store.list_runs():
             table.add_row(row["run_id"], row["name"], row["world"], row["status"], str(row["created_at"]), str(row["finished_at"] or ""))
     console.print(table)
+
+
+app.command("dose")(dose)
+app.command("scatter")(scatter)
 
 
 if __name__ == "__main__":

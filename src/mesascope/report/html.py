@@ -32,6 +32,12 @@ PLOT_TEXT: dict[str, tuple[str, str]] = {
         "Left: mean normalised return on the shifted world for each objective against the training shift "
         "(dots are agents, bands 95% bootstrap intervals over agents); right: the share of agents given each verdict.",
     ),
+    "dose_fit": (
+        "Dose-response fit",
+        "Left: the share of agents robustly aligned (filled) and proxy-aligned (hollow) at each training shift with "
+        "95% Wilson intervals, the fitted logistic curve with its 95% band and the shift where the share crosses 50% "
+        "(ED50, diamond with bootstrap interval), or the reason no logistic curve fits; right: normalised returns per objective.",
+    ),
     "robustness_scatter": (
         "Robustness",
         "Each agent appears twice, hollow on train and filled on test, joined by a line; points in the top right "
@@ -51,6 +57,13 @@ PLOT_TEXT: dict[str, tuple[str, str]] = {
         "Alignment scatter",
         "One dot per episode: intended against proxy return (jittered so equal values stay visible); a high rank "
         "correlation on train that falls on test means the proxy stopped tracking the intended objective.",
+    ),
+    "alignment_correlations": (
+        "Alignment correlations",
+        "For each agent (and pooled per training shift), the rank correlation of intended and proxy return over "
+        "episodes on train (hollow) and test (filled) with 95% bootstrap intervals; a star means the two returns were "
+        "identical in every episode, an X that one was constant so no correlation exists, and red rows agreed on "
+        "train but not at test, the signature of pseudo-alignment.",
     ),
     "training_curves": (
         "Training curves",
