@@ -6,23 +6,17 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mesascope.experiments.population import request_host_devices
 
 request_host_devices()  # before JAX starts: lets a population use every core (DESIGN §5)
 
+from mesascope.commands.common import DB_OPTION, console, progress_reporter  # noqa: E402
+from mesascope.commands.common import fail as _fail  # noqa: E402
+from mesascope.commands.sweep import sweep  # noqa: E402
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="mesascope: see, measure and explain inner-alignment failures.")
-console = Console()
-
-DB_OPTION = typer.Option(Path("mesascope.db"), "--db", help="SQLite store of runs; artifacts go to <stem>_artifacts/ beside it.")
-
-
-def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code=2)
 
 
 @app.command("list")
@@ -83,16 +77,7 @@ def _run(config, db: Path, force: bool) -> None:
     from mesascope.report.terminal import print_summary
     from mesascope.store.db import Store
 
-    with Store(db) as store, Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=False
-    ) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total or 1)
-            bar.update(tasks[phase], completed=done if total else 1)
-
+    with Store(db) as store, progress_reporter() as progress:
         try:
             outcome = run_experiment(config, store, progress, force=force)
         except KeyboardInterrupt:
@@ -214,6 +199,9 @@ def runs(db: Path = DB_OPTION) -> None:
         for row in store.list_runs():
             table.add_row(row["run_id"], row["name"], row["world"], row["status"], str(row["created_at"]), str(row["finished_at"] or ""))
     console.print(table)
+
+
+app.command("sweep")(sweep)
 
 
 if __name__ == "__main__":
