@@ -1,1 +1,2 @@
-"""CLI commands that live outside cli.py, each a plain typer-style function registered there."""
+"""CLI commands beyond the core ones in `mesascope.cli`: one module per command family, each a
+plain typer-style function registered in cli.py, sharing `commands.common`."""

@@ -9,42 +9,18 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, fail, load_finished
 
 if TYPE_CHECKING:
     from mesascope.diagnose.alignment import AlignmentRow, AlignmentStatistics
     from mesascope.diagnose.dose import DoseResponse, DoseShare, LogisticFit
     from mesascope.experiments.results import ExperimentResult
-
-console = Console()
-
-RUN_HELP = "A run id, a unique prefix of one, or 'latest'."
-DB_HELP = "SQLite store of runs; artifacts go to <stem>_artifacts/ beside it."
-
-
-def _fail(message: str) -> NoReturn:
-    """Print an error and exit with status 2, as the other commands do."""
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code=2)
-
-
-def _load(run_id: str, db: Path) -> ExperimentResult:
-    """The finished run `run_id` (id, prefix or 'latest') from the store at `db`."""
-    from mesascope.store.db import Store, StoreError
-
-    if not db.exists():
-        _fail(f"no store at {db} (run an experiment first, or pass --db)")
-    with Store(db) as store:
-        try:
-            return store.load_result(store.resolve(run_id))
-        except (StoreError, LookupError) as error:
-            _fail(str(error))
-
 
 def _share_cell(share: DoseShare) -> str:
     """'2/6 0.33' over '0.10–0.70' (the Wilson interval); '—' without agents."""
@@ -94,8 +70,8 @@ def fit_text(category: str, dial: str, fit: LogisticFit) -> Text:
 
 
 def dose(
-    run_id: str = typer.Argument("latest", help=RUN_HELP),
-    db: Path = typer.Option(Path("mesascope.db"), "--db", help=DB_HELP),
+    run_id: str = RUN_ARGUMENT,
+    db: Path = DB_OPTION,
     png: Optional[Path] = typer.Option(None, "--png", help="Also save the dose-response fit plot to this PNG file."),
 ) -> None:
     """Dose response of a finished run: how the training shift moves the verdicts.
@@ -105,7 +81,7 @@ def dose(
     why none fits."""
     from mesascope.diagnose.dose import dose_response
 
-    result = _load(run_id, db)
+    result = load_finished(run_id, db)
     response = dose_response(result)
     console.print(Text(f"{result.name}  ·  world {result.world}  ·  run {result.run_id}", style="bold"))
     console.print(dose_table(response))
@@ -157,8 +133,8 @@ def scatter_table(result: ExperimentResult, statistics: AlignmentStatistics, pro
 
 
 def scatter(
-    run_id: str = typer.Argument("latest", help=RUN_HELP),
-    db: Path = typer.Option(Path("mesascope.db"), "--db", help=DB_HELP),
+    run_id: str = RUN_ARGUMENT,
+    db: Path = DB_OPTION,
     png: Optional[Path] = typer.Option(None, "--png", help="Also save the alignment-correlation plot to this PNG file."),
 ) -> None:
     """Alignment scatter statistics of a finished run: does the proxy track the intended objective?
@@ -169,9 +145,9 @@ def scatter(
     from mesascope.diagnose.alignment import alignment_statistics
     from mesascope.report import terminal
 
-    result = _load(run_id, db)
+    result = load_finished(run_id, db)
     if len(result.objectives) < 2:
-        _fail(f"run {result.run_id} has no proxy objective: nothing to correlate with {result.objectives[0]}")
+        fail(f"run {result.run_id} has no proxy objective: nothing to correlate with {result.objectives[0]}")
     statistics = alignment_statistics(result)
     console.print(Text(f"{result.name}  ·  world {result.world}  ·  run {result.run_id}", style="bold"))
     if len(result.agents) > terminal.MAX_AGENT_ROWS:

@@ -32,6 +32,37 @@ class Evaluation:
     gifs: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class AgentDiagnosis:
+    """Returns, goal inference and verdict of one agent on one distribution, as plain rows."""
+
+    evaluations: list[EvaluationRow]
+    inferences: list[InferenceRow]
+    verdict: VerdictRow
+
+
+def diagnose_agent(
+    world: World,
+    levels: Any,
+    episodes: rollout.Episodes,
+    optimal: np.ndarray,
+    random: np.ndarray,
+    goal_config: goals.GoalInferenceConfig,
+    thresholds: verdict.VerdictThresholds,
+    rng: np.random.Generator,
+    agent: int,
+    distribution: str,
+) -> AgentDiagnosis:
+    """Diagnose one agent from its episodes on `levels` (episode n on level n), whatever the
+    policy that played them: returns per objective with intervals, goal inference, verdict.
+    `optimal` and `random` are the exact per-level baselines (N, K) of `returns.level_baselines`."""
+    episode_returns = np.asarray(episodes.objective_returns)
+    summaries = returns.summarize(world.objectives, episode_returns, optimal, random, rng, agent, distribution)
+    inference = goals.infer_goals(world, levels, episodes, goal_config)
+    decided = verdict.decide(world, inference, summaries, thresholds)
+    return AgentDiagnosis(summaries, goals.to_rows(agent, distribution, inference), verdict.to_row(agent, distribution, decided))
+
+
 def agent_policy(network: Any, params: Any, greedy: bool) -> rollout.Policy:
     """The rollout policy of one agent's parameters."""
     logits = policy_logits(network, params)
@@ -70,13 +101,11 @@ def evaluate_population(
         if on_progress:
             on_progress(f"inferring goals on {name}")
         for agent in range(num_agents):
-            summaries = returns.summarize(world.objectives, episode_returns[agent], optimal, random, rng, agent, name)
-            out.evaluations += summaries
             agent_episodes = jax.tree.map(lambda x: x[agent], episodes)
-            inference = goals.infer_goals(world, levels, agent_episodes, goal_config)
-            out.inferences += goals.to_rows(agent, name, inference)
-            decided = verdict.decide(world, inference, summaries, config.thresholds)
-            out.verdicts.append(verdict.to_row(agent, name, decided))
+            diagnosis = diagnose_agent(world, levels, agent_episodes, optimal, random, goal_config, config.thresholds, rng, agent, name)
+            out.evaluations += diagnosis.evaluations
+            out.inferences += diagnosis.inferences
+            out.verdicts.append(diagnosis.verdict)
     if config.eval.gifs and "test" in world.distributions:
         out.gifs = rollout_gifs(world, network, params, config, shifts, jax.random.fold_in(key, 999))
     return out
