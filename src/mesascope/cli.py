@@ -45,6 +45,7 @@ def list_command() -> None:
 def show(
     world: str = typer.Argument(..., help="A registered world name (see `mesascope list`)."),
     picture: Optional[Path] = typer.Option(None, "--png", help="Also save a rendered test level to this PNG file."),
+    graph: Optional[Path] = typer.Option(None, "--graph", help="Also save a picture of the causal graph to this PNG file."),
 ) -> None:
     """Describe a world: documentation, objectives, causal graph, distributions and options."""
     from mesascope.worlds import registry
@@ -71,6 +72,11 @@ def show(
         _, state = instance.reset(jax.random.PRNGKey(0), level)
         Image.fromarray(jax.device_get(instance.render_state(state))).resize((288, 288), Image.NEAREST).save(picture)
         console.print(f"picture saved to {picture}")
+    if graph is not None:
+        from mesascope.report.causal_plot import causal_graph_plot
+
+        graph.write_bytes(causal_graph_plot(instance))
+        console.print(f"causal graph saved to {graph}")
 
 
 def _run(config, db: Path, force: bool) -> None:

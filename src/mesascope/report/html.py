@@ -27,6 +27,11 @@ from mesascope.report import summary
 TEMPLATES = Path(__file__).parent / "templates"
 
 PLOT_TEXT: dict[str, tuple[str, str]] = {
+    "causal_graph": (
+        "Causal graph",
+        "The world's declared causal graph: a proxy that causes the intended objective is a side-effect proxy, one caused "
+        "by it instrumental, one sharing only a common cause general; a proxy-aligned verdict names the kind read off here.",
+    ),
     "dose_response": (
         "Dose response",
         "Left: mean normalised return on the shifted world for each objective against the training shift "

@@ -492,6 +492,18 @@ def alignment_correlations(result: ExperimentResult) -> bytes:
     return alignment_correlations_plot(result)
 
 
+def causal_graph(result: ExperimentResult) -> bytes:
+    """`causal_plot.causal_graph_plot` of the run's world, imported on use (it imports this module)."""
+    from mesascope.report.causal_plot import causal_graph_plot
+    from mesascope.worlds import registry
+
+    try:
+        world = registry.make(result.world, **dict(result.config.get("world_options", {})))
+    except ValueError:  # a world renamed or removed since the run
+        return _placeholder("Causal graph", f"world {result.world!r} is not registered in this version")
+    return causal_graph_plot(world)
+
+
 PLOTS: dict[str, Callable[[ExperimentResult], bytes]] = {
     "dose_response": dose_response,
     "dose_fit": dose_fit,
@@ -501,5 +513,6 @@ PLOTS: dict[str, Callable[[ExperimentResult], bytes]] = {
     "alignment_scatter": alignment_scatter,
     "alignment_correlations": alignment_correlations,
     "training_curves": training_curves,
+    "causal_graph": causal_graph,
 }
 """Every plot of the report, in the order it shows them."""
