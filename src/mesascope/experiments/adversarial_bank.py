@@ -70,7 +70,9 @@ def score_levels(world: World, levels: Level, twins: Level, config: IdentifyConf
     config = config or IdentifyConfig()
     if world.num_objectives < 2:
         raise ValueError(f"world {world.name!r} has no proxy objective to separate the intended one from")
-    first_obs = lambda level: world.reset(jax.random.PRNGKey(0), level)[0]  # noqa: E731 (starts ignore the key)
+
+    def first_obs(level):
+        return world.reset(jax.random.PRNGKey(0), level)[0]  # starts are deterministic: any key
 
     def score(pair):
         level, twin = pair
