@@ -76,8 +76,10 @@ def evaluate_population(
     config: ExperimentConfig,
     shifts: np.ndarray,
     on_progress: Callable[[str], None] | None = None,
+    shift_name: str | None = None,
 ) -> Evaluation:
-    """Roll out every agent on every configured distribution and diagnose it."""
+    """Roll out every agent on every configured distribution and diagnose it. `shift_name` names
+    the dial the agents were trained with (default: the world's own; a level mix's q differs)."""
     out = Evaluation()
     key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_SALT)
     goal_config = goals.GoalInferenceConfig(gamma=config.eval.goal_gamma, bootstrap=config.eval.bootstrap, seed=config.seed)
@@ -107,12 +109,16 @@ def evaluate_population(
             out.inferences += diagnosis.inferences
             out.verdicts.append(diagnosis.verdict)
     if config.eval.gifs and "test" in world.distributions:
-        out.gifs = rollout_gifs(world, network, params, config, shifts, jax.random.fold_in(key, 999))
+        out.gifs = rollout_gifs(world, network, params, config, shifts, jax.random.fold_in(key, 999), shift_name)
     return out
 
 
-def rollout_gifs(world: World, network: Any, params: Any, config: ExperimentConfig, shifts: np.ndarray, key: jax.Array) -> dict[str, np.ndarray]:
-    """Frames of test episodes of the first agent of each training shift value, captioned."""
+def rollout_gifs(
+    world: World, network: Any, params: Any, config: ExperimentConfig, shifts: np.ndarray, key: jax.Array, shift_name: str | None = None
+) -> dict[str, np.ndarray]:
+    """Frames of test episodes of the first agent of each training shift value, captioned with
+    `shift_name` (default: the world's dial)."""
+    shift_name = shift_name or world.shift_name
     levels = world.sample_levels(key, world.distributions["test"].shift, config.eval.gifs)
     frames_of = jax.jit(lambda p, level, k: rollout.episode_frames(world, agent_policy(network, p, config.eval.greedy), level, k))
     gifs = {}
@@ -123,7 +129,7 @@ def rollout_gifs(world: World, network: Any, params: Any, config: ExperimentConf
             level = jax.tree.map(lambda x: x[i], levels)
             frames = np.asarray(frames_of(agent_params, level, jax.random.fold_in(key, i)))
             frames = _trim_repeats(frames)
-            gifs[f"agent {agent} (trained at {world.shift_name} = {shift:g}), test level {i + 1}"] = frames
+            gifs[f"agent {agent} (trained at {shift_name} = {shift:g}), test level {i + 1}"] = frames
     return gifs
 
 
