@@ -1,4 +1,4 @@
-"""The `mesascope` command line: list, show, run, demo, report, runs, identify, influence."""
+"""The `mesascope` command line: list, show, run, demo, report, identify, runs, dose, scatter, sweep, influence."""
 
 from __future__ import annotations
 
@@ -6,24 +6,19 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mesascope.commands.influence import influence
 from mesascope.experiments.population import request_host_devices
 
 request_host_devices()  # before JAX starts: lets a population use every core (DESIGN §5)
 
+from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, progress_reporter  # noqa: E402
+from mesascope.commands.common import fail as _fail  # noqa: E402
+from mesascope.commands.dose import dose, scatter  # noqa: E402
+from mesascope.commands.influence import influence  # noqa: E402
+from mesascope.commands.sweep import sweep  # noqa: E402
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="mesascope: see, measure and explain inner-alignment failures.")
-console = Console()
-
-DB_OPTION = typer.Option(Path("mesascope.db"), "--db", help="SQLite store of runs; artifacts go to <stem>_artifacts/ beside it.")
-
-
-def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code=2)
 
 
 @app.command("list")
@@ -51,6 +46,7 @@ def list_command() -> None:
 def show(
     world: str = typer.Argument(..., help="A registered world name (see `mesascope list`)."),
     picture: Optional[Path] = typer.Option(None, "--png", help="Also save a rendered test level to this PNG file."),
+    graph: Optional[Path] = typer.Option(None, "--graph", help="Also save a picture of the causal graph to this PNG file."),
 ) -> None:
     """Describe a world: documentation, objectives, causal graph, distributions and options."""
     from mesascope.worlds import registry
@@ -77,6 +73,11 @@ def show(
         _, state = instance.reset(jax.random.PRNGKey(0), level)
         Image.fromarray(jax.device_get(instance.render_state(state))).resize((288, 288), Image.NEAREST).save(picture)
         console.print(f"picture saved to {picture}")
+    if graph is not None:
+        from mesascope.report.causal_plot import causal_graph_plot
+
+        graph.write_bytes(causal_graph_plot(instance))
+        console.print(f"causal graph saved to {graph}")
 
 
 def _run(config, db: Path, force: bool) -> None:
@@ -84,16 +85,7 @@ def _run(config, db: Path, force: bool) -> None:
     from mesascope.report.terminal import print_summary
     from mesascope.store.db import Store
 
-    with Store(db) as store, Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=False
-    ) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total or 1)
-            bar.update(tasks[phase], completed=done if total else 1)
-
+    with Store(db) as store, progress_reporter() as progress:
         try:
             outcome = run_experiment(config, store, progress, force=force)
         except KeyboardInterrupt:
@@ -140,7 +132,7 @@ def demo(db: Path = DB_OPTION, force: bool = typer.Option(False, "--force", help
 
 @app.command()
 def report(
-    run_id: str = typer.Argument("latest", help="A run id, a unique prefix of one, or 'latest'."),
+    run_id: str = RUN_ARGUMENT,
     db: Path = DB_OPTION,
     out: Optional[Path] = typer.Option(None, "--out", help="Where to write the HTML (default: the run's artifact folder)."),
 ) -> None:
@@ -217,6 +209,9 @@ def runs(db: Path = DB_OPTION) -> None:
     console.print(table)
 
 
+app.command("dose")(dose)
+app.command("scatter")(scatter)
+app.command("sweep")(sweep)
 app.command("influence")(influence)
 
 

@@ -30,6 +30,9 @@ def test_overrides_apply_to_nested_and_world_fields():
         ("ppo.minibatches=3", ["ppo.minibatches must divide"]),
         ("thresholds.min_support=2", ["thresholds.min_support", "[0, 1]"]),
         ("no-equals-sign", ["key=value"]),
+        ("level_mix=random", ["level_mix must be one of", "['none', 'test', 'adversarial']", "'random'"]),
+        ("adversarial_pool=0", ["adversarial_pool must be in [1, 65536]", "got 0"]),
+        ("adversarial_bank=600", ["adversarial_bank must be in [1, adversarial_pool] = [1, 512]", "600"]),
     ],
 )
 def test_bad_overrides_name_the_field_and_allowed_values(assignment, words):
@@ -57,3 +60,29 @@ def test_presets_are_valid_and_unknown_names_are_listed():
     assert presets.get("coin").world == "coin"
     with pytest.raises(ValueError, match="coin-demo"):
         presets.get("nope")
+
+
+def test_with_a_level_mix_train_shifts_are_shares_in_0_1():
+    mixed = C.apply_overrides(C.ExperimentConfig(), ["level_mix=adversarial", "train_shifts=0,0.02,1"])
+    assert mixed.level_mix == "adversarial" and mixed.train_shifts == (0.0, 0.02, 1.0)
+    with pytest.raises(C.ConfigError) as error:
+        C.apply_overrides(C.ExperimentConfig(), ["level_mix=test", "train_shifts=0,1.5"])
+    for word in ("train_shifts", "level_mix='test'", "q_test", "[0.0, 1.0]", "1.5"):
+        assert word in str(error.value)
+    # the corner world's own dial is a side in [1, 5]; q in [0, 1] is what a mix takes
+    with pytest.raises(C.ConfigError, match="corner_size must be in"):
+        C.apply_overrides(C.ExperimentConfig(world="corner"), ["train_shifts=0,0.1"])
+    assert C.apply_overrides(C.ExperimentConfig(world="corner"), ["level_mix=test", "train_shifts=0,0.1"]).train_shifts == (0.0, 0.1)
+
+
+def test_level_mix_settings_round_trip_and_change_the_run_id():
+    from mesascope.store.db import run_id_for
+
+    plain = C.ExperimentConfig()
+    mixed = C.apply_overrides(plain, ["level_mix=adversarial", "adversarial_pool=256", "adversarial_bank=16"])
+    assert C.from_dict(mixed.to_dict()) == mixed
+    legacy = {k: v for k, v in plain.to_dict().items() if k not in ("level_mix", "adversarial_pool", "adversarial_bank")}
+    assert C.from_dict(legacy) == plain  # configs stored before level mixing read back unmixed
+    ids = {run_id_for(c.to_dict(), "v") for c in (plain, mixed, C.apply_overrides(mixed, ["adversarial_bank=8"]))}
+    assert len(ids) == 3
+    assert {"level_mix", "adversarial_pool", "adversarial_bank"} <= set(C.allowed_keys())

@@ -2,6 +2,8 @@
 
 import dataclasses
 
+import jax
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -110,3 +112,40 @@ def test_cli_rejects_bad_input_before_any_work(tmp_path, args, words):
     for word in words:
         assert word in text
     assert not db.exists()
+
+
+def test_a_mixed_run_trains_on_the_mix_and_is_evaluated_like_an_unmixed_one(tmp_path, tiny, monkeypatch):
+    """Evaluation of a level-mix run sees the base world and the very levels of the same config
+    without a mix (same keys); only training differs, and the result names the dial q."""
+    from mesascope.experiments import evaluate as evaluate_module
+    from mesascope.experiments.level_mix import MixedLevels
+
+    mixed = C.apply_overrides(tiny, ["level_mix=adversarial", "adversarial_pool=64", "adversarial_bank=8", "eval.gifs=0"])
+    plain = dataclasses.replace(mixed, level_mix="none")
+    seen: list[tuple[object, object]] = []
+    real = evaluate_module.returns.level_baselines
+
+    def spy(world, levels):
+        seen.append((world, levels))
+        return real(world, levels)
+
+    monkeypatch.setattr(evaluate_module.returns, "level_baselines", spy)
+    with Store(tmp_path / "m.db") as store:
+        evaluated, run_ids = {}, {}
+        for config in (plain, mixed):
+            seen.clear()
+            run_ids[config.level_mix] = runner_module.run_experiment(config, store).result.run_id
+            evaluated[config.level_mix] = list(seen)
+        result = store.load_result(run_ids["adversarial"])
+        plain_result = store.load_result(run_ids["none"])
+    assert run_ids["adversarial"] != run_ids["none"]
+    assert (result.shift_name, plain_result.shift_name) == ("q_adversarial", "p_random_coin")
+    assert result.config["level_mix"] == "adversarial"
+    assert sorted({a.train_shift for a in result.agents}) == [0.0, 0.5]
+    assert result.timings["level_mix"] > 0 and "level_mix" not in plain_result.timings
+    assert {v.distribution for v in result.verdicts} == {"train", "test"}
+    assert len(evaluated["adversarial"]) == len(evaluated["none"]) == 2  # train and test
+    for (world, levels), (plain_world, plain_levels) in zip(evaluated["adversarial"], evaluated["none"]):
+        assert not isinstance(world, MixedLevels) and world.name == plain_world.name == "coin"
+        for a, b in zip(jax.tree.leaves(levels), jax.tree.leaves(plain_levels)):
+            np.testing.assert_array_equal(a, b)

@@ -2,7 +2,10 @@
 
 Each world is built with its default options. The expensive pieces (one jitted random rollout
 per world, recorded step by step together with the world's own tabular view) are computed once
-per world and shared by the tests that read them.
+per world object and shared by the tests that read them. The tests take the world from the
+`world` fixture and look nothing up by name, so a module that defines its own `world` fixture
+can rerun them on worlds that are not registered (wrappers; see
+tests/experiments/test_level_mix_contract.py).
 """
 
 from __future__ import annotations
@@ -30,15 +33,15 @@ def _world(name: str) -> worlds.World:
 
 
 @functools.cache
-def _jit(name: str, method: str):
-    """A jitted world method, compiled once per world and shared by the tests."""
-    return jax.jit(getattr(_world(name), method))
+def _jit(world: worlds.World, method: str):
+    """A jitted world method, compiled once per world object and shared by the tests."""
+    return jax.jit(getattr(world, method))
 
 
 def _start(world: worlds.World, seed: int, shift: float):
     """A fresh state on a level drawn with `shift`."""
-    level = _jit(world.name, "sample_level")(jax.random.key(seed), jnp.float32(shift))
-    return _jit(world.name, "reset")(jax.random.key(seed + 1), level)[1]
+    level = _jit(world, "sample_level")(jax.random.key(seed), jnp.float32(shift))
+    return _jit(world, "reset")(jax.random.key(seed + 1), level)[1]
 
 
 @pytest.fixture(params=NAMES, scope="module")
@@ -126,17 +129,15 @@ def _random_rollout(world: worlds.World, key: jax.Array, shift: jax.Array, batch
 
 
 @functools.cache
-def _rollout_fn(name: str):
-    world = _world(name)
+def _rollout_fn(world: worlds.World):
     return jax.jit(functools.partial(_random_rollout, world, batch=BATCH, steps=3 * world.max_steps))
 
 
 @functools.cache
-def _rollout(name: str, which: str) -> dict[str, np.ndarray]:
-    """The recorded random rollout of world `name` on distribution `which`, as NumPy arrays."""
-    world = _world(name)
+def _rollout(world: worlds.World, which: str) -> dict[str, np.ndarray]:
+    """The recorded random rollout of `world` on distribution `which`, as NumPy arrays."""
     shift = world.distributions[which].shift
-    _, _, records = _rollout_fn(name)(jax.random.key(7), jnp.float32(shift))
+    _, _, records = _rollout_fn(world)(jax.random.key(7), jnp.float32(shift))
     return jax.device_get(records)
 
 
@@ -158,7 +159,7 @@ def test_step_compiles_once(world):
     low, high = world.shift_range
     state_sources = []
     for i, shift in enumerate((train_shift, test_shift, low, high, (low + high) / 2)):
-        level = _jit(world.name, "sample_level")(keys[i], jnp.float32(shift))
+        level = _jit(world, "sample_level")(keys[i], jnp.float32(shift))
         state_sources.append(reset(keys[i + 5], level)[1])  # jitted reset
     state_sources.append(world.reset(keys[15], level)[1])  # eager reset
     timestep = step(keys[10], state_sources[0], jnp.int32(0), train_shift)
@@ -192,7 +193,7 @@ def test_step_vmaps_over_keys(world):
     state = _start(world, 1, shift)
     keys = jax.random.split(jax.random.key(3), 4)
     batched = jax.jit(jax.vmap(world.step, in_axes=(0, None, None, None)))(keys, state, jnp.int32(1), shift)
-    single = _jit(world.name, "step")
+    single = _jit(world, "step")
     for i in range(4):
         assert _trees_equal(_take(batched, i), single(keys[i], state, jnp.int32(1), shift))
 
@@ -206,13 +207,13 @@ def test_step_vmaps_over_levels_and_shifts(world):
     distinct = {tuple(np.asarray(leaf).tobytes() for leaf in jax.tree.leaves(_take(levels, i))) for i in range(count)}
     assert len(distinct) > 1, "different draws should give different levels"
     for i in range(count):  # batched sampling equals one-at-a-time sampling
-        assert _trees_equal(_take(levels, i), _jit(world.name, "sample_level")(level_keys[i], shifts[i]))
+        assert _trees_equal(_take(levels, i), _jit(world, "sample_level")(level_keys[i], shifts[i]))
 
     first = jax.vmap(world.initial_timestep)(level_keys, levels)
     actions = jnp.arange(count, dtype=jnp.int32) % world.num_actions
     step_keys = jax.random.split(jax.random.key(5), count)
     batched_step = jax.jit(jax.vmap(world.step))
-    single_step = _jit(world.name, "step")
+    single_step = _jit(world, "step")
     batched = batched_step(step_keys, first.state, actions, shifts)
     for i in range(count):
         expected = single_step(step_keys[i], _take(first.state, i), actions[i], shifts[i])
@@ -221,7 +222,7 @@ def test_step_vmaps_over_levels_and_shifts(world):
 
 # ------------------------------------------------------------------------ (c) determinism
 def test_same_key_same_rollout_different_key_different(world):
-    run = _rollout_fn(world.name)
+    run = _rollout_fn(world)
     shift = jnp.float32(_shifts(world)[1])
     first = jax.device_get(run(jax.random.key(11), shift))
     second = jax.device_get(run(jax.random.key(11), shift))
@@ -237,7 +238,7 @@ def test_same_key_same_rollout_different_key_different(world):
 # ------------------------------------------------------------------ (d) termination, truncation
 @pytest.mark.parametrize("which", DISTRIBUTIONS)
 def test_terminated_and_truncated_never_both(world, which):
-    record = _rollout(world.name, which)
+    record = _rollout(world, which)
     assert not np.any(record["terminated"] & record["truncated"])
     done = record["terminated"] | record["truncated"]
     assert done.any(), "3 * max_steps random steps should end at least one episode"
@@ -273,15 +274,14 @@ def _never_terminating_rollout(world: worlds.World, key: jax.Array, shift: jax.A
 
 
 @functools.cache
-def _never_terminating_fn(name: str):
-    world = _world(name)
+def _never_terminating_fn(world: worlds.World):
     return jax.jit(functools.partial(_never_terminating_rollout, world, batch=4, steps=2 * world.max_steps + 1))
 
 
 @pytest.mark.parametrize("which", DISTRIBUTIONS)
 def test_truncation_exactly_at_max_steps(world, which):
     steps = 2 * world.max_steps + 1
-    run = _never_terminating_fn(world.name)
+    run = _never_terminating_fn(world)
     possible, terminated, truncated, length, _ = jax.device_get(run(jax.random.key(3), jnp.float32(world.distributions[which].shift)))
     assert possible.all(), "every state should have at least one action that does not end the episode"
     assert not terminated.any()
@@ -350,7 +350,7 @@ def test_termination_on_the_last_step_is_not_truncation(world):
 # ---------------------------------------------------------------- (e) final observation
 @pytest.mark.parametrize("which", DISTRIBUTIONS)
 def test_final_observation_kept_on_auto_reset(world, which):
-    record = _rollout(world.name, which)
+    record = _rollout(world, which)
     done = record["terminated"] | record["truncated"]
     assert done.any()
     # final_obs is always the observation of the stepped, pre-reset state
@@ -368,9 +368,9 @@ def test_final_observation_kept_on_auto_reset(world, which):
 
 # ------------------------------------------------------------ (f) structure of info/rewards
 def test_timestep_structure_identical_at_reset_and_step(world):
-    level = _jit(world.name, "sample_level")(jax.random.key(0), jnp.float32(_shifts(world)[0]))
+    level = _jit(world, "sample_level")(jax.random.key(0), jnp.float32(_shifts(world)[0]))
     initial = jax.jit(world.initial_timestep)(jax.random.key(1), level)
-    step = _jit(world.name, "step")
+    step = _jit(world, "step")
     stepped = step(jax.random.key(2), initial.state, jnp.int32(0), _shifts(world)[0])
     again = step(jax.random.key(3), stepped.state, jnp.int32(1), _shifts(world)[1])
     for timestep in (stepped, again):
@@ -386,7 +386,7 @@ def test_timestep_structure_identical_at_reset_and_step(world):
 
 @pytest.mark.parametrize("which", DISTRIBUTIONS)
 def test_objective_rewards_shape_every_step(world, which):
-    record = _rollout(world.name, which)
+    record = _rollout(world, which)
     steps = 3 * world.max_steps
     assert record["rewards"].shape == (steps, BATCH, world.num_objectives)
     assert record["rewards"].dtype == np.float32
@@ -396,14 +396,14 @@ def test_objective_rewards_shape_every_step(world, which):
 # ------------------------------------------------------------------- (g) observation space
 @pytest.mark.parametrize("which", DISTRIBUTIONS)
 def test_observations_inside_declared_space(world, which):
-    record = _rollout(world.name, which)
+    record = _rollout(world, which)
     for key in ("obs", "final_obs"):
         obs = record[key]
         assert obs.dtype == np.uint8
         assert obs.shape[2:] == tuple(world.observation_shape)
         assert set(np.unique(obs)) <= {0, 1}
-    level = _jit(world.name, "sample_level")(jax.random.key(0), jnp.float32(0.0))
-    obs, _ = _jit(world.name, "reset")(jax.random.key(0), level)
+    level = _jit(world, "sample_level")(jax.random.key(0), jnp.float32(0.0))
+    obs, _ = _jit(world, "reset")(jax.random.key(0), level)
     assert obs.dtype == jnp.uint8 and obs.shape == tuple(world.observation_shape)
 
 
@@ -411,7 +411,7 @@ def test_observations_inside_declared_space(world, which):
 @pytest.mark.parametrize("which", DISTRIBUTIONS)
 def test_agent_only_visits_reachable_states(world, which):
     """Walls and other impossible configurations are exactly the unreachable tabular states."""
-    record = _rollout(world.name, which)
+    record = _rollout(world, which)
     assert record["reachable"].all(), "the agent acted in a state the tabular view calls unreachable"
     assert np.all((record["index"] >= 0) & (record["index"] < world.num_tabular_states))
 
@@ -439,7 +439,7 @@ def test_tabular_indices_round_trip(world):
 # ------------------------------------------------------ (i) tabular view agrees with step
 @pytest.mark.parametrize("which", DISTRIBUTIONS)
 def test_tabular_view_agrees_with_step(world, which):
-    record = _rollout(world.name, which)
+    record = _rollout(world, which)
     absorbing = world.num_tabular_states
     terminated, truncated = record["terminated"], record["truncated"]
     done = terminated | truncated
@@ -493,11 +493,11 @@ def test_registry_rejects_unknown_names_and_options(world):
 # ---------------------------------------------------------------------------- (k) render
 def test_render_returns_rgb_uint8(world):
     state = _start(world, 0, _shifts(world)[1])
-    render = _jit(world.name, "render_state")
+    render = _jit(world, "render_state")
     image = render(state)
     assert image.dtype == jnp.uint8
     assert image.ndim == 3 and image.shape[-1] == 3 and image.shape[0] > 0 and image.shape[1] > 0
-    moved = _jit(world.name, "step")(jax.random.key(1), state, jnp.int32(1), 0.0).state
+    moved = _jit(world, "step")(jax.random.key(1), state, jnp.int32(1), 0.0).state
     assert render(moved).shape == image.shape
 
 
@@ -506,11 +506,12 @@ CHANNEL_LEVELS = 6  # levels per distribution searched for a lit channel
 
 
 @functools.cache
-def _views(name: str) -> tuple[worlds.World, ...]:
-    """The world built in each of its views (only its default build when it has no `view` option)."""
-    if "view" in worlds.options(name):
-        return tuple(worlds.make(name, view=view) for view in grid.VIEWS)
-    return (_world(name),)
+def _views(world: worlds.World) -> tuple[worlds.World, ...]:
+    """A registered world rebuilt in each of its views; any other world (or one without a
+    `view` option) as it is."""
+    if world.name in worlds.names() and "view" in worlds.options(world.name):
+        return tuple(worlds.make(world.name, view=view) for view in grid.VIEWS)
+    return (world,)
 
 
 def _channel_use(world: worlds.World) -> tuple[np.ndarray, np.ndarray]:
@@ -532,7 +533,7 @@ def _channel_use(world: worlds.World) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_observation_channels_are_named(world):
-    for built in _views(world.name):
+    for built in _views(world):
         names = built.observation_channels
         where = f"{built.name} ({getattr(built, 'view', 'default view')})"
         assert len(names) == built.observation_shape[-1], where
@@ -550,7 +551,7 @@ def test_observation_channels_are_named(world):
 def test_object_channels_show_something_real(world):
     """Every object channel is lit in some reachable state (on train or test levels), and none
     is a non-spatial plane lit everywhere (those belong in `non_object_channels`)."""
-    for built in _views(world.name):
+    for built in _views(world):
         lit, full = _channel_use(built)
         names = built.observation_channels
         for c in built.object_channels:
@@ -559,7 +560,7 @@ def test_object_channels_show_something_real(world):
 
 
 def test_with_agent_at_moves_only_the_agent(world):
-    level = _jit(world.name, "sample_level")(jax.random.key(3), jnp.float32(_shifts(world)[1]))
+    level = _jit(world, "sample_level")(jax.random.key(3), jnp.float32(_shifts(world)[1]))
     start = world.start(level)
     floor = np.asarray(world.floor_mask(level))
     assert floor.shape == tuple(level.walls.shape) and floor[agent_cell(start)]

@@ -186,3 +186,27 @@ def test_bad_arguments_raise():
     env.reset(seed=0)
     with pytest.raises(ValueError, match="action"):
         env.step(4)
+
+
+@pytest.mark.parametrize("name", worlds.names())
+def test_every_world_passes_the_checker_and_runs_as_a_vector_env(name):
+    """The Gymnasium checker on the shifted distribution with rendering, then two copies as a
+    synchronous vector environment whose reward is the intended objective's."""
+    identifier = env_id(name)
+    env = gymnasium.make(identifier, distribution="test", render_mode="rgb_array")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env.unwrapped)
+    assert [str(w.message) for w in caught] == []
+    env.close()
+    envs = gymnasium.vector.SyncVectorEnv([lambda: gymnasium.make(identifier, distribution="test") for _ in range(2)])
+    intended = envs.envs[0].unwrapped.world.intended
+    obs, _ = envs.reset(seed=0)
+    assert obs.shape == (2, *envs.single_observation_space.shape) and obs.dtype == np.uint8
+    envs.action_space.seed(0)
+    for _ in range(40):
+        obs, rewards, terminated, truncated, infos = envs.step(envs.action_space.sample())
+        assert envs.single_observation_space.contains(obs[0]) and envs.single_observation_space.contains(obs[1])
+        np.testing.assert_array_equal(rewards, infos["objective_rewards"][intended])
+        assert not np.any(terminated & truncated)
+    envs.close()

@@ -1,1 +1,2 @@
-"""CLI commands that live in their own modules; `mesascope.cli` registers each on its app."""
+"""CLI commands beyond the core ones in `mesascope.cli`: one module per command family, each a
+plain typer-style function registered in cli.py, sharing `commands.common`."""

@@ -9,13 +9,15 @@ from typing import Any, Optional
 
 import typer
 
+from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, fail, load_finished
+
 DEFAULT_LEVELS = 32
 """Test levels used when recomputing a run whose config skipped influence (influence_levels 0)."""
 
 
-def recompute(store: Any, run_id: str, result: Any) -> Any:
-    """The influence record of a stored run, recomputed from its saved checkpoints (only the
-    final parameters for runs saved before checkpoints existed)."""
+def recompute(run_dir: Path, result: Any) -> Any:
+    """The influence record of a stored run, recomputed from the checkpoints saved in its
+    artifact folder `run_dir` (only the final parameters for runs saved before checkpoints)."""
     from mesascope.agents.networks import ActorCritic
     from mesascope.experiments import checkpoints
     from mesascope.experiments.config import from_dict
@@ -28,7 +30,7 @@ def recompute(store: Any, run_id: str, result: Any) -> Any:
     world = registry.make(config.world, **config.world_options)
     network = ActorCritic(world.num_actions, config.ppo.width, config.ppo.depth)
     final_step = config.ppo.num_updates * config.ppo.batch_size
-    return evaluate_influence(world, network, checkpoints.load(store.run_dir(run_id), final_step), config)
+    return evaluate_influence(world, network, checkpoints.load(run_dir, final_step), config)
 
 
 def influence_table(result: Any) -> Any:
@@ -54,35 +56,25 @@ def influence_table(result: Any) -> Any:
 
 
 def influence(
-    run_id: str = typer.Argument("latest", help="A run id, a unique prefix of one, or 'latest'."),
-    db: Path = typer.Option(Path("mesascope.db"), "--db", help="SQLite store of runs; artifacts go to <stem>_artifacts/ beside it."),
+    run_id: str = RUN_ARGUMENT,
+    db: Path = DB_OPTION,
     png: Optional[Path] = typer.Option(None, "--png", help="Also save the influence-over-training plot to this PNG file."),
     again: bool = typer.Option(False, "--recompute", help="Recompute from the saved checkpoints even if the run recorded influence."),
 ) -> None:
     """Decision influence of a stored run: for each training shift value and object kind, the
     share of test states whose greedy action changes when the object is removed or moved, at
     every saved checkpoint. Runs that recorded none are computed from their checkpoints."""
-    from rich.console import Console
+    from mesascope.store.db import Store
 
-    from mesascope.store.db import Store, StoreError
-
-    console = Console()
-
-    def fail(message: str) -> None:
-        console.print(f"[bold red]error:[/] {message}")
-        raise typer.Exit(code=2)
-
-    if not db.exists():
-        fail(f"no store at {db} (run an experiment first, or pass --db)")
-    with Store(db) as store:
+    result = load_finished(run_id, db)
+    if result.influence is None or again:
+        console.print(f"[dim]computing decision influence of run {result.run_id} from its checkpoints...[/]")
         try:
-            resolved = store.resolve(run_id)
-            result = store.load_result(resolved)
-            if result.influence is None or again:
-                console.print(f"[dim]computing decision influence of run {resolved} from its checkpoints...[/]")
-                result = dataclasses.replace(result, influence=recompute(store, resolved, result))
-        except (StoreError, LookupError, FileNotFoundError, ValueError) as error:
+            with Store(db) as store:
+                record = recompute(store.run_dir(result.run_id), result)
+        except (FileNotFoundError, ValueError) as error:
             fail(str(error))
+        result = dataclasses.replace(result, influence=record)
     console.print(influence_table(result))
     if png is not None:
         from mesascope.report.influence_plots import influence_over_training

@@ -18,6 +18,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 from mesascope.agents.ppo import PPOConfig
 from mesascope.diagnose.verdict import VerdictThresholds
+from mesascope.experiments.level_mix import LEVEL_MIXES
 from mesascope.worlds import registry
 
 
@@ -58,7 +59,16 @@ class ExperimentConfig:
     world_options: dict[str, Any] = field(default_factory=dict)
     """Options passed to the world's constructor (see `mesascope show WORLD`)."""
     train_shifts: tuple[float, ...] = (0.0, 0.3)
-    """Values of the world's shift dial to train at; one sub-population per value."""
+    """Values of the world's shift dial to train at; one sub-population per value. With a
+    `level_mix`, the shares q in [0, 1] of training levels drawn from the mix's pool instead."""
+    level_mix: str = "none"
+    """Where training levels come from: "none" (the world's shift dial), "test" (share q from
+    the world's test distribution, plain random shift) or "adversarial" (share q from a bank of
+    the test levels that separate the intended objective from the proxies most)."""
+    adversarial_pool: int = 512
+    """Candidate test levels scored to choose the adversarial bank from."""
+    adversarial_bank: int = 32
+    """Levels in the adversarial bank (the best of `adversarial_pool`)."""
     seeds: int = 8
     """Agents trained per shift value."""
     seed: int = 0
@@ -201,10 +211,19 @@ def validate(config: ExperimentConfig) -> None:
         world = registry.make(config.world, **config.world_options)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"world_options: {error}") from None
+    _require(config.level_mix in LEVEL_MIXES, f"level_mix must be one of {list(LEVEL_MIXES)}, got {config.level_mix!r}")
+    _require(1 <= config.adversarial_pool <= 65536, f"adversarial_pool must be in [1, 65536], got {config.adversarial_pool}")
+    _require(
+        1 <= config.adversarial_bank <= config.adversarial_pool,
+        f"adversarial_bank must be in [1, adversarial_pool] = [1, {config.adversarial_pool}], got {config.adversarial_bank}",
+    )
     low, high = world.shift_range
+    dial = world.shift_name
+    if config.level_mix != "none":
+        low, high, dial = 0.0, 1.0, f"with level_mix={config.level_mix!r} the values are shares q_{config.level_mix} of pool levels, which"
     _require(len(config.train_shifts) >= 1, "train_shifts needs at least one value")
     for value in config.train_shifts:
-        _require(math.isfinite(value) and low <= value <= high, f"train_shifts: {world.shift_name} must be in [{low}, {high}], got {value}")
+        _require(math.isfinite(value) and low <= value <= high, f"train_shifts: {dial} must be in [{low}, {high}], got {value}")
     _require(len(set(config.train_shifts)) == len(config.train_shifts), f"train_shifts has repeated values: {config.train_shifts}")
     _require(1 <= config.seeds <= 4096, f"seeds must be in [1, 4096], got {config.seeds}")
     _require(config.seed >= 0, f"seed must be >= 0, got {config.seed}")

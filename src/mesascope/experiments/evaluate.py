@@ -35,6 +35,37 @@ class Evaluation:
     gifs: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class AgentDiagnosis:
+    """Returns, goal inference and verdict of one agent on one distribution, as plain rows."""
+
+    evaluations: list[EvaluationRow]
+    inferences: list[InferenceRow]
+    verdict: VerdictRow
+
+
+def diagnose_agent(
+    world: World,
+    levels: Any,
+    episodes: rollout.Episodes,
+    optimal: np.ndarray,
+    random: np.ndarray,
+    goal_config: goals.GoalInferenceConfig,
+    thresholds: verdict.VerdictThresholds,
+    rng: np.random.Generator,
+    agent: int,
+    distribution: str,
+) -> AgentDiagnosis:
+    """Diagnose one agent from its episodes on `levels` (episode n on level n), whatever the
+    policy that played them: returns per objective with intervals, goal inference, verdict.
+    `optimal` and `random` are the exact per-level baselines (N, K) of `returns.level_baselines`."""
+    episode_returns = np.asarray(episodes.objective_returns)
+    summaries = returns.summarize(world.objectives, episode_returns, optimal, random, rng, agent, distribution)
+    inference = goals.infer_goals(world, levels, episodes, goal_config)
+    decided = verdict.decide(world, inference, summaries, thresholds)
+    return AgentDiagnosis(summaries, goals.to_rows(agent, distribution, inference), verdict.to_row(agent, distribution, decided))
+
+
 def agent_policy(network: Any, params: Any, greedy: bool) -> rollout.Policy:
     """The rollout policy of one agent's parameters."""
     logits = policy_logits(network, params)
@@ -48,8 +79,10 @@ def evaluate_population(
     config: ExperimentConfig,
     shifts: np.ndarray,
     on_progress: Callable[[str], None] | None = None,
+    shift_name: str | None = None,
 ) -> Evaluation:
-    """Roll out every agent on every configured distribution and diagnose it."""
+    """Roll out every agent on every configured distribution and diagnose it. `shift_name` names
+    the dial the agents were trained with (default: the world's own; a level mix's q differs)."""
     out = Evaluation()
     key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_SALT)
     goal_config = goals.GoalInferenceConfig(gamma=config.eval.goal_gamma, bootstrap=config.eval.bootstrap, seed=config.seed)
@@ -73,15 +106,13 @@ def evaluate_population(
         if on_progress:
             on_progress(f"inferring goals on {name}")
         for agent in range(num_agents):
-            summaries = returns.summarize(world.objectives, episode_returns[agent], optimal, random, rng, agent, name)
-            out.evaluations += summaries
             agent_episodes = jax.tree.map(lambda x: x[agent], episodes)
-            inference = goals.infer_goals(world, levels, agent_episodes, goal_config)
-            out.inferences += goals.to_rows(agent, name, inference)
-            decided = verdict.decide(world, inference, summaries, config.thresholds)
-            out.verdicts.append(verdict.to_row(agent, name, decided))
+            diagnosis = diagnose_agent(world, levels, agent_episodes, optimal, random, goal_config, config.thresholds, rng, agent, name)
+            out.evaluations += diagnosis.evaluations
+            out.inferences += diagnosis.inferences
+            out.verdicts.append(diagnosis.verdict)
     if config.eval.gifs and "test" in world.distributions:
-        out.gifs = rollout_gifs(world, network, params, config, shifts, jax.random.fold_in(key, 999))
+        out.gifs = rollout_gifs(world, network, params, config, shifts, jax.random.fold_in(key, 999), shift_name)
     return out
 
 
@@ -103,8 +134,12 @@ def evaluate_influence(world: World, network: Any, checkpoints: Checkpoints, con
     return influence.population(world, logits_of, checkpoints.params, checkpoints.steps, levels, probe_key, settings)
 
 
-def rollout_gifs(world: World, network: Any, params: Any, config: ExperimentConfig, shifts: np.ndarray, key: jax.Array) -> dict[str, np.ndarray]:
-    """Frames of test episodes of the first agent of each training shift value, captioned."""
+def rollout_gifs(
+    world: World, network: Any, params: Any, config: ExperimentConfig, shifts: np.ndarray, key: jax.Array, shift_name: str | None = None
+) -> dict[str, np.ndarray]:
+    """Frames of test episodes of the first agent of each training shift value, captioned with
+    `shift_name` (default: the world's dial)."""
+    shift_name = shift_name or world.shift_name
     levels = world.sample_levels(key, world.distributions["test"].shift, config.eval.gifs)
     frames_of = jax.jit(lambda p, level, k: rollout.episode_frames(world, agent_policy(network, p, config.eval.greedy), level, k))
     gifs = {}
@@ -115,7 +150,7 @@ def rollout_gifs(world: World, network: Any, params: Any, config: ExperimentConf
             level = jax.tree.map(lambda x: x[i], levels)
             frames = np.asarray(frames_of(agent_params, level, jax.random.fold_in(key, i)))
             frames = _trim_repeats(frames)
-            gifs[f"agent {agent} (trained at {world.shift_name} = {shift:g}), test level {i + 1}"] = frames
+            gifs[f"agent {agent} (trained at {shift_name} = {shift:g}), test level {i + 1}"] = frames
     return gifs
 
 

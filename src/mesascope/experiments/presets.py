@@ -7,6 +7,24 @@ import dataclasses
 from mesascope.agents.ppo import PPOConfig
 from mesascope.experiments.config import EvalConfig, ExperimentConfig
 
+DOSE_LADDER = (0.0, 0.01, 0.02, 0.05, 0.1)
+"""Shares q of mixed-in levels for the adversarial-training study: small, because the question
+is how little of each pool is enough."""
+
+
+def _coin_mix(name: str, level_mix: str) -> ExperimentConfig:
+    """The coin-demo budget on the coin world, trained at the dose ladder of `level_mix`."""
+    return ExperimentConfig(
+        name=name,
+        world="coin",
+        train_shifts=DOSE_LADDER,
+        level_mix=level_mix,
+        seeds=8,
+        ppo=PPOConfig(total_steps=250_000),
+        eval=EvalConfig(episodes=96, bootstrap=300, gifs=2),
+    )
+
+
 PRESETS: dict[str, ExperimentConfig] = {
     "coin-demo": ExperimentConfig(
         name="coin-demo",
@@ -23,12 +41,22 @@ PRESETS: dict[str, ExperimentConfig] = {
         seeds=8,
         ppo=PPOConfig(total_steps=400_000),
     ),
+    "coin-adversarial": _coin_mix("coin-adversarial", "adversarial"),
+    "coin-test-mix": _coin_mix("coin-test-mix", "test"),
 }
 """Preset name -> experiment config. `coin-demo` is sized to finish in minutes on 2 cores."""
 
 DESCRIPTIONS: dict[str, str] = {
     "coin-demo": "Goal misgeneralization in the coin world: 8 agents trained with the coin always at the exit, 8 with it moved on 30% of levels.",
     "coin": "Dose-response over the coin world's shift dial (5 values x 8 seeds).",
+    "coin-adversarial": (
+        "Adversarial training in the coin world: a share q (0 to 0.1) of training levels drawn from a bank of the 32 test levels "
+        "that separate coin from exit most; 8 seeds per q, the coin-demo budget. Compare with coin-test-mix."
+    ),
+    "coin-test-mix": (
+        "The control for coin-adversarial: the same shares q of training levels drawn fresh from the test distribution "
+        "(plain random shift, q = p_random_coin); 8 seeds per q, the coin-demo budget."
+    ),
 }
 
 

@@ -3,6 +3,10 @@
 A run is identified by a hash of its config and the code version. A finished run is reused;
 an interrupted or crashed one is marked failed (or left running after a hard kill) and redone
 from scratch next time, never read as finished.
+
+With a `level_mix`, agents train on the mixed world (`experiments.level_mix`; the population's
+shift values are the shares q) and are evaluated on the base world exactly as without one (same
+levels, goal inference and verdicts), so mixed and unmixed runs are comparable.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import numpy as np
 import mesascope
 from mesascope.agents.ppo import make_train
 from mesascope.experiments import checkpoints as checkpoint_store
-from mesascope.experiments import population
+from mesascope.experiments import level_mix, population
 from mesascope.experiments.config import ExperimentConfig, validate
 from mesascope.experiments.evaluate import evaluate_influence, evaluate_population
 from mesascope.experiments.results import AgentRecord, ExperimentResult
@@ -79,7 +83,13 @@ def run_experiment(config: ExperimentConfig, store: Store, progress: Progress | 
 
 def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progress: Progress | None) -> ExperimentResult:
     timings: dict[str, float] = {}
-    trainer = make_train(config.ppo, world)
+    start = time.perf_counter()
+    if progress and config.level_mix == "adversarial":
+        progress("choosing the adversarial bank", 0, 0)
+    train_world = level_mix.training_world(world, config.level_mix, config.seed, config.adversarial_pool, config.adversarial_bank)
+    if train_world is not world:
+        timings["level_mix"] = time.perf_counter() - start
+    trainer = make_train(config.ppo, train_world)
     seeds, shifts = population.agent_layout(config)
 
     start = time.perf_counter()
@@ -95,7 +105,8 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
     checkpoint_store.save(store.run_dir(run_id), checkpoints, manifest)
 
     start = time.perf_counter()
-    evaluation = evaluate_population(world, trainer.network, params, config, shifts, on_progress=(lambda phase: progress(phase, 0, 0)) if progress else None)
+    on_progress = (lambda phase: progress(phase, 0, 0)) if progress else None
+    evaluation = evaluate_population(world, trainer.network, params, config, shifts, on_progress=on_progress, shift_name=train_world.shift_name)
     timings["evaluate"] = time.perf_counter() - start
     if progress and config.eval.influence_levels:
         progress("measuring decision influence", 0, 0)
@@ -109,7 +120,7 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
         name=config.name,
         world=config.world,
         objectives=world.objectives,
-        shift_name=world.shift_name,
+        shift_name=train_world.shift_name,
         config=config.to_dict(),
         agents=[AgentRecord(agent=i, seed=int(seeds[i]), train_shift=float(shifts[i])) for i in range(config.num_agents)],
         curve_steps=steps,

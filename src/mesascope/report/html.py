@@ -29,10 +29,21 @@ plots.PLOTS.update(influence_plots.PLOTS)  # registered here: influence_plots im
 TEMPLATES = Path(__file__).parent / "templates"
 
 PLOT_TEXT: dict[str, tuple[str, str]] = {
+    "causal_graph": (
+        "Causal graph",
+        "The world's declared causal graph: a proxy that causes the intended objective is a side-effect proxy, one caused "
+        "by it instrumental, one sharing only a common cause general; a proxy-aligned verdict names the kind read off here.",
+    ),
     "dose_response": (
         "Dose response",
         "Left: mean normalised return on the shifted world for each objective against the training shift "
         "(dots are agents, bands 95% bootstrap intervals over agents); right: the share of agents given each verdict.",
+    ),
+    "dose_fit": (
+        "Dose-response fit",
+        "Left: the share of agents robustly aligned (filled) and proxy-aligned (hollow) at each training shift with "
+        "95% Wilson intervals, the fitted logistic curve with its 95% band and the shift where the share crosses 50% "
+        "(ED50, diamond with bootstrap interval), or the reason no logistic curve fits; right: normalised returns per objective.",
     ),
     "robustness_scatter": (
         "Robustness",
@@ -53,6 +64,13 @@ PLOT_TEXT: dict[str, tuple[str, str]] = {
         "Alignment scatter",
         "One dot per episode: intended against proxy return (jittered so equal values stay visible); a high rank "
         "correlation on train that falls on test means the proxy stopped tracking the intended objective.",
+    ),
+    "alignment_correlations": (
+        "Alignment correlations",
+        "For each agent (and pooled per training shift), the rank correlation of intended and proxy return over "
+        "episodes on train (hollow) and test (filled) with 95% bootstrap intervals; a star means the two returns were "
+        "identical in every episode, an X that one was constant so no correlation exists, and red rows agreed on "
+        "train but not at test, the signature of pseudo-alignment.",
     ),
     "training_curves": (
         "Training curves",

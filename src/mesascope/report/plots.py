@@ -475,12 +475,44 @@ def alignment_scatter(result: ExperimentResult) -> bytes:
         return _png(figure)
 
 
+# ---------------------------------------------------------------- diagnostic plots
+
+
+def dose_fit(result: ExperimentResult) -> bytes:
+    """`diagnostic_plots.dose_fit_plot`, imported on use: that module imports this one."""
+    from mesascope.report.diagnostic_plots import dose_fit_plot
+
+    return dose_fit_plot(result)
+
+
+def alignment_correlations(result: ExperimentResult) -> bytes:
+    """`diagnostic_plots.alignment_correlations_plot`, imported on use: that module imports this one."""
+    from mesascope.report.diagnostic_plots import alignment_correlations_plot
+
+    return alignment_correlations_plot(result)
+
+
+def causal_graph(result: ExperimentResult) -> bytes:
+    """`causal_plot.causal_graph_plot` of the run's world, imported on use (it imports this module)."""
+    from mesascope.report.causal_plot import causal_graph_plot
+    from mesascope.worlds import registry
+
+    try:
+        world = registry.make(result.world, **dict(result.config.get("world_options", {})))
+    except ValueError:  # a world renamed or removed since the run
+        return _placeholder("Causal graph", f"world {result.world!r} is not registered in this version")
+    return causal_graph_plot(world)
+
+
 PLOTS: dict[str, Callable[[ExperimentResult], bytes]] = {
     "dose_response": dose_response,
+    "dose_fit": dose_fit,
     "robustness_scatter": robustness_scatter,
     "returns_by_objective": returns_by_objective,
     "goal_posteriors": goal_posteriors,
     "alignment_scatter": alignment_scatter,
+    "alignment_correlations": alignment_correlations,
     "training_curves": training_curves,
+    "causal_graph": causal_graph,
 }
 """Every plot of the report, in the order it shows them."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mesascope.diagnose.ranks import average_ranks, spearman  # noqa: F401  (re-exported)
 from mesascope.experiments.results import ExperimentResult, InferenceRow, VerdictRow
 
 VERDICT_CATEGORIES = ("robustly aligned", "proxy-aligned", "capability failure", "ambiguous")
@@ -278,23 +279,3 @@ def conclusion(result: ExperimentResult) -> str:
         verdict, count = max(s.verdicts.items(), key=lambda item: (item[1], -verdict_sort_key(item[0])[0]))
         parts.append(f"{result.shift_name} = {format_shift(s.shift)}: {count}/{s.agents} {verdict_prose(verdict)}")
     return "Most common verdict on " + test_distribution(result) + " — " + "; ".join(parts) + "."
-
-
-def average_ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 0..n-1 of `values`, ties given the mean of the ranks they span."""
-    values = np.asarray(values, float)
-    order = np.argsort(values, kind="mergesort")
-    _, first, counts = np.unique(values[order], return_index=True, return_counts=True)
-    ranks = np.empty(values.size)
-    ranks[order] = np.repeat(first + (counts - 1) / 2.0, counts)
-    return ranks
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman rank correlation of the pairs where both are finite; NaN if either is constant."""
-    x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
-    keep = np.isfinite(x) & np.isfinite(y)
-    rx, ry = average_ranks(x[keep]), average_ranks(y[keep])
-    if rx.size < 2 or rx.std() == 0 or ry.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])

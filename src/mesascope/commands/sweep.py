@@ -1,0 +1,152 @@
+"""`mesascope sweep`: one experiment per value of a config key (or planners per value of a
+planning knob), sweep-level verdicts, and a sweep report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from mesascope.commands.common import DB_OPTION, console, fail, progress_reporter
+
+DIRECTION_HELP = (
+    "Read larger swept values as LESS capacity or compute (e.g. temperature, l2): the sweep "
+    "verdicts then test trends along the reversed dial."
+)
+
+
+def sweep(
+    target: str = typer.Argument(..., help="A preset or world name (trained agents), or a world name with --planner."),
+    over: str = typer.Option(..., "--over", help="KEY=V1,V2,...: the config key and its values, e.g. ppo.width=16,32,64; with --planner one of horizon, temperature, gamma."),
+    planner: Optional[str] = typer.Option(None, "--planner", help="Sweep exact planners for this objective instead of training agents (no training, seconds)."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", help="Agents per training shift value (per swept value)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Environment steps per agent (ppo.total_steps); trained agents only."),
+    assignments: list[str] = typer.Option([], "--set", help="Override any other config key of every run (repeatable); trained agents only."),
+    descending: bool = typer.Option(False, "--descending", help=DIRECTION_HELP),
+    db: Path = DB_OPTION,
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the sweep's HTML report (default: <store artifacts>/sweeps/<id>/report.html)."),
+    force: bool = typer.Option(False, "--force", help="Redo finished runs of the sweep."),
+) -> None:
+    """Sweep one knob and ask how pseudo-alignment changes along it: approximate alignment
+    (misalignment shrinking with capacity) and suboptimality alignment (aligned behaviour turning
+    to the proxy as compute grows), with the numbers and thresholds each verdict rests on."""
+    from mesascope.experiments.sweep import parse_over
+
+    try:
+        key, values = parse_over(over)
+    except ValueError as error:
+        fail(str(error))
+    if planner is not None:
+        if assignments or steps is not None:
+            fail("--set and --steps configure training; a --planner sweep trains nothing")
+        results, labels, sweep_id = _planner_results(target, planner, key, values, seeds)
+        title = f"{target}: {planner} planners over {key}"
+    else:
+        results, labels, sweep_id = _trained_results(target, key, values, seeds, steps, assignments, db, force)
+        title = f"{results[0].name.split('[')[0]} over {key}"
+    _finish(title, key, labels, results, descending, out or db.with_name(f"{db.stem}_artifacts") / "sweeps" / sweep_id / "report.html")
+
+
+def _trained_results(target, key, values, seeds, steps, assignments, db, force):
+    """Validate the whole sweep, then run (or reuse) each experiment with a progress bar."""
+    from mesascope.experiments import config as config_module
+    from mesascope.experiments import presets
+    from mesascope.experiments.sweep import Sweep, run_sweep
+    from mesascope.store.db import Store
+
+    try:
+        base = presets.get(target)
+        extra = [f"seeds={seeds}"] * (seeds is not None) + [f"ppo.total_steps={steps}"] * (steps is not None)
+        base = config_module.apply_overrides(base, extra + list(assignments))
+        plan = Sweep(base, key, values)
+        plan.configs()
+    except ValueError as error:
+        fail(str(error))
+
+    def announce(i, outcome):
+        state = "reused" if outcome.reused else f"trained in {sum(outcome.result.timings.values()):.0f}s"
+        console.print(f"{key} = {values[i]}: run [bold]{outcome.result.run_id}[/] ({state})")
+
+    with Store(db) as store, progress_reporter() as progress:
+        try:
+            done = run_sweep(plan, store, progress, on_run=announce, force=force)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: finished runs are kept; the same command resumes the sweep[/]")
+            raise typer.Exit(code=130)
+    return done.results, list(values), plan.sweep_id()
+
+
+def _planner_results(world, objective, key, values, seeds):
+    """Diagnose planner populations along the knob."""
+    import hashlib
+
+    from mesascope.experiments.planner_sweep import PlannerSweep, run_planner_sweep
+
+    try:
+        numbers = tuple(float(v) for v in values)
+    except ValueError:
+        fail(f"planner knob values must be numbers, got {list(values)}")
+    plan = PlannerSweep(world=world, objective=objective, knob=key, values=numbers, **({"seeds": seeds} if seeds else {}))
+    try:
+        plan.validate()
+    except ValueError as error:
+        fail(str(error))
+    with console.status(f"diagnosing {objective} planners over {key} = {', '.join(values)}"):
+        results = run_planner_sweep(plan)
+    sweep_id = "planner-" + hashlib.sha256(repr(plan).encode()).hexdigest()[:8]
+    return results, list(values), sweep_id
+
+
+def _finish(title, key, labels, results, descending, path) -> None:
+    """Sweep verdicts (when the values are numbers), a terminal table and the HTML report."""
+    from mesascope.diagnose.sweep_verdicts import decide_sweep, sweep_agents
+    from mesascope.report.sweep_report import write_sweep_report
+
+    try:
+        numbers = [float(v) for v in labels]
+    except ValueError:
+        numbers = None
+    verdicts, note = None, ""
+    if numbers is not None:
+        dial = [-v for v in numbers] if descending else numbers
+        verdicts = decide_sweep(sweep_agents(results, dial))
+        note = f"Trends are tested along {key} {'reversed (larger values = less capacity or compute)' if descending else 'as given (larger values = more capacity or compute)'}."
+    _print_runs(key, labels, results)
+    if verdicts:
+        _print_verdicts(verdicts, results[0].shift_name)
+    else:
+        console.print(f"[dim]{key} takes non-numeric values, so no trend verdicts; compare the runs in the report.[/]")
+    no_verdict = f"{key} takes non-numeric values, so the trend verdicts do not apply; compare the runs below."
+    write_sweep_report(path, title, key, labels, results, verdicts, note, no_verdict)
+    console.print(f"sweep report: [bold]{Path(path).resolve()}[/]")
+
+
+def _print_runs(key, labels, results) -> None:
+    from rich.table import Table
+
+    from mesascope.report import summary
+
+    table = Table(title="runs of the sweep")
+    for column in (key, "run", "verdicts on test", f"{results[0].objectives[0]} (intended), normalised"):
+        table.add_column(column)
+    for label, result in zip(labels, results):
+        test = summary.test_distribution(result)
+        counts: dict[str, int] = {}
+        for row in summary.verdict_by_agent(result, test).values():
+            counts[row.verdict] = counts.get(row.verdict, 0) + 1
+        intended = summary.bootstrap_ci(summary.agent_normalised(result, test)[:, 0])
+        table.add_row(label, result.run_id, ", ".join(f"{c} {v}" for v, c in counts.items()), summary.format_interval(*intended))
+    console.print(table)
+
+
+def _print_verdicts(verdicts, shift_name) -> None:
+    from rich.table import Table
+
+    table = Table(title="sweep verdicts")
+    for column in (f"trained at {shift_name}", "verdict", "holds", "why"):
+        table.add_column(column)
+    for shift, decided in verdicts.items():
+        for verdict in decided:
+            table.add_row(f"{shift:g}", verdict.name, "[bold red]yes[/]" if verdict.holds else "no", verdict.reason)
+    console.print(table)
