@@ -16,27 +16,9 @@ from PIL import Image
 import mesascope
 from mesascope.diagnose.alignment import AlignmentConfig, alignment_statistics
 from mesascope.diagnose.dose import DoseConfig, fit_logistic
-from mesascope.experiments.results import AgentRecord, ExperimentResult, VerdictRow
 from mesascope.report import diagnostic_plots, html, plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def experiment(agents_per_shift: int = 6, shifts: tuple[float, ...] = (0.0, 0.25, 0.5)) -> ExperimentResult:
-    """Agents at each shift, robustly aligned with a share rising with the shift; per-episode
-    returns that agree on train and are independent at test."""
-    rng = np.random.default_rng(0)
-    dial = np.repeat(shifts, agents_per_shift)
-    count = dial.size
-    aligned = np.arange(count) % agents_per_shift < np.round(dial / max(shifts) * agents_per_shift * 0.8 + 1)
-    agents = [AgentRecord(i, i, float(v)) for i, v in enumerate(dial)]
-    verdicts = [VerdictRow(i, "test", "robustly aligned" if a else "proxy-aligned", "", {}) for i, a in enumerate(aligned)]
-    success = (rng.random((count, 30)) < 0.7).astype(float)
-    test = (rng.random((count, 30, 2)) < 0.5).astype(float)
-    normalised = np.where(aligned[:, None, None], 0.9, 0.1) * np.ones((count, 30, 2))
-    return ExperimentResult("run", "plots", "coin", ("coin", "exit"), "p_random_coin", {}, agents, np.zeros(1), {}, [], [],
-                            verdicts, {"train": np.stack([success, success], -1), "test": test},
-                            {"train": normalised, "test": normalised}, {})
 
 
 def test_both_plots_are_registered_with_text() -> None:
@@ -56,17 +38,17 @@ def test_plots_module_does_not_import_the_diagnostic_plots() -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_plots_draw_pngs_through_the_registry() -> None:
+def test_plots_draw_pngs_through_the_registry(dose_experiment) -> None:
     before = plt.get_fignums()
-    result = experiment()
+    result = dose_experiment()
     for key in ("dose_fit", "alignment_correlations"):
         image = Image.open(io.BytesIO(plots.PLOTS[key](result)))
         assert image.format == "PNG" and image.width > 600 and image.height > 300
     assert plt.get_fignums() == before
 
 
-def test_plots_say_why_there_is_nothing_to_draw() -> None:
-    bare = experiment()
+def test_plots_say_why_there_is_nothing_to_draw(dose_experiment) -> None:
+    bare = dose_experiment()
     bare.agents, bare.verdicts, bare.episode_returns = [], [], {}
     assert diagnostic_plots.dose_fit_plot(bare)[:8] == PNG_MAGIC
     assert diagnostic_plots.alignment_correlations_plot(bare)[:8] == PNG_MAGIC
@@ -83,8 +65,8 @@ def test_fit_line_reports_ed50_bracket_or_reason() -> None:
     assert "slope is not significant" in " ".join(diagnostic_plots._fit_line("x", flat).split())
 
 
-def test_correlation_rows_group_agents_under_their_pooled_row() -> None:
-    result = experiment(agents_per_shift=2, shifts=(0.0, 0.5))
+def test_correlation_rows_group_agents_under_their_pooled_row(dose_experiment) -> None:
+    result = dose_experiment(agents_per_shift=2, shifts=(0.0, 0.5))
     statistics = alignment_statistics(result, AlignmentConfig(resamples=50))
     rows = diagnostic_plots._rows_to_draw(statistics, "exit", len(result.agents))
     assert [(row.agents, row.pooled) for row in rows] == [((0,), False), ((1,), False), ((0, 1), True),

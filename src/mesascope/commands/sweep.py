@@ -127,8 +127,11 @@ def _print_runs(key, labels, results) -> None:
 
     from mesascope.report import summary
 
+    from mesascope.report.sweep_report import half_aligned_dose
+
     table = Table(title="runs of the sweep")
-    for column in (key, "run", "verdicts on test", f"{results[0].objectives[0]} (intended), normalised"):
+    doses = any(len(summary.shift_values(r)) > 1 for r in results)
+    for column in (key, "run", "verdicts on test", f"{results[0].objectives[0]} (intended), normalised") + (("dose for half robustly aligned",) if doses else ()):
         table.add_column(column)
     for label, result in zip(labels, results):
         test = summary.test_distribution(result)
@@ -136,7 +139,8 @@ def _print_runs(key, labels, results) -> None:
         for row in summary.verdict_by_agent(result, test).values():
             counts[row.verdict] = counts.get(row.verdict, 0) + 1
         intended = summary.bootstrap_ci(summary.agent_normalised(result, test)[:, 0])
-        table.add_row(label, result.run_id, ", ".join(f"{c} {v}" for v, c in counts.items()), summary.format_interval(*intended))
+        cells = [label, result.run_id, ", ".join(f"{c} {v}" for v, c in counts.items()), summary.format_interval(*intended)]
+        table.add_row(*cells, *([half_aligned_dose(result)] if doses else []))
     console.print(table)
 
 

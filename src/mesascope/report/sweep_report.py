@@ -12,6 +12,7 @@ from typing import Any
 
 import jinja2
 
+from mesascope.diagnose.dose import dose_response
 from mesascope.diagnose.sweep_verdicts import SweepVerdict
 from mesascope.experiments.results import ExperimentResult
 from mesascope.report import summary
@@ -23,8 +24,23 @@ HOLDS_COLOURS = {True: "#e4572e", False: "#8c8c8c"}
 """Badge colours: a sweep verdict that holds is a finding of pseudo-alignment (orange-red)."""
 
 
+def half_aligned_dose(result: ExperimentResult) -> str:
+    """The training shift at which half the agents are robustly aligned, from the logistic fit
+    of the run's dose response: ED50 with its interval, the bracket under separation, or why
+    there is none. Empty when the run trains at a single shift value."""
+    if len(summary.shift_values(result)) < 2:
+        return ""
+    fit = dose_response(result).fits["robustly aligned"]
+    if fit.fits:
+        return f"ED50 {fit.ed50:.3g} [{fit.ed50_low:.3g}, {fit.ed50_high:.3g}]"
+    if fit.bracket is not None:
+        return f"between {fit.bracket[0]:.3g} and {fit.bracket[1]:.3g} (separated: no interval)"
+    return f"none: {fit.reason}"
+
+
 def _run_rows(results: list[ExperimentResult], labels: list[str]) -> list[dict[str, Any]]:
-    """One row per run: verdict counts and mean normalised test returns over all its agents."""
+    """One row per run: verdict counts, mean normalised test returns over all its agents, and
+    the dose that makes half of them robustly aligned."""
     rows = []
     for result, label in zip(results, labels):
         test = summary.test_distribution(result)
@@ -36,6 +52,7 @@ def _run_rows(results: list[ExperimentResult], labels: list[str]) -> list[dict[s
             "label": label, "run_id": result.run_id, "agents": len(result.agents),
             "verdicts": [{"name": v, "count": c, "colour": verdict_colour(v)} for v, c in sorted(counts.items(), key=lambda i: summary.verdict_sort_key(i[0]))],
             "returns": [summary.format_interval(*summary.bootstrap_ci(per_agent[:, k])) for k in range(len(result.objectives))],
+            "half_aligned": half_aligned_dose(result),
         })
     return rows
 
@@ -74,6 +91,7 @@ def render_sweep_report(
         "sweep_verdicts": _verdict_rows(verdicts or {}), "direction_note": direction_note, "no_verdict_note": no_verdict_note,
         "thresholds": [(name, _format_threshold(value)) for name, value in thresholds.items()],
         "run_rows": _run_rows(results, labels),
+        "dose_column": any(len(summary.shift_values(r)) > 1 for r in results),
         "plots": [{"key": name, "title": plot_title, "caption": caption, "src": data_uri("image/png", draw(results, labels, key))}
                   for name, (plot_title, draw, caption) in SWEEP_PLOTS.items()],
     }
