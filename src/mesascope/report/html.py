@@ -21,10 +21,8 @@ import numpy as np
 from PIL import Image
 
 from mesascope.experiments.results import ExperimentResult
-from mesascope.report import influence_plots, plots
+from mesascope.report import plots
 from mesascope.report import summary
-
-plots.PLOTS.update(influence_plots.PLOTS)  # registered here: influence_plots imports plots' helpers
 
 TEMPLATES = Path(__file__).parent / "templates"
 

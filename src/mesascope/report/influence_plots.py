@@ -140,9 +140,9 @@ def policy_vector_field(result: ExperimentResult) -> bytes:
         return _png(figure)
 
 
-PLOTS: dict[str, Callable[[ExperimentResult], bytes]] = {
+INFLUENCE_PLOTS: dict[str, Callable[[ExperimentResult], bytes]] = {
     "influence_over_training": influence_over_training,
     "influence_maps": influence_maps,
     "policy_vector_field": policy_vector_field,
 }
-"""The decision-influence plots, in the order the report shows them (registered in `report.html`)."""
+"""The decision-influence plots; `plots.PLOTS` reaches them through lazy wrappers."""

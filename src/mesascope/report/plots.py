@@ -504,6 +504,18 @@ def causal_graph(result: ExperimentResult) -> bytes:
     return causal_graph_plot(world)
 
 
+def _influence_plot(name: str) -> Callable[[ExperimentResult], bytes]:
+    """The plot `name` of `influence_plots`, imported on use: that module imports this one."""
+
+    def draw(result: ExperimentResult) -> bytes:
+        from mesascope.report.influence_plots import INFLUENCE_PLOTS
+
+        return INFLUENCE_PLOTS[name](result)
+
+    draw.__name__ = draw.__qualname__ = name
+    return draw
+
+
 PLOTS: dict[str, Callable[[ExperimentResult], bytes]] = {
     "dose_response": dose_response,
     "dose_fit": dose_fit,
@@ -513,6 +525,9 @@ PLOTS: dict[str, Callable[[ExperimentResult], bytes]] = {
     "alignment_scatter": alignment_scatter,
     "alignment_correlations": alignment_correlations,
     "training_curves": training_curves,
+    "influence_over_training": _influence_plot("influence_over_training"),
+    "influence_maps": _influence_plot("influence_maps"),
+    "policy_vector_field": _influence_plot("policy_vector_field"),
     "causal_graph": causal_graph,
 }
 """Every plot of the report, in the order it shows them."""
