@@ -90,3 +90,24 @@ def test_cli_rejects_bad_input(stored, args, words):
     assert shown.exit_code == 2
     for word in words:
         assert word in " ".join(shown.output.split())
+
+
+def test_run_records_the_exact_identifiability_of_its_world(stored):
+    """Coin at the exit in training: coin and exit are the same objective there (nothing
+    disjoint, same reward timing); on test they come apart. Stored and read back exactly."""
+    from mesascope.diagnose import identify
+    from mesascope.worlds import registry
+
+    db, result, _ = stored
+    record = result.identifiability
+    assert record.distributions == ("train", "test") and record.levels == 64
+    train, test = record.disjoint
+    assert train[0, 1] == 0.0 and record.timing[0, 0, 1] == 0.0
+    assert test[0, 1] > 0.3 and record.timing[1, 0, 1] == 1.0
+    world = registry.make("coin", size=7, layout="open")
+    direct = identify.analyse(world, "test", identify.IdentifyConfig(levels=64, seed=result.config["seed"]))
+    np.testing.assert_allclose(test, direct.disjoint)
+    with Store(db) as store:
+        again = store.load_result(result.run_id)
+    np.testing.assert_array_equal(again.identifiability.disjoint, record.disjoint)
+    assert again.identifiability.distributions == record.distributions

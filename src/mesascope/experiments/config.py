@@ -46,6 +46,8 @@ class EvalConfig:
     """Parameter snapshots evenly spread over training, the last the final one (at most one per PPO update); saved with the run and probed for decision influence."""
     influence_levels: int = 32
     """Test levels on which decision influence (removing or moving each object kind) is measured at every checkpoint; 0 skips it."""
+    identify_levels: int = 64
+    """Levels per evaluated distribution on which the objectives' exact identifiability is computed for the report; 0 skips it."""
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,7 @@ def validate(config: ExperimentConfig) -> None:
     _require(e.gifs >= 0, f"eval.gifs must be >= 0, got {e.gifs}")
     _require(e.checkpoints >= 1, f"eval.checkpoints must be >= 1 (1 keeps only the final parameters), got {e.checkpoints}")
     _require(e.influence_levels >= 0, f"eval.influence_levels must be >= 0 (0 skips decision influence), got {e.influence_levels}")
+    _require(e.identify_levels >= 0, f"eval.identify_levels must be >= 0 (0 skips identifiability), got {e.identify_levels}")
     t = config.thresholds
     for name in ("min_support", "aligned_min_normalised", "capable_min_normalised"):
         value = getattr(t, name)

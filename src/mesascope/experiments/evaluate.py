@@ -11,10 +11,10 @@ import jax
 import numpy as np
 
 from mesascope.agents.ppo import policy_logits
-from mesascope.diagnose import goals, influence, returns, rollout, verdict
+from mesascope.diagnose import goals, identify, influence, returns, rollout, verdict
 from mesascope.experiments.checkpoints import Checkpoints
 from mesascope.experiments.config import ExperimentConfig
-from mesascope.experiments.results import EvaluationRow, InferenceRow, InfluenceRecord, VerdictRow
+from mesascope.experiments.results import EvaluationRow, IdentifiabilityRecord, InferenceRow, InfluenceRecord, VerdictRow
 from mesascope.worlds.core import World
 
 EVAL_SALT = 0x5EED
@@ -132,6 +132,22 @@ def evaluate_influence(world: World, network: Any, checkpoints: Checkpoints, con
     levels = jax.jit(lambda key: world.sample_levels(key, shift, settings.levels))(level_key)
     logits_of = lambda params, obs: network.apply(params, obs)[0]  # noqa: E731
     return influence.population(world, logits_of, checkpoints.params, checkpoints.steps, levels, probe_key, settings)
+
+
+def evaluate_identifiability(world: World, config: ExperimentConfig) -> IdentifiabilityRecord | None:
+    """Exact identifiability of the world's objectives on every evaluated distribution (None
+    when `eval.identify_levels` is 0): a property of the world, not of the agents."""
+    if config.eval.identify_levels == 0:
+        return None
+    settings = identify.IdentifyConfig(levels=config.eval.identify_levels, seed=config.seed)
+    analyses = [identify.analyse(world, name, settings) for name in config.eval.distributions]
+    return IdentifiabilityRecord(
+        distributions=tuple(a.distribution for a in analyses),
+        shifts=np.array([a.shift for a in analyses], np.float64),
+        levels=settings.levels,
+        disjoint=np.stack([a.disjoint for a in analyses]).astype(np.float64),
+        timing=np.stack([a.timing for a in analyses]).astype(np.float64),
+    )
 
 
 def rollout_gifs(

@@ -131,6 +131,36 @@ class InfluenceRecord:
 
 
 @dataclass
+class IdentifiabilityRecord:
+    """Exact pairwise identifiability of the world's objectives on each evaluated distribution
+    (definitions in `mesascope.diagnose.identify`); D distributions, K objectives.
+
+    Attributes:
+        distributions: (D,) names; shifts: (D,) their shift values; levels: levels drawn per one.
+        disjoint: (D, K, K) mean share of reachable states whose optimal action sets are disjoint.
+        timing: (D, K, K) share of levels whose reward sequences differ along the row objective's
+            optimal trajectory.
+    """
+
+    distributions: tuple[str, ...]
+    shifts: np.ndarray
+    levels: int
+    disjoint: np.ndarray
+    timing: np.ndarray
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """(named arrays, string metadata) for a safetensors file; `from_arrays` inverts it."""
+        arrays = {"shifts": np.asarray(self.shifts), "disjoint": np.asarray(self.disjoint), "timing": np.asarray(self.timing)}
+        return arrays, {"identifiability": json.dumps({"distributions": list(self.distributions), "levels": int(self.levels)})}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> "IdentifiabilityRecord":
+        """Rebuild a record from what `to_arrays` produced."""
+        names = json.loads(metadata["identifiability"])
+        return cls(tuple(names["distributions"]), arrays["shifts"], int(names["levels"]), arrays["disjoint"], arrays["timing"])
+
+
+@dataclass
 class ExperimentResult:
     """Everything one experiment produced.
 
@@ -152,6 +182,8 @@ class ExperimentResult:
         timings: phase name -> seconds.
         influence: decision influence per agent and training checkpoint (None: not recorded,
             as for runs stored before it existed).
+        identifiability: which objectives the evaluated distributions can tell apart (None: not
+            recorded).
     """
 
     run_id: str
@@ -172,3 +204,4 @@ class ExperimentResult:
     gifs: dict[str, np.ndarray] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     influence: InfluenceRecord | None = None
+    identifiability: IdentifiabilityRecord | None = None

@@ -24,7 +24,7 @@ from mesascope.agents.ppo import make_train
 from mesascope.experiments import checkpoints as checkpoint_store
 from mesascope.experiments import level_mix, population
 from mesascope.experiments.config import ExperimentConfig, validate
-from mesascope.experiments.evaluate import evaluate_influence, evaluate_population
+from mesascope.experiments.evaluate import evaluate_identifiability, evaluate_influence, evaluate_population
 from mesascope.experiments.results import AgentRecord, ExperimentResult
 from mesascope.store import artifacts
 from mesascope.store.db import Store, run_id_for
@@ -113,6 +113,9 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
     start = time.perf_counter()
     influence = evaluate_influence(world, trainer.network, checkpoints, config)
     timings["influence"] = time.perf_counter() - start
+    start = time.perf_counter()
+    identifiability = evaluate_identifiability(world, config)
+    timings["identifiability"] = time.perf_counter() - start
 
     steps = (np.arange(1, config.ppo.num_updates + 1) * config.ppo.batch_size).astype(np.int64)
     return ExperimentResult(
@@ -134,6 +137,7 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
         gifs=evaluation.gifs,
         timings=timings,
         influence=influence,
+        identifiability=identifiability,
     )
 
 

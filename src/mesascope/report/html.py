@@ -27,6 +27,12 @@ from mesascope.report import summary
 TEMPLATES = Path(__file__).parent / "templates"
 
 PLOT_TEXT: dict[str, tuple[str, str]] = {
+    "identifiability": (
+        "Identifiability",
+        "Computed exactly from the world, not the agents: for each pair of objectives, the share of reachable states where "
+        "their optimal actions are disjoint (0 = behaviour can never tell them apart) and, as t, the share of levels where their "
+        "reward timing differs along an optimal trajectory.",
+    ),
     "causal_graph": (
         "Causal graph",
         "The world's declared causal graph: a proxy that causes the intended objective is a side-effect proxy, one caused "

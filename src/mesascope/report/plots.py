@@ -516,6 +516,19 @@ def _influence_plot(name: str) -> Callable[[ExperimentResult], bytes]:
     return draw
 
 
+def identifiability(result: ExperimentResult) -> bytes:
+    """`identify_plot.identifiability_matrices` of the run's stored identifiability record."""
+    record = result.identifiability
+    if record is None:
+        return _placeholder("Identifiability", "not recorded for this run")
+    from mesascope.diagnose.identify import Identifiability
+    from mesascope.report.identify_plot import identifiability_matrices
+
+    analyses = [Identifiability(tuple(result.objectives), name, float(shift), record.disjoint[d], np.empty(0), record.timing[d])
+                for d, (name, shift) in enumerate(zip(record.distributions, record.shifts))]
+    return identifiability_matrices(analyses)
+
+
 PLOTS: dict[str, Callable[[ExperimentResult], bytes]] = {
     "dose_response": dose_response,
     "dose_fit": dose_fit,
@@ -529,5 +542,6 @@ PLOTS: dict[str, Callable[[ExperimentResult], bytes]] = {
     "influence_maps": _influence_plot("influence_maps"),
     "policy_vector_field": _influence_plot("policy_vector_field"),
     "causal_graph": causal_graph,
+    "identifiability": identifiability,
 }
 """Every plot of the report, in the order it shows them."""

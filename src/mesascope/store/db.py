@@ -31,6 +31,7 @@ from mesascope.experiments.results import (
     EvaluationRow,
     ExperimentResult,
     InferenceRow,
+    IdentifiabilityRecord,
     InfluenceRecord,
     VerdictRow,
 )
@@ -50,6 +51,10 @@ ROW_TABLES: dict[str, type] = {
 
 # Run ids name artifact folders, so they must be safe path components.
 _RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+OPTIONAL_RECORDS: dict[str, Any] = {"influence": InfluenceRecord, "identifiability": IdentifiabilityRecord}
+"""Result fields stored as one safetensors artifact each, named after the field; a run stored
+before a field existed has no such artifact and loads it as None."""
+
 _MAX_LISTED = 10
 
 
@@ -442,10 +447,12 @@ class Store:
             {group: json.dumps(names) for group, names in order.items()},
         )
         records.append(self._record("episodes", "episodes", path, {}))
-        if result.influence is not None:
-            arrays, manifest = result.influence.to_arrays()
-            path = art.save_arrays(run_dir / "influence.safetensors", arrays, manifest)
-            records.append(self._record("influence", "influence", path, {}))
+        for name in OPTIONAL_RECORDS:
+            record = getattr(result, name)
+            if record is not None:
+                arrays, manifest = record.to_arrays()
+                path = art.save_arrays(run_dir / f"{name}.safetensors", arrays, manifest)
+                records.append(self._record(name, name, path, {}))
         for i, (caption, frames) in enumerate(result.gifs.items()):
             slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", caption).strip("-.")[:60] or "gif"
             path = art.save_gif(run_dir / "gifs" / f"{i:03d}_{slug}.gif", frames)
@@ -545,7 +552,7 @@ class Store:
         episode_returns: dict[str, np.ndarray] = {}
         episode_normalised: dict[str, np.ndarray] = {}
         gifs: dict[str, np.ndarray] = {}
-        influence = None  # runs stored before influence was measured have no such artifact
+        optional: dict[str, Any] = {}  # runs stored before a record existed have no such artifact
         for kind, art_name, rel, sha, size, meta_json in records:
             path = self._checked_artifact(run_id, kind, art_name, rel, sha, size)
             if kind == "episodes":
@@ -556,8 +563,8 @@ class Store:
                         target[dist] = arrays[f"{group}/{dist}"]
             elif kind == "gif":
                 gifs[art_name] = art.load_gif(path, frames=json.loads(meta_json)["frames"])
-            elif kind == "influence":
-                influence = InfluenceRecord.from_arrays(*art.load_arrays(path))
+            elif kind in OPTIONAL_RECORDS:
+                optional[kind] = OPTIONAL_RECORDS[kind].from_arrays(*art.load_arrays(path))
         return ExperimentResult(
             run_id=run_id,
             name=name,
@@ -576,7 +583,7 @@ class Store:
             thresholds=json.loads(thresholds_json),
             gifs=gifs,
             timings=json.loads(timings_json),
-            influence=influence,
+            **optional,
         )
 
     def _load_rows(self, conn: sqlite3.Connection, table: str, run_id: str) -> list[Any]:
@@ -665,8 +672,10 @@ def _prepare(result: ExperimentResult) -> _Prepared:
             arr = _real_array(value, f"result.{attr}[{dist!r}]")
             if arr.ndim != 3:
                 raise ValueError(f"result.{attr}[{dist!r}] must be (A, N, K), got {arr.shape}")
-    if result.influence is not None and not isinstance(result.influence, InfluenceRecord):
-        raise TypeError(f"result.influence must be an InfluenceRecord or None, got {type(result.influence).__name__}")
+    for name, record_class in OPTIONAL_RECORDS.items():
+        record = getattr(result, name)
+        if record is not None and not isinstance(record, record_class):
+            raise TypeError(f"result.{name} must be a {record_class.__name__} or None, got {type(record).__name__}")
     for caption, frames in result.gifs.items():
         _to_sql(caption, "str", "result.gifs key")
         art._checked_frames(frames, f"result.gifs[{caption!r}]")
