@@ -118,6 +118,17 @@ def test_quasi_separation_is_detected() -> None:
     assert even.bracket == (0.5, 0.5) and "at dose 0.5" in even.reason
 
 
+def test_separation_without_a_crossing_says_the_share_never_reaches_half() -> None:
+    """One success among 8 agents at the highest dose only (the adversarial study's first
+    ladder): quasi-separated, yet the share never crosses 50%, so there is no bracket."""
+    dose = np.repeat([0.0, 0.01, 0.02, 0.05, 0.1], 8)
+    outcome = np.zeros(40, bool)
+    outcome[-1] = True
+    fit = fit_logistic(dose, outcome, FAST)
+    assert fit.separated and fit.bracket is None and not fit.fits
+    assert "never crosses 50% within the doses tested: it stays below (from 0.00 to 0.12)" in fit.reason
+
+
 def test_goodness_of_fit_rejects_a_non_monotone_response() -> None:
     # U-shaped in the middle (up, down, up): a clear slope, but not a logistic shape.
     dose, outcome = exact([0.05, 0.3, 0.9, 0.3, 0.95], 200, np.linspace(0, 1, 5))

@@ -169,26 +169,28 @@ def share_by_dose(doses: np.ndarray, outcomes: np.ndarray, config: DoseConfig = 
     return tuple(out)
 
 
-def _bracket(doses: np.ndarray, trials: np.ndarray, successes: np.ndarray) -> tuple[float, float]:
+def _bracket(doses: np.ndarray, trials: np.ndarray, successes: np.ndarray) -> tuple[float, float] | None:
     """The two adjacent doses between which the per-dose share crosses 50% (one dose twice if
-    its share is exactly 50%); doses without agents are skipped."""
+    its share is exactly 50%), or None when it never does; doses without agents are skipped."""
     keep = trials > 0
     doses, above = doses[keep], successes[keep] / trials[keep] - 0.5
     exact = np.flatnonzero(above == 0)
     if exact.size:
         return float(doses[exact[0]]), float(doses[exact[0]])
     crossing = np.flatnonzero(np.sign(above[:-1]) != np.sign(above[1:]))
-    i = int(crossing[0]) if crossing.size else 0
-    return float(doses[i]), float(doses[min(i + 1, len(doses) - 1)])
+    if not crossing.size:
+        return None
+    i = int(crossing[0])
+    return float(doses[i]), float(doses[i + 1])
 
 
 def _failed(agents: int, doses: int, reason: str, grid: np.ndarray, bracket: tuple[float, float] | None = None,
-            **known: float) -> LogisticFit:
+            separated: bool = False, **known: float) -> LogisticFit:
     """A fit without a finite MLE: NaN estimates and curve (except the numbers `known`), and why."""
     nan = float("nan")
     empty = np.full(grid.shape, nan)
     values = {"a": nan, "b": nan, "log_likelihood": nan, "null_log_likelihood": nan, "lr_statistic": nan, "lr_p": nan} | known
-    return LogisticFit(agents=agents, doses=doses, separated=bracket is not None, a_se=nan, b_se=nan, ed50=nan,
+    return LogisticFit(agents=agents, doses=doses, separated=separated, a_se=nan, b_se=nan, ed50=nan,
                        ed50_low=nan, ed50_high=nan, ed50_resamples=0, bracket=bracket, deviance=nan, gof_df=0, gof_p=nan,
                        grid=grid, curve=empty, band_low=empty, band_high=empty, fits=False, reason=reason, **values)
 
@@ -210,14 +212,19 @@ def _ed50_interval(doses: np.ndarray, trials: np.ndarray, successes: np.ndarray,
     return float(np.quantile(ed50, tail)), float(np.quantile(ed50, 1 - tail)), int(ed50.size)
 
 
-def _separation_reason(direction: int, bracket: tuple[float, float], quasi: bool) -> str:
-    """Why a separated data set has no finite fit, and where its share crosses 50%."""
+def _separation_reason(direction: int, bracket: tuple[float, float] | None, quasi: bool, shares: np.ndarray) -> str:
+    """Why a separated data set has no finite fit, and where its share crosses 50% (or that it
+    never does within the doses tested)."""
     side = "higher" if direction > 0 else "lower"
     how = "at or above" if direction > 0 and quasi else "at or below" if quasi else f"at a {side} dose than"
-    low, high = bracket
-    where = f"at dose {low:.4g}" if low == high else f"between doses {low:.4g} and {high:.4g}"
+    if bracket is None:
+        stays = "below" if np.all(shares < 0.5) else "above"
+        where = f"never crosses 50% within the doses tested: it stays {stays} (from {shares.min():.2f} to {shares.max():.2f})"
+    else:
+        low, high = bracket
+        where = "crosses 50% " + (f"at dose {low:.4g}" if low == high else f"between doses {low:.4g} and {high:.4g}")
     return (f"{'quasi-' if quasi else ''}perfect separation: every agent with the outcome was {how} every agent "
-            f"without it, so the maximum-likelihood slope is infinite and there is no ED50; the share crosses 50% {where}")
+            f"without it, so the maximum-likelihood slope is infinite and there is no ED50; the share {where}")
 
 
 def _fit_reason(fit: dict, config: DoseConfig, converged: bool, span: tuple[float, float]) -> tuple[bool, str]:
@@ -289,7 +296,9 @@ def fit_logistic(doses: np.ndarray, outcomes: np.ndarray, config: DoseConfig = D
     statistic = 2 * (best - null)
     bracket = _bracket(levels, trials, successes)
     quasi = bool(((successes > 0) & (successes < trials)).any())
-    return _failed(agents, count, _separation_reason(direction, bracket, quasi), grid, bracket=bracket, b=direction * math.inf,
+    shares = successes[trials > 0] / trials[trials > 0]
+    return _failed(agents, count, _separation_reason(direction, bracket, quasi, shares), grid, bracket=bracket, separated=True,
+                   b=direction * math.inf,
                    log_likelihood=best, null_log_likelihood=null, lr_statistic=statistic, lr_p=chi2_sf(statistic, 1))
 
 

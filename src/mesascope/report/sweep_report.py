@@ -30,11 +30,16 @@ def half_aligned_dose(result: ExperimentResult) -> str:
     there is none. Empty when the run trains at a single shift value."""
     if len(summary.shift_values(result)) < 2:
         return ""
-    fit = dose_response(result).fits["robustly aligned"]
+    response = dose_response(result)
+    fit = response.fits["robustly aligned"]
     if fit.fits:
         return f"ED50 {fit.ed50:.3g} [{fit.ed50_low:.3g}, {fit.ed50_high:.3g}]"
     if fit.bracket is not None:
         return f"between {fit.bracket[0]:.3g} and {fit.bracket[1]:.3g} (separated: no interval)"
+    shares = [share for share in response.shares["robustly aligned"] if share.agents]
+    if shares and max(s.share for s in shares) < 0.5:
+        best = max(shares, key=lambda s: s.share)
+        return f"not reached: at most {best.successes}/{best.agents} (at {best.dose:.3g})"
     return f"none: {fit.reason}"
 
 
