@@ -7,9 +7,10 @@ import dataclasses
 from mesascope.agents.ppo import PPOConfig
 from mesascope.experiments.config import EvalConfig, ExperimentConfig
 
-DOSE_LADDER = (0.0, 0.01, 0.02, 0.05, 0.1)
-"""Shares q of mixed-in levels for the adversarial-training study: small, because the question
-is how little of each pool is enough."""
+DOSE_LADDER = (0.0, 0.05, 0.1, 0.2, 0.3)
+"""Shares q of mixed-in levels for the adversarial-training study. A first ladder of 0 to 0.1
+aligned at most 1 of 8 agents with either pool (docs/diagnostics.md), so this one reaches 0.3,
+where plain random shift aligns every agent of the demo."""
 
 
 def _coin_mix(name: str, level_mix: str) -> ExperimentConfig:

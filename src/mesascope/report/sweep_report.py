@@ -39,6 +39,8 @@ def half_aligned_dose(result: ExperimentResult) -> str:
     shares = [share for share in response.shares["robustly aligned"] if share.agents]
     if shares and max(s.share for s in shares) < 0.5:
         best = max(shares, key=lambda s: s.share)
+        if best.successes == 0:
+            return "not reached: no agent robustly aligned at any dose tried"
         return f"not reached: at most {best.successes}/{best.agents} (at {best.dose:.3g})"
     return f"none: {fit.reason}"
 
