@@ -17,25 +17,25 @@ def world():
 
 
 @pytest.fixture(scope="module")
-def test_levels(world):
+def shifted_levels(world):
     return world.sample_levels(jax.random.key(11), 1.0, 32)
 
 
 @pytest.fixture(scope="module")
-def play(world, test_levels):
+def play(world, shifted_levels):
     """Per-episode returns (N, K) of the planner for weights (K,); one compilation for all weights."""
     run = jax.jit(lambda levels, key, weights: rollout(world, planner_policy(world, weights), levels, key))
-    return lambda weights: np.asarray(run(test_levels, jax.random.key(0), jnp.asarray(weights, jnp.float32)).objective_returns)
+    return lambda weights: np.asarray(run(shifted_levels, jax.random.key(0), jnp.asarray(weights, jnp.float32)).objective_returns)
 
 
-def test_coin_planner_is_optimal_for_coin(world, test_levels, play):
-    optimal, _ = returns.level_baselines(world, test_levels)
+def test_coin_planner_is_optimal_for_coin(world, shifted_levels, play):
+    optimal, _ = returns.level_baselines(world, shifted_levels)
     got = play(np.array([1.0, 0.0]))
     assert got[:, 0].mean() == pytest.approx(optimal[:, 0].mean(), abs=1e-6)
 
 
-def test_exit_planner_is_optimal_for_exit_and_misses_the_coin(world, test_levels, play):
-    optimal, _ = returns.level_baselines(world, test_levels)
+def test_exit_planner_is_optimal_for_exit_and_misses_the_coin(world, shifted_levels, play):
+    optimal, _ = returns.level_baselines(world, shifted_levels)
     got = play(objective_weights(world, "exit"))
     assert got[:, 1].mean() == pytest.approx(optimal[:, 1].mean(), abs=1e-6)
     assert got[:, 0].mean() <= 0.1

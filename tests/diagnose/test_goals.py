@@ -28,7 +28,7 @@ def world():
 
 
 @pytest.fixture(scope="module")
-def test_levels(world):
+def shifted_levels(world):
     return world.sample_levels(jax.random.key(21), 1.0, EPISODES)
 
 
@@ -56,8 +56,8 @@ def _post(inference, name):
     return inference.posterior[inference.index(name)]
 
 
-def test_coin_planner_is_identified_on_test_levels(world, test_levels, play):
-    inference = infer_goals(world, test_levels, play(COIN, test_levels), CONFIG)
+def test_coin_planner_is_identified_on_test_levels(world, shifted_levels, play):
+    inference = infer_goals(world, shifted_levels, play(COIN, shifted_levels), CONFIG)
     assert inference.hypotheses == ("coin", "exit", RANDOM)
     assert inference.best == "coin"
     assert _post(inference, "coin") > 0.95
@@ -69,15 +69,15 @@ def test_coin_planner_is_identified_on_test_levels(world, test_levels, play):
     assert inference.episodes == EPISODES and inference.steps > EPISODES
 
 
-def test_exit_planner_is_identified_on_test_levels(world, test_levels, play):
-    inference = infer_goals(world, test_levels, play(EXIT, test_levels), CONFIG)
+def test_exit_planner_is_identified_on_test_levels(world, shifted_levels, play):
+    inference = infer_goals(world, shifted_levels, play(EXIT, shifted_levels), CONFIG)
     assert inference.best == "exit"
     assert _post(inference, "exit") > 0.95
     assert inference.support[1] >= 0.95
 
 
-def test_uniform_random_agent_is_explained_by_random(world, test_levels):
-    inference = _infer(world, uniform_random(world.num_actions), test_levels)
+def test_uniform_random_agent_is_explained_by_random(world, shifted_levels):
+    inference = _infer(world, uniform_random(world.num_actions), shifted_levels)
     assert inference.best == RANDOM
     assert _post(inference, RANDOM) > 0.5
     assert inference.beta[2] == 0.0
@@ -86,8 +86,8 @@ def test_uniform_random_agent_is_explained_by_random(world, test_levels):
     assert np.all(inference.loglik_per_step[:2] - inference.loglik_per_step[2] < 0.01)
 
 
-def test_noisy_boltzmann_planner_is_still_identified(world, test_levels):
-    inference = _infer(world, planner_for(world, "coin", temperature=0.02), test_levels)
+def test_noisy_boltzmann_planner_is_still_identified(world, shifted_levels):
+    inference = _infer(world, planner_for(world, "coin", temperature=0.02), shifted_levels)
     assert inference.best == "coin"
     assert _post(inference, "coin") > 0.95
     # noisier than the greedy planner: an interior β, and lower likelihood per step
@@ -104,9 +104,9 @@ def test_objectives_are_unidentifiable_on_train_levels(world, train_levels, play
     assert inference.support[0] == pytest.approx(0.5) and inference.support[1] == pytest.approx(0.5)
 
 
-def test_constant_objective_is_the_uniform_policy(world, test_levels, play):
+def test_constant_objective_is_the_uniform_policy(world, shifted_levels, play):
     # the coin sits inside the border wall: never reachable, so `coin` is constant on every level
-    levels = test_levels.replace(coin=jnp.zeros_like(test_levels.coin))
+    levels = shifted_levels.replace(coin=jnp.zeros_like(shifted_levels.coin))
     episodes = play(EXIT, levels)
     table = loglik_table(world, levels, episodes, CONFIG)
     steps = np.asarray(episodes.valid).sum(-1)
