@@ -7,7 +7,7 @@ correlations, decision influence over training, dose response); the adversarial-
 verdicts. Runs go to the given store, so rerunning reuses every finished run; the numbers the
 document quotes are printed.
 
-    python tools/diagnostics_gallery.py [--db gallery.db] [--skip-study]
+    python tools/diagnostics_gallery.py [--db gallery.db] [--parts worlds planners demo study]
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from mesascope.store.db import Store  # noqa: E402
 from mesascope.worlds import registry  # noqa: E402
 
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images" / "diagnostics"
+PARTS = ["worlds", "planners", "demo", "study"]
+"""The parts of the gallery; the adversarial study takes about 10 minutes on 2 cores."""
 
 
 def save(name: str, png: bytes) -> None:
@@ -91,8 +93,7 @@ def planner_pictures() -> None:
     for verdict in decide_sweep(sweep_agents(results, list(detour.values)))[0.0]:
         print(f"  detour horizon sweep: {verdict.name}: {'holds' if verdict.holds else 'does not hold'} "
               f"(τ = {verdict.evidence['tau']:.2f}, p = {verdict.evidence['p']:.4f}) — {verdict.reason}")
-    coin = PlannerSweep(world="coin", world_options={"size": 7, "layout": "open"}, objective="coin", knob="temperature",
-                        values=(0.3, 0.2, 0.1, 0.05, 0.02), distributions=("test",))
+    coin = PlannerSweep(world="coin", objective="coin", knob="temperature", values=(0.3, 0.2, 0.1, 0.05, 0.02), distributions=("test",))
     results = run_planner_sweep(coin)
     labels = [f"{v:g}" for v in coin.values]
     save("sweep_coin_temperature_returns", sweep_plots.returns_across(results, labels, "temperature"))
@@ -105,19 +106,18 @@ def main() -> None:
     """Produce every picture of docs/diagnostics.md."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", type=Path, default=Path("gallery.db"))
-    parser.add_argument("--skip-study", action="store_true", help="skip the adversarial study (about 10 minutes on 2 cores)")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS, help="what to (re)make (default: everything)")
     args = parser.parse_args()
     IMAGES.mkdir(parents=True, exist_ok=True)
-    print("worlds", flush=True)
-    world_pictures()
-    print("planner sweeps", flush=True)
-    planner_pictures()
-    with Store(args.db) as store:
-        print("coin demo", flush=True)
-        demo_pictures(store)
-        if not args.skip_study:
-            print("adversarial study", flush=True)
-            study_pictures(store)
+    for part in args.parts:
+        print(part, flush=True)
+        if part == "worlds":
+            world_pictures()
+        elif part == "planners":
+            planner_pictures()
+        else:
+            with Store(args.db) as store:
+                (demo_pictures if part == "demo" else study_pictures)(store)
 
 
 if __name__ == "__main__":

@@ -149,3 +149,21 @@ def test_a_mixed_run_trains_on_the_mix_and_is_evaluated_like_an_unmixed_one(tmp_
         assert not isinstance(world, MixedLevels) and world.name == plain_world.name == "coin"
         for a, b in zip(jax.tree.leaves(levels), jax.tree.leaves(plain_levels)):
             np.testing.assert_array_equal(a, b)
+
+
+def test_code_version_changes_with_result_code_and_not_with_presentation(tmp_path, monkeypatch):
+    import mesascope
+
+    package = tmp_path / "mesascope"
+    for relative in ("__init__.py", "worlds/coin.py", "report/plots.py", "commands/dose.py", "cli.py", "store/schema.sql"):
+        (package / relative).parent.mkdir(parents=True, exist_ok=True)
+        (package / relative).write_text(f"# {relative}\n")
+    monkeypatch.setattr(mesascope, "__file__", str(package / "__init__.py"))
+    first = runner_module.code_version()
+    for relative in ("report/plots.py", "commands/dose.py", "cli.py"):
+        (package / relative).write_text("# a better plot\n")
+        assert runner_module.code_version() == first, relative
+    for relative in ("worlds/coin.py", "store/schema.sql"):
+        before = runner_module.code_version()
+        (package / relative).write_text("# different dynamics\n")
+        assert runner_module.code_version() != before, relative

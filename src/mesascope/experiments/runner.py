@@ -34,13 +34,22 @@ Progress = Callable[[str, int, int], None]
 """Progress callback: (phase description, done, total)."""
 
 
+PRESENTATION = ("report", "commands", "cli.py")
+"""Parts of the package that only present stored results: changing them is not a new run."""
+
+
 def code_version() -> str:
-    """The package version plus a digest of its source files, so a code change is a new run."""
+    """The package version plus a digest of the source files that make results, so a change to
+    worlds, agents, diagnostics, experiments or the store is a new run, while a better plot,
+    report or command (`PRESENTATION`) reuses every finished run."""
     digest = hashlib.sha256()
     root = Path(mesascope.__file__).parent
     for path in sorted(root.rglob("*")):
-        if path.suffix in (".py", ".sql", ".html") and path.is_file():
-            digest.update(str(path.relative_to(root)).encode())
+        relative = path.relative_to(root)
+        if relative.parts[0] in PRESENTATION:
+            continue
+        if path.suffix in (".py", ".sql") and path.is_file():
+            digest.update(str(relative).encode())
             digest.update(path.read_bytes())
     return f"{mesascope.__version__}+{digest.hexdigest()[:10]}"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.axes import Axes
 
+from mesascope.diagnose.dose import share_by_dose
 from mesascope.experiments.results import ExperimentResult
 from mesascope.report import summary
 from mesascope.report.plots import (
@@ -104,21 +105,19 @@ def dose_curves(results: list[ExperimentResult], labels: list[str], key: str) ->
         figure = _figure(7.5, 4.8)
         ax = figure.add_subplot()
         for i, (result, label) in enumerate(zip(results, labels)):
-            values = summary.shift_values(result)
             verdicts = summary.verdict_by_agent(result, summary.test_distribution(result))
-            shares = []
-            for value in values:
-                members = [a.agent for a in result.agents if float(a.train_shift) == value]
-                aligned = np.array([verdicts[a].verdict == "robustly aligned" if a in verdicts else np.nan for a in members], float)
-                shares.append(summary.bootstrap_ci(aligned))
-            stats = np.array(shares)
+            with_verdict = [a for a in result.agents if a.agent in verdicts]
+            shares = share_by_dose(np.array([a.train_shift for a in with_verdict], float),
+                                   np.array([verdicts[a.agent].verdict == "robustly aligned" for a in with_verdict]))
+            doses = [s.dose for s in shares]
             colour = SHIFT_PALETTE[i % len(SHIFT_PALETTE)]
-            ax.fill_between(values, stats[:, 1], stats[:, 2], color=colour, alpha=0.15, lw=0)
-            ax.plot(values, stats[:, 0], marker="o", color=colour, lw=2, label=f"{key} = {label}")
+            ax.fill_between(doses, [s.low for s in shares], [s.high for s in shares], color=colour, alpha=0.15, lw=0)
+            ax.plot(doses, [s.share for s in shares], marker="o", color=colour, lw=2, label=f"{key} = {label}")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel(f"{results[0].shift_name} in training")
+        dials = sorted({r.shift_name for r in results})
+        ax.set_xlabel(f"{' / '.join(dials)} in training")
         ax.set_ylabel("share robustly aligned on test")
-        ax.set_title("Dose response per swept value (band: 95% bootstrap CI over agents)")
+        ax.set_title("Dose response per swept value (band: 95% Wilson interval)")
         ax.legend(loc="best")
         return _png(figure)
 
@@ -129,6 +128,6 @@ SWEEP_PLOTS = {
     "returns_across": ("Returns across the sweep", returns_across,
                        "Mean normalised return per objective on the shifted world (0 = random, 1 = optimal), band: 95% bootstrap CI over agents; dots are agents."),
     "dose_curves": ("Dose response per swept value", dose_curves,
-                    "When every run trains at several shift values: the share of robustly aligned agents against the training shift, one line per swept value."),
+                    "When every run trains at several shift values: the share of robustly aligned agents against the training shift, one line per swept value, band: 95% Wilson interval."),
 }
 """Plot key -> (title, function, one-sentence reading guide), in the order the report shows them."""
