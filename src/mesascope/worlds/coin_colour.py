@@ -57,7 +57,9 @@ def reachable(free: jax.Array, start: jax.Array) -> jax.Array:
         return grown, jnp.any(grown != reach)
 
     seed = grid.one_hot_cell(free.shape, start).astype(bool)
-    return jax.lax.while_loop(lambda carry: carry[1], grow, (seed, jnp.bool_(True)))[0]
+    # the flag starts True but is derived from `seed`, so that under shard_map it varies over
+    # devices exactly as the flag `grow` returns does (a constant would not type-check)
+    return jax.lax.while_loop(lambda carry: carry[1], grow, (seed, jnp.any(seed)))[0]
 
 
 class CoinColourWorld(World):
