@@ -293,3 +293,27 @@ def test_objects_are_uniform_over_the_open_interior():
 def test_bad_options_raise_naming_the_option(options, option):
     with pytest.raises(ValueError, match=option):
         CoinColourWorld(**options)
+
+
+def test_bit_flood_fill_matches_breadth_first_search():
+    from collections import deque
+
+    from mesascope.worlds.coin_colour import reachable
+
+    rng = np.random.default_rng(0)
+    fill = jax.jit(reachable)
+    for size in (5, 9, 31):
+        for _ in range(6):
+            free = rng.random((size, size)) < 0.6
+            free[0], free[-1], free[:, 0], free[:, -1] = False, False, False, False
+            cells = np.argwhere(free)
+            start = cells[rng.integers(len(cells))]
+            expected, queue = np.zeros_like(free), deque([tuple(start)])
+            expected[tuple(start)] = True
+            while queue:
+                r, c = queue.popleft()
+                for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                    if free[r + dr, c + dc] and not expected[r + dr, c + dc]:
+                        expected[r + dr, c + dc] = True
+                        queue.append((r + dr, c + dc))
+            np.testing.assert_array_equal(np.asarray(fill(jnp.asarray(free), jnp.asarray(start, jnp.int32))), expected)
