@@ -86,3 +86,12 @@ def test_level_mix_settings_round_trip_and_change_the_run_id():
     ids = {run_id_for(c.to_dict(), "v") for c in (plain, mixed, C.apply_overrides(mixed, ["adversarial_bank=8"]))}
     assert len(ids) == 3
     assert {"level_mix", "adversarial_pool", "adversarial_bank"} <= set(C.allowed_keys())
+
+
+def test_reward_weights_are_validated_and_round_trip():
+    config = C.apply_overrides(C.ExperimentConfig(world="detour"), ["reward_weights=0,1"])
+    assert config.reward_weights == (0.0, 1.0)
+    assert C.from_dict(config.to_dict()) == config
+    for bad in ("reward_weights=1", "reward_weights=0,0", "reward_weights=1,nan"):
+        with pytest.raises(C.ConfigError, match=r"reward_weights needs one finite weight per objective \['deliver', 'points'\]"):
+            C.apply_overrides(C.ExperimentConfig(world="detour"), [bad])

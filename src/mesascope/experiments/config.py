@@ -71,6 +71,8 @@ class ExperimentConfig:
     """Candidate test levels scored to choose the adversarial bank from."""
     adversarial_bank: int = 32
     """Levels in the adversarial bank (the best of `adversarial_pool`)."""
+    reward_weights: tuple[float, ...] = ()
+    """Training reward as weights over the world's objectives, in their order (e.g. 0,1 trains on the first proxy); empty: the intended objective alone. Evaluation always judges against the intended objective."""
     seeds: int = 8
     """Agents trained per shift value."""
     seed: int = 0
@@ -229,6 +231,11 @@ def validate(config: ExperimentConfig) -> None:
     _require(len(set(config.train_shifts)) == len(config.train_shifts), f"train_shifts has repeated values: {config.train_shifts}")
     _require(1 <= config.seeds <= 4096, f"seeds must be in [1, 4096], got {config.seeds}")
     _require(config.seed >= 0, f"seed must be >= 0, got {config.seed}")
+    weights = config.reward_weights
+    _require(
+        not weights or (len(weights) == world.num_objectives and all(math.isfinite(w) for w in weights) and any(w != 0 for w in weights)),
+        f"reward_weights needs one finite weight per objective {list(world.objectives)}, not all zero (or none for the intended objective), got {list(weights)}",
+    )
     _require(config.l2 >= 0 and config.l1 >= 0, f"l2 and l1 must be >= 0, got l2={config.l2}, l1={config.l1}")
     _require(config.devices >= 0, f"devices must be >= 0 (0 = automatic), got {config.devices}")
     p = config.ppo
@@ -269,6 +276,7 @@ def from_dict(data: dict[str, Any]) -> ExperimentConfig:
                 if get_origin(hints.get(key)) is tuple:
                     values[key] = tuple(value)
             data[name] = cls(**values)
-    if "train_shifts" in data:
-        data["train_shifts"] = tuple(data["train_shifts"])
+    for name in ("train_shifts", "reward_weights"):
+        if name in data:
+            data[name] = tuple(data[name])
     return ExperimentConfig(**data)

@@ -98,7 +98,7 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
     train_world = level_mix.training_world(world, config.level_mix, config.seed, config.adversarial_pool, config.adversarial_bank)
     if train_world is not world:
         timings["level_mix"] = time.perf_counter() - start
-    trainer = make_train(config.ppo, train_world)
+    trainer = make_train(config.ppo, train_world, config.reward_weights or None)
     seeds, shifts = population.agent_layout(config)
 
     start = time.perf_counter()
