@@ -31,7 +31,7 @@ import numpy as np
 
 from mesascope.diagnose.ranks import bootstrap_spearman
 from mesascope.experiments.results import ExperimentResult
-from mesascope.report import summary
+from mesascope.experiments import readings
 
 TRAIN = "train"
 """The distribution the signature treats as training."""
@@ -95,7 +95,9 @@ class Correlation:
             return "identical on every episode"
         if not self.defined:
             return f"undefined (constant {self.constant})" if self.constant else "undefined (fewer than 2 episodes)"
-        return summary.format_interval(self.rho, self.low, self.high)
+        from mesascope.report.summary import format_interval  # presentation, imported on use
+
+        return format_interval(self.rho, self.low, self.high)
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,7 @@ def _row(result: ExperimentResult, members: list[int], proxy: int, test: str, po
          config: AlignmentConfig) -> AlignmentRow:
     """Correlations and signature of the agents at positions `members` for one proxy."""
     correlations = {}
-    names = summary.distributions(result)
+    names = readings.distributions(result)
     for d, name in enumerate(names):
         returns = np.asarray(result.episode_returns.get(name, np.empty((0, 0, 0))), float)
         present = [i for i in members if i < returns.shape[0]]
@@ -182,14 +184,14 @@ def _row(result: ExperimentResult, members: list[int], proxy: int, test: str, po
 def alignment_statistics(result: ExperimentResult, config: AlignmentConfig = AlignmentConfig()) -> AlignmentStatistics:
     """Per agent and per training shift group, for every proxy: ρ of intended vs proxy return on
     every distribution with per-episode returns, and the signature of pseudo-alignment."""
-    test = summary.test_distribution(result)
+    test = readings.test_distribution(result)
     order = sorted(range(len(result.agents)), key=lambda i: (float(result.agents[i].train_shift), result.agents[i].agent))
-    shifts = summary.agent_shifts(result)
+    shifts = readings.agent_shifts(result)
     rows, pooled = [], []
     for proxy in range(1, len(result.objectives)):
         rows += [_row(result, [i], proxy, test, False, config) for i in order]
-        for value in summary.shift_values(result):
+        for value in readings.shift_values(result):
             members = [i for i in order if shifts[i] == value]
             pooled.append(_row(result, members, proxy, test, True, config))
-    names = tuple(d for d in summary.distributions(result) if d in result.episode_returns)
+    names = tuple(d for d in readings.distributions(result) if d in result.episode_returns)
     return AlignmentStatistics(names, test, tuple(rows), tuple(pooled), config)

@@ -37,7 +37,7 @@ import numpy as np
 from mesascope.diagnose import logistic
 from mesascope.diagnose.stats import chi2_sf, normal_quantile, wilson_interval
 from mesascope.experiments.results import ExperimentResult
-from mesascope.report import summary
+from mesascope.experiments import readings
 
 FITTED_CATEGORIES = ("robustly aligned", "proxy-aligned")
 """Verdict categories whose share `dose_response` fits against the dial."""
@@ -152,7 +152,7 @@ def mean_by_dose(doses: np.ndarray, values: np.ndarray, config: DoseConfig = Dos
     out = []
     for dose in _levels(doses, levels):
         members = values[doses == dose]
-        mean, low, high = summary.bootstrap_ci(members, config.resamples, config.confidence, config.seed)
+        mean, low, high = readings.bootstrap_ci(members, config.resamples, config.confidence, config.seed)
         out.append(DoseMean(float(dose), int(members.size), int(np.isfinite(members).sum()), mean, low, high))
     return tuple(out)
 
@@ -326,17 +326,17 @@ class DoseResponse:
 
 def dose_response(result: ExperimentResult, config: DoseConfig = DoseConfig()) -> DoseResponse:
     """Normalised returns, verdict shares and logistic fits against the training shift value,
-    on the result's test distribution (`summary.test_distribution`)."""
-    distribution = summary.test_distribution(result)
-    dial = summary.agent_shifts(result)
+    on the result's test distribution (`readings.test_distribution`)."""
+    distribution = readings.test_distribution(result)
+    dial = readings.agent_shifts(result)
     levels = np.unique(dial)
-    per_agent = summary.agent_normalised(result, distribution)
+    per_agent = readings.agent_normalised(result, distribution)
     returns = {name: mean_by_dose(dial, per_agent[:, k], config, levels) for k, name in enumerate(result.objectives)}
-    verdicts = summary.verdict_by_agent(result, distribution)
+    verdicts = readings.verdict_by_agent(result, distribution)
     judged = np.array([record.agent in verdicts for record in result.agents], bool)
-    categories = np.array([summary.verdict_category(verdicts[r.agent].verdict) if r.agent in verdicts else summary.NO_VERDICT
+    categories = np.array([readings.verdict_category(verdicts[r.agent].verdict) if r.agent in verdicts else readings.NO_VERDICT
                            for r in result.agents], dtype=object)
-    shares = {c: share_by_dose(dial[judged], categories[judged] == c, config, levels) for c in summary.VERDICT_CATEGORIES}
+    shares = {c: share_by_dose(dial[judged], categories[judged] == c, config, levels) for c in readings.VERDICT_CATEGORIES}
     fits = {c: fit_logistic(dial[judged], categories[judged] == c, config) for c in FITTED_CATEGORIES}
     return DoseResponse(result.shift_name, distribution, tuple(result.objectives), tuple(float(v) for v in levels),
                         returns, shares, fits, int((~judged).sum()), config)

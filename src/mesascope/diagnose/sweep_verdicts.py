@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from mesascope.diagnose.returns import bootstrap_mean_ci
+from mesascope.experiments.readings import agent_normalised
 
 
 PERMUTATION_CHUNK = 128
@@ -240,8 +241,6 @@ def sweep_agents(results: list[Any], values: list[float], distribution: str = "t
     `values`) on `distribution` from their evaluation and verdict rows."""
     if len(results) != len(values):
         raise ValueError(f"one dial value per result needed: {len(results)} results, {len(values)} values")
-    from mesascope.report.summary import agent_normalised  # the report's reading of per-agent returns
-
     columns: dict[str, list] = {name: [] for name in ("x", "train_shift", "gap", "aimed", "aligned", "proxy_seeking")}
     for result, value in zip(results, values):
         intended = result.objectives[0]
