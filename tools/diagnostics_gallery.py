@@ -7,7 +7,7 @@ correlations, decision influence over training, dose response); the adversarial-
 verdicts. Runs go to the given store, so rerunning reuses every finished run; the numbers the
 document quotes are printed.
 
-    python tools/diagnostics_gallery.py [--db gallery.db] [--parts worlds planners demo study training]
+    python tools/diagnostics_gallery.py [--db gallery.db] [--parts worlds planners demo study training capacity]
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from mesascope.store.db import Store  # noqa: E402
 from mesascope.worlds import registry  # noqa: E402
 
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images" / "diagnostics"
-PARTS = ["worlds", "planners", "demo", "study", "training"]
-"""The parts of the gallery; the adversarial study and the training sweep take about 10 and 6
-minutes on 2 cores."""
+PARTS = ["worlds", "planners", "demo", "study", "training", "capacity"]
+"""The parts of the gallery; the adversarial study, the training sweep and the capacity sweep
+take about 10, 6 and 4 minutes on 2 cores."""
 
 
 def save(name: str, png: bytes) -> None:
@@ -119,6 +119,22 @@ def training_pictures(store: Store) -> None:
               f"(τ = {verdict.evidence['tau']:.2f}, p = {verdict.evidence['p']:.4f}) — {verdict.reason}")
 
 
+def capacity_pictures(store: Store) -> None:
+    """A capacity sweep of trained agents: coin agents trained at p_random_coin = 0.3 with
+    networks of 4 to 64 units per layer."""
+    from mesascope.experiments.config import apply_overrides
+
+    sweep = Sweep(apply_overrides(presets.get("coin-demo"), ["train_shifts=0.3"]), "ppo.width", ("4", "8", "16", "64"))
+    done = run_sweep(sweep, store)
+    save("sweep_coin_width_returns", sweep_plots.returns_across(done.results, list(sweep.values), "ppo.width"))
+    for value, result in zip(sweep.values, done.results):
+        best = [row.evidence.get("best") for row in result.verdicts if row.distribution == "test"]
+        print(f"  width {value} (run {result.run_id}): best hypothesis {dict((b, best.count(b)) for b in sorted(set(best)))}")
+    (verdicts,) = decide_sweep(sweep_agents(done.results, [float(v) for v in sweep.values])).values()
+    for verdict in verdicts:
+        print(f"  coin width sweep: {verdict.name}: {'holds' if verdict.holds else 'does not hold'} — {verdict.reason}")
+
+
 def main() -> None:
     """Produce every picture of docs/diagnostics.md."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -134,7 +150,7 @@ def main() -> None:
             planner_pictures()
         else:
             with Store(args.db) as store:
-                {"demo": demo_pictures, "study": study_pictures, "training": training_pictures}[part](store)
+                {"demo": demo_pictures, "study": study_pictures, "training": training_pictures, "capacity": capacity_pictures}[part](store)
 
 
 if __name__ == "__main__":
