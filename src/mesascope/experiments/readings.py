@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mesascope.diagnose.returns import bootstrap_mean_ci
 from mesascope.experiments.results import ExperimentResult, VerdictRow
 
 VERDICT_CATEGORIES = ("robustly aligned", "proxy-aligned", "capability failure", "ambiguous")
@@ -75,15 +76,9 @@ def agent_normalised(result: ExperimentResult, distribution: str) -> np.ndarray:
 
 
 def bootstrap_ci(values: np.ndarray, resamples: int = 2000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """Mean of the finite `values` and a percentile bootstrap interval over them (NaN if none)."""
-    finite = np.asarray(values, float)
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        return float("nan"), float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = rng.choice(finite, size=(resamples, finite.size), replace=True).mean(1)
-    tail = (1 - confidence) / 2
-    return float(finite.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+    """Mean of the finite `values` and a percentile bootstrap interval over them (NaN if none),
+    with its own seeded generator so every reading of a result gives the same interval."""
+    return bootstrap_mean_ci(values, np.random.default_rng(seed), resamples, confidence)
 
 
 def verdict_by_agent(result: ExperimentResult, distribution: str) -> dict[int, VerdictRow]:

@@ -115,9 +115,7 @@ class CoinWorld(World):
     def observation_shape(self) -> tuple[int, int, int]:
         """Global: (H, W, 4) wall/agent/coin/exit; egocentric: (2H-5, 2W-5, 3) wall/coin/exit
         over the interior, centred on the agent (the agent channel would be constant)."""
-        if self.view == "global":
-            return (self.size, self.size, 4)
-        return (2 * self.size - 5, 2 * self.size - 5, 3)
+        return grid.view_shape(self.view, self.size, len(self.observation_channels))
 
     @property
     def observation_channels(self) -> tuple[str, ...]:

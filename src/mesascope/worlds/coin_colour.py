@@ -204,9 +204,7 @@ class CoinColourWorld(World):
     def observation_shape(self) -> tuple[int, int, int]:
         """Egocentric: (2H-5, 2W-5, 4) wall + three object channels; global: (H, W, 5) with an
         agent channel after the wall."""
-        if self.view == "global":
-            return (self.size, self.size, 5)
-        return (2 * self.size - 5, 2 * self.size - 5, 4)
+        return grid.view_shape(self.view, self.size, len(self.observation_channels))
 
     @property
     def observation_channels(self) -> tuple[str, ...]:

@@ -215,9 +215,7 @@ class CornerWorld(World):
     @property
     def observation_shape(self) -> tuple[int, int, int]:
         """Global: (H, W, 3) wall/agent/cheese; egocentric: (2H-5, 2W-5, 2) wall/cheese."""
-        if self.view == "global":
-            return (self.size, self.size, 3)
-        return (2 * self.size - 5, 2 * self.size - 5, 2)
+        return grid.view_shape(self.view, self.size, len(self.observation_channels))
 
     @property
     def observation_channels(self) -> tuple[str, ...]:

@@ -152,9 +152,7 @@ class DetourWorld(World):
     @property
     def observation_shape(self) -> tuple[int, int, int]:
         """Egocentric: (2H-5, 2W-5, 3) wall/goal/jackpot; global: (H, W, 4) wall/agent/goal/jackpot."""
-        if self.view == "global":
-            return (self.size, self.size, 4)
-        return (2 * self.size - 5, 2 * self.size - 5, 3)
+        return grid.view_shape(self.view, self.size, len(self.observation_channels))
 
     @property
     def observation_channels(self) -> tuple[str, ...]:

@@ -102,9 +102,7 @@ class DustRoomWorld(World):
     @property
     def observation_shape(self) -> tuple[int, int, int]:
         """Global: (H, W, 5) wall/agent/dust/intact/spoiled; egocentric: (2H-5, 2W-5, 4) without agent."""
-        if self.view == "global":
-            return (self.size, self.size, 5)
-        return (2 * self.size - 5, 2 * self.size - 5, 4)
+        return grid.view_shape(self.view, self.size, len(self.observation_channels))
 
     @property
     def observation_channels(self) -> tuple[str, ...]:

@@ -41,6 +41,13 @@ def view_channels(view: str, objects: tuple[str, ...], planes: tuple[str, ...] =
     return ("wall", *(("agent",) if view == "global" else ()), *objects, *planes)
 
 
+def view_shape(view: str, size: int, channels: int) -> tuple[int, int, int]:
+    """Observation shape of a square grid world of side `size`: (size, size, C) for the global
+    view, (2·size − 5, 2·size − 5, C) for the egocentric window over the interior."""
+    side = size if view == "global" else 2 * size - 5
+    return (side, side, channels)
+
+
 def egocentric_plane(plane: jax.Array, position: jax.Array, outside: bool | int = 0) -> jax.Array:
     """The interior of a border-walled (H, W) map in a (2(H-2)-1, 2(W-2)-1) window centred on
     `position`; cells outside the interior read as `outside`. Every interior cell is visible

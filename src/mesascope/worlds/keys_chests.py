@@ -156,9 +156,7 @@ class KeysChestsWorld(World):
     @property
     def observation_shape(self) -> tuple[int, int, int]:
         """Egocentric: (2H-5, 2W-5, 6) wall/key/chest/held>=1,2,3; global: (H, W, 7) with agent."""
-        if self.view == "global":
-            return (self.size, self.size, 7)
-        return (2 * self.size - 5, 2 * self.size - 5, 6)
+        return grid.view_shape(self.view, self.size, len(self.observation_channels))
 
     @property
     def observation_channels(self) -> tuple[str, ...]:

@@ -136,9 +136,7 @@ class LampWorld(World):
     @property
     def observation_shape(self) -> tuple[int, int, int]:
         """Egocentric: (2H-5, 2W-5, 4) wall/button/switch/pressed; global: (H, W, 5) with agent."""
-        if self.view == "global":
-            return (self.size, self.size, 5)
-        return (2 * self.size - 5, 2 * self.size - 5, 4)
+        return grid.view_shape(self.view, self.size, len(self.observation_channels))
 
     @property
     def observation_channels(self) -> tuple[str, ...]:
