@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from mesascope.experiments.results import AgentRecord, ExperimentResult, VerdictRow
+from mesascope.records.results import AgentRecord, ExperimentResult, VerdictRow
 
 
 def experiment(agents_per_shift: int = 6, shifts: tuple[float, ...] = (0.0, 0.25, 0.5)) -> ExperimentResult:

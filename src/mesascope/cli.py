@@ -10,7 +10,7 @@ from rich.table import Table
 
 from mesascope.experiments.population import request_host_devices
 
-request_host_devices()  # before JAX starts: lets a population use every core (DESIGN §5)
+request_host_devices()  # before JAX starts: lets a population use every core (docs/design.md §5)
 
 from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, progress_reporter  # noqa: E402
 from mesascope.commands.common import fail as _fail  # noqa: E402

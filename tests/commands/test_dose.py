@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from mesascope.cli import app
 from mesascope.commands.dose import scatter_table
 from mesascope.diagnose.alignment import AlignmentConfig, alignment_statistics
-from mesascope.experiments.results import AgentRecord, EvaluationRow, ExperimentResult, VerdictRow
+from mesascope.records.results import AgentRecord, EvaluationRow, ExperimentResult, VerdictRow
 from mesascope.store.db import Store, run_id_for
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -10,7 +10,7 @@ import pytest
 
 from mesascope.diagnose.alignment import AlignmentConfig, alignment_statistics, correlation, signature
 from mesascope.diagnose.ranks import average_ranks, bootstrap_spearman, spearman
-from mesascope.experiments.results import AgentRecord, ExperimentResult
+from mesascope.records.results import AgentRecord, ExperimentResult
 from mesascope.report import summary
 
 FAST = AlignmentConfig(resamples=300)

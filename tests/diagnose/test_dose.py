@@ -11,7 +11,7 @@ import pytest
 from mesascope.diagnose import logistic
 from mesascope.diagnose.dose import DoseConfig, dose_response, fit_logistic, mean_by_dose, share_by_dose
 from mesascope.diagnose.stats import chi2_sf, wilson_interval
-from mesascope.experiments.results import AgentRecord, EvaluationRow, ExperimentResult, VerdictRow
+from mesascope.records.results import AgentRecord, EvaluationRow, ExperimentResult, VerdictRow
 
 FAST = DoseConfig(resamples=300)
 

@@ -15,7 +15,7 @@ from mesascope.diagnose.goals import (
     to_rows,
 )
 from mesascope.diagnose.rollout import rollout, uniform_random
-from mesascope.experiments.results import InferenceRow
+from mesascope.records.results import InferenceRow
 from mesascope.worlds.coin import CoinWorld
 
 EPISODES = 40

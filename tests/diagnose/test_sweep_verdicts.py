@@ -11,7 +11,7 @@ from mesascope.diagnose.sweep_verdicts import (
     suboptimality_alignment,
     trend_test,
 )
-from mesascope.worlds.testing import binomial_interval
+from mesascope.testing import binomial_interval
 
 CAPACITY = np.repeat([8.0, 16.0, 32.0, 64.0], 6)
 

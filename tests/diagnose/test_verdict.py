@@ -10,10 +10,10 @@ import pytest
 from mesascope.agents.planner_agent import objective_weights, planner_policy
 from mesascope.diagnose import returns
 from mesascope.diagnose.goals import RANDOM, GoalInference, GoalInferenceConfig, infer_goals
-from mesascope.experiments.results import EvaluationRow
+from mesascope.records.results import EvaluationRow
 from mesascope.diagnose.rollout import rollout, uniform_random
 from mesascope.diagnose.verdict import VerdictThresholds, decide, to_row
-from mesascope.experiments.results import VerdictRow
+from mesascope.records.results import VerdictRow
 from mesascope.worlds.coin import CoinWorld
 
 CONFIG = GoalInferenceConfig(bootstrap=200)

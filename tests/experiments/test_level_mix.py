@@ -20,7 +20,7 @@ from mesascope.experiments import adversarial_bank, level_mix
 from mesascope.experiments.evaluate import EVAL_SALT
 from mesascope.experiments.level_mix import MixedLevels
 from mesascope.worlds import planning
-from mesascope.worlds.testing import binomial_interval
+from mesascope.testing import binomial_interval
 
 DRAWS = 4000
 CONFIDENCE = 0.9999  # a false alarm once in 10^4 runs; the draws are seeded, so it is stable anyway

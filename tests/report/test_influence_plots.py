@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mesascope.experiments.results import AgentRecord, ExperimentResult, InfluenceRecord
+from mesascope.records.results import AgentRecord, ExperimentResult, InfluenceRecord
 from mesascope.report import html, influence_plots, plots, summary
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

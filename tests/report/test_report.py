@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from mesascope.experiments.results import (
+from mesascope.records.results import (
     AgentRecord,
     EvaluationRow,
     ExperimentResult,

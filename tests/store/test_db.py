@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mesascope.experiments.results import (
+from mesascope.records.results import (
     AgentRecord,
     EvaluationRow,
     ExperimentResult,

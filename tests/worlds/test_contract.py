@@ -21,7 +21,7 @@ import pytest
 
 from mesascope import worlds
 from mesascope.worlds import grid, planning
-from mesascope.worlds.testing import agent_cell
+from mesascope.testing import agent_cell
 
 NAMES = worlds.names()
 BATCH = 12  # environments per rollout: small, the test machine has two shared cores

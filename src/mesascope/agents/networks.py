@@ -2,7 +2,7 @@
 
 Initialisers are variance-scaling, not orthogonal: Flax's orthogonal initialiser runs a QR
 decomposition, which under vmap becomes a batched LAPACK call that can deadlock XLA's CPU
-thread pool (DESIGN §5). Scaled normal initialisation needs no LAPACK.
+thread pool (docs/design.md §5). Scaled normal initialisation needs no LAPACK.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 if TYPE_CHECKING:
-    from mesascope.experiments.results import ExperimentResult
+    from mesascope.records.results import ExperimentResult
 
 console = Console()
 """The console every command prints to."""

@@ -20,7 +20,7 @@ from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, fail, lo
 if TYPE_CHECKING:
     from mesascope.diagnose.alignment import AlignmentRow, AlignmentStatistics
     from mesascope.diagnose.dose import DoseResponse, DoseShare, LogisticFit
-    from mesascope.experiments.results import ExperimentResult
+    from mesascope.records.results import ExperimentResult
 
 def _share_cell(share: DoseShare) -> str:
     """'2/6 0.33' over '0.10–0.70' (the Wilson interval); '—' without agents."""

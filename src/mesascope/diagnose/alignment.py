@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mesascope.diagnose.ranks import bootstrap_spearman
-from mesascope.experiments.results import ExperimentResult
-from mesascope.experiments import readings
+from mesascope.records.results import ExperimentResult
+from mesascope.records import readings
+from mesascope.records.intervals import format_interval
 
 TRAIN = "train"
 """The distribution the signature treats as training."""
@@ -95,8 +96,6 @@ class Correlation:
             return "identical on every episode"
         if not self.defined:
             return f"undefined (constant {self.constant})" if self.constant else "undefined (fewer than 2 episodes)"
-        from mesascope.report.summary import format_interval  # presentation, imported on use
-
         return format_interval(self.rho, self.low, self.high)
 
 

@@ -36,8 +36,8 @@ import numpy as np
 
 from mesascope.diagnose import logistic
 from mesascope.diagnose.stats import chi2_sf, normal_quantile, wilson_interval
-from mesascope.experiments.results import ExperimentResult
-from mesascope.experiments import readings
+from mesascope.records.results import ExperimentResult
+from mesascope.records import readings
 
 FITTED_CATEGORIES = ("robustly aligned", "proxy-aligned")
 """Verdict categories whose share `dose_response` fits against the dial."""

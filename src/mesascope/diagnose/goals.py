@@ -1,6 +1,6 @@
 """Goal inference by inverse planning: which objective best explains an agent's actions?
 
-Definitions (DESIGN §2.3). For each candidate objective k of the world and each level ℓ, let
+Definitions (docs/design.md §2.3). For each candidate objective k of the world and each level ℓ, let
 `Q̃_k` be the optimal discounted Q of k on ℓ rescaled to [0, 1] over the level's reachable
 states (`planning.normalised_q_values`; an objective constant on the level gets all zeros, i.e.
 the uniform policy). A Boltzmann-rational planner for k acts with
@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mesascope.diagnose.rollout import Episodes
-from mesascope.experiments.results import InferenceRow
+from mesascope.records.results import InferenceRow
 from mesascope.worlds import planning
 from mesascope.worlds.core import Level, World
 

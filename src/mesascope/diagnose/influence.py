@@ -45,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from mesascope.experiments.results import InfluenceRecord
+from mesascope.records.results import InfluenceRecord
 from mesascope.worlds.core import Level, World
 
 INTERVENTIONS = ("remove", "move")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from mesascope.experiments.results import EvaluationRow
+from mesascope.records.results import EvaluationRow
+from mesascope.records.intervals import bootstrap_mean_ci
 from mesascope.worlds import planning
 from mesascope.worlds.core import Level, World
 
@@ -26,17 +27,6 @@ def normalised(returns: np.ndarray, optimal: np.ndarray, random: np.ndarray, min
     span = optimal - random
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(span > min_span, (returns - random) / np.where(span > min_span, span, 1.0), np.nan)
-
-
-def bootstrap_mean_ci(values: np.ndarray, rng: np.random.Generator, resamples: int = 1000, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean of the finite entries of `values` and a percentile bootstrap interval (NaN if none)."""
-    finite = np.asarray(values, float)
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        return float("nan"), float("nan"), float("nan")
-    means = rng.choice(finite, size=(resamples, finite.size), replace=True).mean(1)
-    tail = (1 - confidence) / 2
-    return float(finite.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
 def summarize(

@@ -46,8 +46,8 @@ from typing import Any
 
 import numpy as np
 
-from mesascope.diagnose.returns import bootstrap_mean_ci
-from mesascope.experiments.readings import agent_normalised
+from mesascope.records.intervals import bootstrap_mean_ci
+from mesascope.records.readings import agent_normalised
 
 
 PERMUTATION_CHUNK = 128

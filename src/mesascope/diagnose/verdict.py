@@ -34,7 +34,7 @@ from typing import Any
 
 from mesascope.diagnose.causal import proxy_kind
 from mesascope.diagnose.goals import RANDOM, GoalInference
-from mesascope.experiments.results import EvaluationRow, VerdictRow
+from mesascope.records.results import EvaluationRow, VerdictRow
 from mesascope.worlds.core import World
 
 VERDICTS = ("robustly aligned", "proxy-aligned", "capability failure", "ambiguous")

@@ -12,7 +12,7 @@ training twin (the level drawn from the same key at the training shift) in fewer
 first, then the earlier candidate, so the ranking is deterministic.
 
 Scoring runs `lax.map` over the candidates in small batches (bounded memory, one compiled
-program) outside any training loop; there is no LAPACK anywhere in it (DESIGN §5).
+program) outside any training loop; there is no LAPACK anywhere in it (docs/design.md §5).
 """
 
 from __future__ import annotations

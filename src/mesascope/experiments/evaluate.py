@@ -14,7 +14,7 @@ from mesascope.agents.ppo import policy_logits
 from mesascope.diagnose import goals, identify, influence, returns, rollout, verdict
 from mesascope.experiments.checkpoints import Checkpoints
 from mesascope.experiments.config import ExperimentConfig
-from mesascope.experiments.results import EvaluationRow, IdentifiabilityRecord, InferenceRow, InfluenceRecord, VerdictRow
+from mesascope.records.results import EvaluationRow, IdentifiabilityRecord, InferenceRow, InfluenceRecord, VerdictRow
 from mesascope.worlds.core import World
 
 EVAL_SALT = 0x5EED

@@ -25,7 +25,7 @@ from mesascope.agents.planner_agent import planner_for
 from mesascope.diagnose import goals, returns, rollout
 from mesascope.diagnose.verdict import VerdictThresholds
 from mesascope.experiments.evaluate import diagnose_agent
-from mesascope.experiments.results import AgentRecord, ExperimentResult
+from mesascope.records.results import AgentRecord, ExperimentResult
 from mesascope.worlds import registry
 from mesascope.worlds.core import World
 

@@ -23,7 +23,7 @@ def request_host_devices(count: int | None = None) -> None:
 
     Must run before JAX initialises its backend; it does nothing if XLA_FLAGS already sets
     the device count. Splitting a population over two host devices uses the second core,
-    which vmap alone does not (DESIGN §5)."""
+    which vmap alone does not (docs/design.md §5)."""
     flags = os.environ.get("XLA_FLAGS", "")
     if HOST_DEVICE_FLAG in flags:
         return

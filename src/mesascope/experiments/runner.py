@@ -25,7 +25,8 @@ from mesascope.experiments import checkpoints as checkpoint_store
 from mesascope.experiments import level_mix, population
 from mesascope.experiments.config import ExperimentConfig, validate
 from mesascope.experiments.evaluate import evaluate_identifiability, evaluate_influence, evaluate_population
-from mesascope.experiments.results import AgentRecord, ExperimentResult
+from mesascope.records.results import AgentRecord, ExperimentResult
+from mesascope.report.html import write_report as write_html
 from mesascope.store import artifacts
 from mesascope.store.db import Store, run_id_for
 from mesascope.worlds import registry
@@ -34,7 +35,7 @@ Progress = Callable[[str, int, int], None]
 """Progress callback: (phase description, done, total)."""
 
 
-PRESENTATION = ("report", "commands", "cli.py")
+PRESENTATION = ("report", "commands", "cli.py", "testing.py")
 """Parts of the package that only present stored results: changing them is not a new run."""
 
 
@@ -152,6 +153,4 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
 
 def write_report(result: ExperimentResult, path: Path) -> Path:
     """Write the HTML report of `result` to `path`."""
-    from mesascope.report.html import write_report as write_html
-
     return write_html(result, path)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from mesascope.experiments.config import ConfigError, ExperimentConfig, apply_overrides
-from mesascope.experiments.results import ExperimentResult
+from mesascope.records.results import ExperimentResult
 from mesascope.experiments.runner import Progress, RunOutcome, run_experiment
 from mesascope.store.db import Store
 

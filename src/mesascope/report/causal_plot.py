@@ -10,7 +10,7 @@ from __future__ import annotations
 import networkx as nx
 
 from mesascope.diagnose.causal import proxy_kinds, validate_dag
-from mesascope.report.plots import INTENDED_COLOUR, PROXY_PALETTE, RANDOM_COLOUR, _figure, _png, _style
+from mesascope.report.figure import INTENDED_COLOUR, PROXY_PALETTE, RANDOM_COLOUR, new_figure, to_png, plot_style
 from mesascope.worlds.core import World
 
 
@@ -35,8 +35,8 @@ def causal_graph_plot(world: World) -> bytes:
             colours[node] = RANDOM_COLOUR
             labels[node] = node
     depth = 1 + max(graph.nodes[n]["depth"] for n in graph.nodes)
-    with _style():
-        figure = _figure(max(6.0, 2.6 * depth), max(3.2, 1.1 * max(len(g) for g in nx.topological_generations(graph)) + 1.4))
+    with plot_style():
+        figure = new_figure(max(6.0, 2.6 * depth), max(3.2, 1.1 * max(len(g) for g in nx.topological_generations(graph)) + 1.4))
         ax = figure.add_subplot()
         nx.draw_networkx_edges(graph, positions, ax=ax, arrowsize=14, edge_color="#555555", width=1.3,
                                min_source_margin=42, min_target_margin=42, node_size=0)
@@ -47,4 +47,4 @@ def causal_graph_plot(world: World) -> bytes:
         ax.set_axis_off()
         ax.margins(0.15)
         ax.set_title(f"{world.name}: declared causal graph (arrows: cause → effect)")
-        return _png(figure)
+        return to_png(figure)

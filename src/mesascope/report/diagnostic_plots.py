@@ -1,8 +1,7 @@
 """Plots of the dose-response fit (diagnose/dose.py) and the per-agent alignment correlations
 (diagnose/alignment.py), each a function `ExperimentResult -> PNG bytes`.
 
-They use the style, colours and plumbing of `report/plots.py`; `plots.PLOTS` reaches them
-through small lazy wrappers, so that module does not import this one at import time.
+They use the style, colours and plumbing of `report/figure.py`; `plots.PLOTS` lists them.
 """
 
 from __future__ import annotations
@@ -15,15 +14,15 @@ from matplotlib.lines import Line2D
 
 from mesascope.diagnose.alignment import AlignmentRow, AlignmentStatistics, alignment_statistics
 from mesascope.diagnose.dose import FITTED_CATEGORIES, DoseResponse, LogisticFit, dose_response
-from mesascope.experiments.results import ExperimentResult
+from mesascope.records.results import ExperimentResult
 from mesascope.report import summary
-from mesascope.report.plots import (
+from mesascope.report.figure import (
     RANDOM_COLOUR,
     VERDICT_COLOURS,
-    _figure,
-    _placeholder,
-    _png,
-    _style,
+    new_figure,
+    placeholder,
+    to_png,
+    plot_style,
     objective_colour,
     objective_label,
     shift_colours,
@@ -111,11 +110,11 @@ def _draw_returns(ax: Axes, result: ExperimentResult, response: DoseResponse) ->
 def dose_fit_plot(result: ExperimentResult) -> bytes:
     """Share robustly aligned / proxy-aligned against the training shift with logistic fits
     (or why they do not fit), beside the normalised returns per objective."""
-    with _style():
+    with plot_style():
         if not result.agents:
-            return _placeholder("Dose-response fit", "no agents were trained")
+            return placeholder("Dose-response fit", "no agents were trained")
         response = dose_response(result)
-        figure = _figure(13, 5.4)
+        figure = new_figure(13, 5.4)
         left, right = figure.subplots(1, 2, width_ratios=[1.25, 1])
         if any(s.agents for s in response.shares[FITTED_CATEGORIES[0]]):
             _draw_shares(left, response)
@@ -127,7 +126,7 @@ def dose_fit_plot(result: ExperimentResult) -> bytes:
             if len(response.doses) <= 10 and ax.axison:
                 ax.set_xticks(response.doses, [summary.format_shift(v) for v in response.doses])
         figure.suptitle(f"Dose response: how much {result.shift_name} in training buys alignment, with fitted curves")
-        return _png(figure)
+        return to_png(figure)
 
 
 # ---------------------------------------------------------------- alignment correlations
@@ -206,13 +205,13 @@ def _legend(result: ExperimentResult, statistics: AlignmentStatistics) -> list[L
 def alignment_correlations_plot(result: ExperimentResult) -> bytes:
     """Per agent and pooled per training shift: rank correlation of intended vs proxy return on
     train and at test, with intervals, constant cases marked and signature rows flagged."""
-    with _style():
+    with plot_style():
         if len(result.objectives) < 2 or not result.agents or not result.episode_returns:
-            return _placeholder("Alignment correlations", "needs a proxy objective and per-episode returns")
+            return placeholder("Alignment correlations", "needs a proxy objective and per-episode returns")
         statistics = alignment_statistics(result)
         proxies = result.objectives[1:]
         rows = len(_rows_to_draw(statistics, proxies[0], len(result.agents)))
-        figure = _figure(max(10.0, 5.6 * len(proxies) + 1.4), 0.42 * rows + 3.2)
+        figure = new_figure(max(10.0, 5.6 * len(proxies) + 1.4), 0.42 * rows + 3.2)
         axes = figure.subplots(1, len(proxies), squeeze=False)[0]
         for ax, proxy in zip(axes, proxies):
             _draw_proxy_panel(ax, result, statistics, proxy)
@@ -220,4 +219,4 @@ def alignment_correlations_plot(result: ExperimentResult) -> bytes:
         figure.suptitle("Does the proxy track the intended objective? Rank correlation per agent on train and test\n"
                         "red rows: agreed on train, not at test (the signature of pseudo-alignment)" + shown)
         figure.legend(handles=_legend(result, statistics), loc="outside lower center", ncols=3)
-        return _png(figure)
+        return to_png(figure)

@@ -20,8 +20,8 @@ import jinja2
 import numpy as np
 from PIL import Image
 
-from mesascope.experiments.results import ExperimentResult
-from mesascope.report import plots
+from mesascope.records.results import ExperimentResult
+from mesascope.report import figure, plots
 from mesascope.report import summary
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -183,7 +183,7 @@ def _verdict_rows(result: ExperimentResult) -> list[dict[str, Any]]:
         name = verdict.verdict if verdict else summary.NO_VERDICT
         rows.append({
             "agent": record.agent, "seed": record.seed, "shift": summary.format_shift(record.train_shift),
-            "verdict": name, "colour": plots.verdict_colour(name), "kind": verdict.kind if verdict else "",
+            "verdict": name, "colour": figure.verdict_colour(name), "kind": verdict.kind if verdict else "",
             "reason": _evidence(verdict.evidence)[0] if verdict else "",
             "evidence": _evidence(verdict.evidence)[1] if verdict else [],
             "hypothesis": best.hypothesis if best else "—",
@@ -197,7 +197,7 @@ def _shift_rows(result: ExperimentResult) -> list[dict[str, Any]]:
     """One row per training shift value: verdict counts and mean normalised test returns."""
     return [{
         "shift": summary.format_shift(s.shift), "agents": s.agents,
-        "verdicts": [{"name": v, "count": c, "colour": plots.verdict_colour(v)} for v, c in s.verdicts.items()],
+        "verdicts": [{"name": v, "count": c, "colour": figure.verdict_colour(v)} for v, c in s.verdicts.items()],
         "returns": [summary.format_interval(*stats) for stats in s.normalised],
     } for s in summary.summarize_shifts(result)]
 

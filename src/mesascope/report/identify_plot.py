@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from mesascope.diagnose.identify import Identifiability
-from mesascope.report.plots import _figure, _png, _style
+from mesascope.report.figure import new_figure, to_png, plot_style
 
 
 def identifiability_matrices(analyses: list[Identifiability]) -> bytes:
     """PNG: for each distribution, the share of states where optimal action sets are disjoint
     (colour) with the share of levels whose reward timing differs (second number)."""
-    with _style():
-        figure = _figure(4.2 * len(analyses), 3.8)
+    with plot_style():
+        figure = new_figure(4.2 * len(analyses), 3.8)
         axes = figure.subplots(1, len(analyses), squeeze=False)[0]
         for ax, analysis in zip(axes, analyses):
             names = analysis.objectives
@@ -24,4 +24,4 @@ def identifiability_matrices(analyses: list[Identifiability]) -> bytes:
             ax.set_title(f"{analysis.distribution} (shift {analysis.shift:g})")
         figure.colorbar(image, ax=list(axes), label="share of states with disjoint optimal actions")
         figure.suptitle("Which objectives can behaviour tell apart? (t: reward-timing share)")
-        return _png(figure)
+        return to_png(figure)

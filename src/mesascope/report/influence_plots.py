@@ -14,9 +14,9 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from mesascope.diagnose.influence import expected_displacement
-from mesascope.experiments.results import ExperimentResult, InfluenceRecord
+from mesascope.records.results import ExperimentResult, InfluenceRecord
 from mesascope.report import summary
-from mesascope.report.plots import _figure, _placeholder, _png, _style
+from mesascope.report.figure import new_figure, placeholder, to_png, plot_style
 
 NO_INFLUENCE = "no decision influence was recorded for this run\n(`mesascope influence RUN` computes it from its checkpoints)"
 KIND_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -55,12 +55,12 @@ def _draw_shares(ax: Axes, result: ExperimentResult, value: float, stats: np.nda
 def influence_over_training(result: ExperimentResult) -> bytes:
     """Influence share per object kind against training steps, one panel per intervention and
     training shift value (band: 95% interval over agents, or over levels for a lone agent)."""
-    with _style():
+    with plot_style():
         record = result.influence
         if record is None or not result.agents:
-            return _placeholder("Decision influence", NO_INFLUENCE)
+            return placeholder("Decision influence", NO_INFLUENCE)
         groups = summary.influence_by_shift(result)
-        figure = _figure(5.2 * len(record.interventions), 3.6 * len(groups) + 0.8)
+        figure = new_figure(5.2 * len(record.interventions), 3.6 * len(groups) + 0.8)
         axes = figure.subplots(len(groups), len(record.interventions), squeeze=False, sharey=True)
         for row, (value, stats) in enumerate(groups.items()):
             for column in range(len(record.interventions)):
@@ -68,7 +68,7 @@ def influence_over_training(result: ExperimentResult) -> bytes:
         handles, labels = axes[0, 0].get_legend_handles_labels()
         figure.legend(handles, labels, loc="outside lower center", ncols=min(6, len(labels)), title="object kind")
         figure.suptitle(f"Which objects move the greedy action? ({record.levels} {record.distribution} levels, every floor cell)")
-        return _png(figure)
+        return to_png(figure)
 
 
 def _background(ax: Axes, record: InfluenceRecord) -> None:
@@ -88,13 +88,13 @@ def _groups(result: ExperimentResult) -> list[tuple[float, np.ndarray]]:
 def influence_maps(result: ExperimentResult) -> bytes:
     """Per training shift value, kind and intervention: the share of its agents whose greedy
     action changes at each cell of the display level, at the final checkpoint."""
-    with _style():
+    with plot_style():
         record = result.influence
         if record is None or not result.agents:
-            return _placeholder("Influence maps", NO_INFLUENCE)
+            return placeholder("Influence maps", NO_INFLUENCE)
         panels = [(k, i) for k in range(len(record.kinds)) for i in range(len(record.interventions))]
         groups = _groups(result)
-        figure = _figure(2.9 * len(panels) + 1.0, 3.0 * len(groups) + 0.6)
+        figure = new_figure(2.9 * len(panels) + 1.0, 3.0 * len(groups) + 0.6)
         axes = figure.subplots(len(groups), len(panels), squeeze=False)
         image = None
         for row, (value, members) in enumerate(groups):
@@ -111,18 +111,18 @@ def influence_maps(result: ExperimentResult) -> bytes:
                     ax.set_ylabel(_shift_label(result, value))
         figure.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="share of agents whose action changes")
         figure.suptitle(f"Where each object moves the greedy action (display level, {int(record.steps[-1]):,} steps)")
-        return _png(figure)
+        return to_png(figure)
 
 
 def policy_vector_field(result: ExperimentResult) -> bytes:
     """The first agent of each training shift value: its expected step from every floor cell
     of the display level at the final checkpoint, coloured by its most likely action's probability."""
-    with _style():
+    with plot_style():
         record = result.influence
         if record is None or not result.agents:
-            return _placeholder("Policy vector field", NO_INFLUENCE)
+            return placeholder("Policy vector field", NO_INFLUENCE)
         groups = _groups(result)
-        figure = _figure(4.2 * len(groups) + 1.0, 4.6)
+        figure = new_figure(4.2 * len(groups) + 1.0, 4.6)
         axes = figure.subplots(1, len(groups), squeeze=False)[0]
         arrows = None
         for ax, (value, members) in zip(axes, groups):
@@ -137,7 +137,7 @@ def policy_vector_field(result: ExperimentResult) -> bytes:
             ax.set_title(f"agent {result.agents[agent].agent} ({_shift_label(result, value)})", fontsize=10)
         figure.colorbar(arrows, ax=list(axes), shrink=0.8, label="probability of the most likely action")
         figure.suptitle(f"Policy vector field on the display level ({int(record.steps[-1]):,} steps)")
-        return _png(figure)
+        return to_png(figure)
 
 
 INFLUENCE_PLOTS: dict[str, Callable[[ExperimentResult], bytes]] = {
@@ -145,4 +145,4 @@ INFLUENCE_PLOTS: dict[str, Callable[[ExperimentResult], bytes]] = {
     "influence_maps": influence_maps,
     "policy_vector_field": policy_vector_field,
 }
-"""The decision-influence plots; `plots.PLOTS` reaches them through lazy wrappers."""
+"""The decision-influence plots, in the order `plots.PLOTS` shows them."""

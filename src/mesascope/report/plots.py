@@ -1,153 +1,41 @@
-"""Plots of one experiment, each a function `ExperimentResult -> PNG bytes`.
-
-Figures are `matplotlib.figure.Figure` objects drawn on an explicit Agg canvas, never through
-`pyplot`, so nothing registers with pyplot's global figure manager and no figure is left open.
-Colours are fixed across plots: one per training shift value, one per verdict category
-(robustly aligned green, proxy-aligned orange-red, capability failure grey, ambiguous purple)
-and one per objective (intended green, proxies orange-red, the random hypothesis grey).
+"""Plots of one experiment, each a function `ExperimentResult -> PNG bytes`, and `PLOTS`, the
+report's list of every plot (these and the diagnostic, causal, influence and identifiability plots
+of the sibling modules) in the order it shows them. The shared look lives in `report/figure.py`.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
-import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from mesascope.experiments.results import AgentRecord, ExperimentResult
+from mesascope.diagnose.identify import Identifiability
+from mesascope.records.results import AgentRecord, ExperimentResult
 from mesascope.report import summary
+from mesascope.report.causal_plot import causal_graph_plot
+from mesascope.report.diagnostic_plots import alignment_correlations_plot, dose_fit_plot
+from mesascope.report.figure import (
+    VERDICT_COLOURS,
+    mean_over_agents,
+    new_figure,
+    objective_colour,
+    objective_label,
+    placeholder,
+    plot_style,
+    shift_colours,
+    shift_legend,
+    threshold_named,
+    to_png,
+    value_limits,
+    verdict_colour,
+)
+from mesascope.report.identify_plot import identifiability_matrices
+from mesascope.report.influence_plots import INFLUENCE_PLOTS
+from mesascope.worlds import registry
 
-VERDICT_COLOURS = {
-    "robustly aligned": "#2ca02c",
-    "proxy-aligned": "#e4572e",
-    "capability failure": "#8c8c8c",
-    "ambiguous": "#8e44ad",
-    summary.NO_VERDICT: "#d9d9d9",
-}
-SHIFT_PALETTE = ("#1f4e9c", "#17becf", "#b8a100", "#e377c2", "#8c564b", "#111111", "#6baed6", "#9e9ac8")
-INTENDED_COLOUR = "#2ca02c"
-PROXY_PALETTE = ("#e4572e", "#f0a202", "#b5179e", "#c0392b")
-RANDOM_COLOUR = "#8c8c8c"
-
-STYLE = {
-    "font.size": 11,
-    "axes.titlesize": 12,
-    "axes.labelsize": 11,
-    "xtick.labelsize": 10,
-    "ytick.labelsize": 10,
-    "legend.fontsize": 9,
-    "figure.titlesize": 13,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "figure.facecolor": "white",
-}
 MAX_SCATTER_POINTS = 3000
-
-
-# ---------------------------------------------------------------- colours and plumbing
-
-
-def shift_colours(result: ExperimentResult) -> dict[float, str]:
-    """A fixed colour per training shift value (by rank, so every plot of a result agrees)."""
-    values = summary.shift_values(result)
-    if len(values) <= len(SHIFT_PALETTE):
-        return {v: SHIFT_PALETTE[i] for i, v in enumerate(values)}
-    cmap = matplotlib.colormaps["viridis"]
-    return {v: matplotlib.colors.to_hex(cmap(i / max(1, len(values) - 1) * 0.9)) for i, v in enumerate(values)}
-
-
-def verdict_colour(verdict: str) -> str:
-    """The colour of a verdict's category."""
-    return VERDICT_COLOURS[summary.NO_VERDICT if verdict == summary.NO_VERDICT else summary.verdict_category(verdict)]
-
-
-def objective_colour(result: ExperimentResult, name: str) -> str:
-    """Intended objective green, each proxy its own orange/red, anything else (random) grey."""
-    if name == result.objectives[0]:
-        return INTENDED_COLOUR
-    if name in result.objectives:
-        return PROXY_PALETTE[(result.objectives.index(name) - 1) % len(PROXY_PALETTE)]
-    return RANDOM_COLOUR
-
-
-def objective_label(result: ExperimentResult, name: str) -> str:
-    """An objective name marked '(intended)' or '(proxy)'; other hypotheses (random) unmarked."""
-    if name not in result.objectives:
-        return name
-    return f"{name} (intended)" if name == result.objectives[0] else f"{name} (proxy)"
-
-
-@contextmanager
-def _style() -> Iterator[None]:
-    """Readable fonts and a light grid, restored on exit."""
-    with matplotlib.rc_context(STYLE):
-        yield
-
-
-def _figure(width: float, height: float) -> Figure:
-    """A constrained-layout figure on its own Agg canvas (not known to pyplot)."""
-    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _png(figure: Figure) -> bytes:
-    """Encode a figure as PNG bytes."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, facecolor="white")
-    return buffer.getvalue()
-
-
-def _placeholder(title: str, message: str) -> bytes:
-    """A small figure that says why there is nothing to draw."""
-    figure = _figure(6, 2.2)
-    ax = figure.add_subplot()
-    ax.set_axis_off()
-    ax.set_title(title)
-    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=12, color="#555555", transform=ax.transAxes)
-    return _png(figure)
-
-
-def _shift_legend(result: ExperimentResult) -> list[Line2D]:
-    """Legend handles, one coloured line per training shift value."""
-    return [
-        Line2D([], [], color=c, lw=2.5, label=f"{result.shift_name} = {summary.format_shift(v)}")
-        for v, c in shift_colours(result).items()
-    ]
-
-
-def _mean_over_agents(values: np.ndarray) -> np.ndarray:
-    """Column means of a 2-D array over finite entries (NaN without warnings where none)."""
-    finite = np.isfinite(values)
-    counts = finite.sum(0)
-    sums = np.where(finite, values, 0.0).sum(0)
-    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-
-
-def _value_limits(values: np.ndarray, low: float = -0.1, high: float = 1.1) -> tuple[float, float]:
-    """Axis limits covering [low, high] and every finite value, with a margin."""
-    finite = np.asarray(values, float)
-    finite = finite[np.isfinite(finite)]
-    if finite.size:
-        low, high = min(low, finite.min() - 0.05), max(high, finite.max() + 0.05)
-    return float(low), float(high)
-
-
-def _threshold(result: ExperimentResult, words: tuple[str, ...], default: float) -> float:
-    """The first threshold whose name contains one of `words`, else `default`."""
-    for name, value in result.thresholds.items():
-        if any(word in name.lower() for word in words) and np.isfinite(value):
-            return float(value)
-    return default
-
 
 # ---------------------------------------------------------------- training curves
 
@@ -170,7 +58,7 @@ def _draw_curve(ax: Axes, result: ExperimentResult, metric: str) -> None:
     for value, colour in colours.items():
         members = values[: len(shifts)][shifts == value]
         if members.size:
-            ax.plot(steps, _mean_over_agents(members), color=colour, lw=2.4)
+            ax.plot(steps, mean_over_agents(members), color=colour, lw=2.4)
     ax.set_title(metric.replace("_", " "))
     ax.set_xlabel("environment steps")
     ax.set_ylabel(metric.replace("_", " "))
@@ -180,20 +68,20 @@ def _draw_curve(ax: Axes, result: ExperimentResult, metric: str) -> None:
 def training_curves(result: ExperimentResult) -> bytes:
     """Every training metric against environment steps: thin lines per agent, thick per shift."""
     metrics = _ordered_metrics(result)
-    with _style():
+    with plot_style():
         if not metrics or not result.agents:
-            return _placeholder("Training curves", "no training curves were recorded")
+            return placeholder("Training curves", "no training curves were recorded")
         columns = min(len(metrics), 2)
         rows = int(np.ceil(len(metrics) / columns))
-        figure = _figure(5.6 * columns, 3.6 * rows + 0.6)
+        figure = new_figure(5.6 * columns, 3.6 * rows + 0.6)
         axes = figure.subplots(rows, columns, squeeze=False).ravel()
         for ax, metric in zip(axes, metrics):
             _draw_curve(ax, result, metric)
         for ax in axes[len(metrics):]:
             ax.set_axis_off()
         figure.suptitle("Training curves (thin: one agent, thick: mean per training shift)")
-        figure.legend(handles=_shift_legend(result), loc="outside lower center", ncols=min(6, len(summary.shift_values(result))))
-        return _png(figure)
+        figure.legend(handles=shift_legend(result), loc="outside lower center", ncols=min(6, len(summary.shift_values(result))))
+        return to_png(figure)
 
 
 # ---------------------------------------------------------------- robustness scatter
@@ -240,7 +128,7 @@ def _draw_robustness_points(ax: Axes, result: ExperimentResult, points: dict[str
 
 def _robustness_legend(result: ExperimentResult) -> list[Line2D]:
     """Legend handles: shift colours, hollow/filled meaning and the diagonal."""
-    return _shift_legend(result) + [
+    return shift_legend(result) + [
         Line2D([], [], marker="o", ls="", mfc="none", mec="#333333", ms=8, label="train (hollow)"),
         Line2D([], [], marker="o", ls="", mfc="#333333", mec="#333333", ms=8, label="test (filled)"),
         Line2D([], [], color="#444444", ls="--", label="alignment = capability"),
@@ -249,15 +137,15 @@ def _robustness_legend(result: ExperimentResult) -> list[Line2D]:
 
 def robustness_scatter(result: ExperimentResult) -> bytes:
     """Capability vs alignment per agent and distribution; train hollow, test filled."""
-    with _style():
+    with plot_style():
         names = summary.distributions(result)
         if not result.agents or not names:
-            return _placeholder("Robustness", "no evaluations were recorded")
+            return placeholder("Robustness", "no evaluations were recorded")
         points = {d: _robustness_points(result, d) for d in names}
-        limits = _value_limits(np.concatenate([np.concatenate(p) for p in points.values()]))
-        figure = _figure(7.4, 6.6)
+        limits = value_limits(np.concatenate([np.concatenate(p) for p in points.values()]))
+        figure = new_figure(7.4, 6.6)
         ax = figure.add_subplot()
-        _draw_quadrants(ax, _threshold(result, ("capab",), 0.5), _threshold(result, ("align", "intended"), 0.5), limits)
+        _draw_quadrants(ax, threshold_named(result, ("capab",), 0.5), threshold_named(result, ("align", "intended"), 0.5), limits)
         _draw_robustness_points(ax, result, points)
         ax.legend(handles=_robustness_legend(result), loc="upper left", framealpha=0.9, fontsize=9)
         ax.set_xlim(limits)
@@ -265,7 +153,7 @@ def robustness_scatter(result: ExperimentResult) -> bytes:
         ax.set_xlabel("capability: max over objectives of mean normalised return")
         ax.set_ylabel(f"alignment: mean normalised {result.objectives[0]} return")
         ax.set_title("Robustness: what each agent can do vs whether it does what was intended")
-        return _png(figure)
+        return to_png(figure)
 
 
 # ---------------------------------------------------------------- returns by objective
@@ -299,18 +187,18 @@ def _draw_objective_bars(ax: Axes, result: ExperimentResult, distribution: str) 
 
 def returns_by_objective(result: ExperimentResult) -> bytes:
     """Mean normalised return per objective, distribution and training shift, with 95% CIs."""
-    with _style():
+    with plot_style():
         names = summary.distributions(result)
         if not result.agents or not names:
-            return _placeholder("Returns by objective", "no evaluations were recorded")
+            return placeholder("Returns by objective", "no evaluations were recorded")
         panel = max(4.5, 1.5 + 0.6 * len(result.objectives) * len(summary.shift_values(result)))
-        figure = _figure(panel * len(names), 5.0)
+        figure = new_figure(panel * len(names), 5.0)
         axes = figure.subplots(1, len(names), sharey=True, squeeze=False).ravel()
         for ax, distribution in zip(axes, names):
             _draw_objective_bars(ax, result, distribution)
         figure.suptitle("Normalised return per objective (bar: mean over agents; whisker: 95% bootstrap CI; dot: one agent)")
-        figure.legend(handles=_shift_legend(result), loc="outside lower center", ncols=min(6, len(summary.shift_values(result))))
-        return _png(figure)
+        figure.legend(handles=shift_legend(result), loc="outside lower center", ncols=min(6, len(summary.shift_values(result))))
+        return to_png(figure)
 
 
 # ---------------------------------------------------------------- goal posteriors
@@ -351,11 +239,11 @@ def goal_posteriors(result: ExperimentResult) -> bytes:
     """Posterior of each goal hypothesis per agent on test, with bootstrap intervals."""
     distribution = summary.test_distribution(result)
     hypotheses = _hypotheses(result, distribution)
-    with _style():
+    with plot_style():
         if not hypotheses or not result.agents:
-            return _placeholder("Goal posteriors", f"no goal inference on {distribution} was recorded")
+            return placeholder("Goal posteriors", f"no goal inference on {distribution} was recorded")
         ordered = sorted(result.agents, key=lambda r: (float(r.train_shift), r.agent))
-        figure = _figure(min(20.0, max(8.5, 0.22 * len(ordered) * len(hypotheses) + 2)), 4.8)
+        figure = new_figure(min(20.0, max(8.5, 0.22 * len(ordered) * len(hypotheses) + 2)), 4.8)
         ax = figure.add_subplot()
         _draw_shift_groups(ax, result, ordered)
         _draw_posterior_bars(ax, result, ordered, hypotheses, distribution)
@@ -368,7 +256,7 @@ def goal_posteriors(result: ExperimentResult) -> bytes:
         ax.set_ylabel("posterior (whisker: 95% CI)")
         ax.set_title(f"Which goal explains each agent's behaviour on {distribution}?", pad=22)
         figure.legend(loc="outside lower center", ncols=len(hypotheses), title="hypothesis")
-        return _png(figure)
+        return to_png(figure)
 
 
 # ---------------------------------------------------------------- dose response
@@ -422,15 +310,15 @@ def _draw_dose_verdicts(ax: Axes, result: ExperimentResult) -> None:
 
 def dose_response(result: ExperimentResult) -> bytes:
     """Test returns and verdict shares against the training shift value."""
-    with _style():
+    with plot_style():
         if not result.agents:
-            return _placeholder("Dose response", "no agents were trained")
-        figure = _figure(13, 4.8)
+            return placeholder("Dose response", "no agents were trained")
+        figure = new_figure(13, 4.8)
         left, right = figure.subplots(1, 2, width_ratios=[1.3, 1])
         _draw_dose_returns(left, result)
         _draw_dose_verdicts(right, result)
         figure.suptitle(f"Dose response: how much {result.shift_name} in training buys alignment")
-        return _png(figure)
+        return to_png(figure)
 
 
 # ---------------------------------------------------------------- alignment scatter
@@ -450,7 +338,7 @@ def _draw_alignment_panel(ax: Axes, result: ExperimentResult, distribution: str,
     scale = 0.03 * max(float(np.ptp(both)) if both.size else 0.0, 1.0)
     ax.scatter(x[show] + rng.uniform(-scale, scale, show.size), y[show] + rng.uniform(-scale, scale, show.size),
                s=12, c=colour[show], alpha=0.5, lw=0)
-    low, high = _value_limits(np.concatenate([x, y]), 0.0, 0.0)
+    low, high = value_limits(np.concatenate([x, y]), 0.0, 0.0)
     ax.plot([low, high], [low, high], color="#444444", ls="--", lw=0.8)
     ax.set_xlabel(f"{result.objectives[0]} return (intended)")
     ax.set_ylabel(f"{result.objectives[proxy]} return (proxy)")
@@ -462,68 +350,36 @@ def alignment_scatter(result: ExperimentResult) -> bytes:
     """Per-episode intended vs each proxy return, one panel per distribution and proxy."""
     names = [d for d in summary.distributions(result) if d in result.episode_returns]
     proxies = range(1, len(result.objectives))
-    with _style():
+    with plot_style():
         if not names or not proxies or not result.agents:
-            return _placeholder("Alignment scatter", "needs a proxy objective and per-episode returns")
-        figure = _figure(4.6 * len(names) + 0.4, 4.2 * len(proxies) + 0.8)
+            return placeholder("Alignment scatter", "needs a proxy objective and per-episode returns")
+        figure = new_figure(4.6 * len(names) + 0.4, 4.2 * len(proxies) + 0.8)
         axes = figure.subplots(len(proxies), len(names), squeeze=False)
         for r, proxy in enumerate(proxies):
             for c, distribution in enumerate(names):
                 _draw_alignment_panel(axes[r, c], result, distribution, proxy)
         figure.suptitle("Intended vs proxy return per episode (jittered; ρ: rank correlation)")
-        figure.legend(handles=_shift_legend(result), loc="outside lower center", ncols=min(6, len(summary.shift_values(result))))
-        return _png(figure)
+        figure.legend(handles=shift_legend(result), loc="outside lower center", ncols=min(6, len(summary.shift_values(result))))
+        return to_png(figure)
 
 
 # ---------------------------------------------------------------- diagnostic plots
 
 
-def dose_fit(result: ExperimentResult) -> bytes:
-    """`diagnostic_plots.dose_fit_plot`, imported on use: that module imports this one."""
-    from mesascope.report.diagnostic_plots import dose_fit_plot
-
-    return dose_fit_plot(result)
-
-
-def alignment_correlations(result: ExperimentResult) -> bytes:
-    """`diagnostic_plots.alignment_correlations_plot`, imported on use: that module imports this one."""
-    from mesascope.report.diagnostic_plots import alignment_correlations_plot
-
-    return alignment_correlations_plot(result)
-
-
 def causal_graph(result: ExperimentResult) -> bytes:
-    """`causal_plot.causal_graph_plot` of the run's world, imported on use (it imports this module)."""
-    from mesascope.report.causal_plot import causal_graph_plot
-    from mesascope.worlds import registry
-
+    """`causal_plot.causal_graph_plot` of the run's world."""
     try:
         world = registry.make(result.world, **dict(result.config.get("world_options", {})))
     except ValueError:  # a world renamed or removed since the run
-        return _placeholder("Causal graph", f"world {result.world!r} is not registered in this version")
+        return placeholder("Causal graph", f"world {result.world!r} is not registered in this version")
     return causal_graph_plot(world)
-
-
-def _influence_plot(name: str) -> Callable[[ExperimentResult], bytes]:
-    """The plot `name` of `influence_plots`, imported on use: that module imports this one."""
-
-    def draw(result: ExperimentResult) -> bytes:
-        from mesascope.report.influence_plots import INFLUENCE_PLOTS
-
-        return INFLUENCE_PLOTS[name](result)
-
-    draw.__name__ = draw.__qualname__ = name
-    return draw
 
 
 def identifiability(result: ExperimentResult) -> bytes:
     """`identify_plot.identifiability_matrices` of the run's stored identifiability record."""
     record = result.identifiability
     if record is None:
-        return _placeholder("Identifiability", "not recorded for this run")
-    from mesascope.diagnose.identify import Identifiability
-    from mesascope.report.identify_plot import identifiability_matrices
-
+        return placeholder("Identifiability", "not recorded for this run")
     analyses = [Identifiability(tuple(result.objectives), name, float(shift), record.disjoint[d], np.empty(0), record.timing[d])
                 for d, (name, shift) in enumerate(zip(record.distributions, record.shifts))]
     return identifiability_matrices(analyses)
@@ -531,16 +387,16 @@ def identifiability(result: ExperimentResult) -> bytes:
 
 PLOTS: dict[str, Callable[[ExperimentResult], bytes]] = {
     "dose_response": dose_response,
-    "dose_fit": dose_fit,
+    "dose_fit": dose_fit_plot,
     "robustness_scatter": robustness_scatter,
     "returns_by_objective": returns_by_objective,
     "goal_posteriors": goal_posteriors,
     "alignment_scatter": alignment_scatter,
-    "alignment_correlations": alignment_correlations,
+    "alignment_correlations": alignment_correlations_plot,
     "training_curves": training_curves,
-    "influence_over_training": _influence_plot("influence_over_training"),
-    "influence_maps": _influence_plot("influence_maps"),
-    "policy_vector_field": _influence_plot("policy_vector_field"),
+    "influence_over_training": INFLUENCE_PLOTS["influence_over_training"],
+    "influence_maps": INFLUENCE_PLOTS["influence_maps"],
+    "policy_vector_field": INFLUENCE_PLOTS["policy_vector_field"],
     "causal_graph": causal_graph,
     "identifiability": identifiability,
 }

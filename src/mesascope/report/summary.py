@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mesascope.diagnose.ranks import average_ranks, spearman  # noqa: F401  (re-exported)
-from mesascope.experiments.readings import (  # noqa: F401  (re-exported: the report reads them from here too)
+from mesascope.records.readings import (  # noqa: F401  (re-exported: the report reads them from here too)
     NO_VERDICT,
     VERDICT_CATEGORIES,
     agent_normalised,
@@ -25,7 +25,8 @@ from mesascope.experiments.readings import (  # noqa: F401  (re-exported: the re
     verdict_by_agent,
     verdict_category,
 )
-from mesascope.experiments.results import ExperimentResult, InferenceRow
+from mesascope.records.intervals import format_interval, format_number  # noqa: F401  (re-exported)
+from mesascope.records.results import ExperimentResult, InferenceRow
 
 def verdict_prose(verdict: str) -> str:
     """A verdict as it reads in a sentence ('proxy_aligned' -> 'proxy aligned')."""
@@ -42,20 +43,6 @@ def verdict_sort_key(verdict: str) -> tuple[int, str]:
 def format_shift(value: float) -> str:
     """A shift value as short text (0.2, not 0.20000000298)."""
     return f"{float(value):.3g}"
-
-
-def format_number(value: float, digits: int = 2) -> str:
-    """A number with `digits` decimals, or an em dash when it is NaN."""
-    return "—" if not np.isfinite(value) else f"{value:.{digits}f}"
-
-
-def format_interval(mean: float, low: float, high: float, digits: int = 2) -> str:
-    """'0.81 [0.70, 0.90]', or '—' when the mean is undefined."""
-    if not np.isfinite(mean):
-        return "—"
-    if not (np.isfinite(low) and np.isfinite(high)):
-        return format_number(mean, digits)
-    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def nanmean(values: np.ndarray) -> float:

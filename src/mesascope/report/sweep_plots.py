@@ -11,14 +11,14 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from mesascope.diagnose.dose import share_by_dose
-from mesascope.experiments.results import ExperimentResult
+from mesascope.records.results import ExperimentResult
 from mesascope.report import summary
-from mesascope.report.plots import (
+from mesascope.report.figure import (
     SHIFT_PALETTE,
-    _figure,
-    _placeholder,
-    _png,
-    _style,
+    new_figure,
+    placeholder,
+    to_png,
+    plot_style,
     objective_colour,
     objective_label,
     verdict_colour,
@@ -38,12 +38,12 @@ def _verdict_counts(result: ExperimentResult, shift: float | None = None) -> dic
 
 def verdict_shares(results: list[ExperimentResult], labels: list[str], key: str) -> bytes:
     """Stacked share of agents per verdict at each swept value (all training shifts pooled)."""
-    with _style():
+    with plot_style():
         if not results:
-            return _placeholder("Verdicts across the sweep", "no runs")
+            return placeholder("Verdicts across the sweep", "no runs")
         counts = [_verdict_counts(r) for r in results]
         verdicts = sorted({v for c in counts for v in c}, key=summary.verdict_sort_key)
-        figure = _figure(max(6.0, 1.1 * len(results) + 3.5), 4.6)
+        figure = new_figure(max(6.0, 1.1 * len(results) + 3.5), 4.6)
         ax = figure.add_subplot()
         x = np.arange(len(results))
         bottom = np.zeros(len(results))
@@ -58,7 +58,7 @@ def verdict_shares(results: list[ExperimentResult], labels: list[str], key: str)
         ax.set_ylabel("share of agents")
         ax.set_title(f"Verdicts on {summary.test_distribution(results[0])} across the sweep")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="verdict")
-        return _png(figure)
+        return to_png(figure)
 
 
 def _draw_returns(ax: Axes, results: list[ExperimentResult], labels: list[str]) -> None:
@@ -84,25 +84,25 @@ def _draw_returns(ax: Axes, results: list[ExperimentResult], labels: list[str]) 
 
 def returns_across(results: list[ExperimentResult], labels: list[str], key: str) -> bytes:
     """Normalised test returns per objective against the swept value (band: 95% CI)."""
-    with _style():
+    with plot_style():
         if not results:
-            return _placeholder("Returns across the sweep", "no runs")
-        figure = _figure(max(6.5, 1.1 * len(results) + 3.0), 4.6)
+            return placeholder("Returns across the sweep", "no runs")
+        figure = new_figure(max(6.5, 1.1 * len(results) + 3.0), 4.6)
         ax = figure.add_subplot()
         _draw_returns(ax, results, labels)
         ax.set_xlabel(key)
         ax.set_title("Returns on the shifted world across the sweep (dots: agents)")
-        return _png(figure)
+        return to_png(figure)
 
 
 def dose_curves(results: list[ExperimentResult], labels: list[str], key: str) -> bytes:
     """Share of robustly aligned agents against the training shift, one line per swept value
     (only meaningful when the runs train at several shift values)."""
-    with _style():
+    with plot_style():
         shifts = [summary.shift_values(r) for r in results]
         if not results or max(len(s) for s in shifts) < 2:
-            return _placeholder("Dose response per swept value", "each run trains at a single shift value")
-        figure = _figure(7.5, 4.8)
+            return placeholder("Dose response per swept value", "each run trains at a single shift value")
+        figure = new_figure(7.5, 4.8)
         ax = figure.add_subplot()
         for i, (result, label) in enumerate(zip(results, labels)):
             verdicts = summary.verdict_by_agent(result, summary.test_distribution(result))
@@ -119,7 +119,7 @@ def dose_curves(results: list[ExperimentResult], labels: list[str], key: str) ->
         ax.set_ylabel("share robustly aligned on test")
         ax.set_title("Dose response per swept value (band: 95% Wilson interval)")
         ax.legend(loc="best")
-        return _png(figure)
+        return to_png(figure)
 
 
 SWEEP_PLOTS = {

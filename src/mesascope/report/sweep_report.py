@@ -14,10 +14,10 @@ import jinja2
 
 from mesascope.diagnose.dose import dose_response
 from mesascope.diagnose.sweep_verdicts import SweepVerdict
-from mesascope.experiments.results import ExperimentResult
+from mesascope.records.results import ExperimentResult
 from mesascope.report import summary
 from mesascope.report.html import TEMPLATES, _format_threshold, _format_value, _write_atomic, data_uri
-from mesascope.report.plots import verdict_colour
+from mesascope.report.figure import verdict_colour
 from mesascope.report.sweep_plots import SWEEP_PLOTS
 
 HOLDS_COLOURS = {True: "#e4572e", False: "#8c8c8c"}

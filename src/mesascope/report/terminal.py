@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mesascope.experiments.results import ExperimentResult
-from mesascope.report import plots
+from mesascope.records.results import ExperimentResult
+from mesascope.report import figure
 from mesascope.report import summary
 
 MAX_AGENT_ROWS = 32
@@ -28,7 +28,7 @@ def _objective_header(result: ExperimentResult, k: int) -> Text:
 def _verdict_text(verdict: str, header: bool = False) -> Text:
     """A verdict coloured by its category; as a column header, one word per line."""
     label = verdict.replace(" ", "\n").replace("-", "-\n") if header else verdict
-    return Text(label, style=f"bold {plots.verdict_colour(verdict)}")
+    return Text(label, style=f"bold {figure.verdict_colour(verdict)}")
 
 
 def _interval_cell(mean: float, low: float, high: float) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from mesascope.experiments.results import (
+from mesascope.records.results import (
     AgentRecord,
     EvaluationRow,
     ExperimentResult,

@@ -54,7 +54,7 @@ def row_bits(mask: jax.Array) -> jax.Array:
 def reachable_rows(free_rows: jax.Array, start: jax.Array) -> jax.Array:
     """Row bitmasks of the cells of `free_rows` 4-connected to `start`: a flood fill on bits,
     nine times cheaper than on booleans, which matters because every auto-reset under vmap runs
-    it (DESIGN §5). The border must not be free, so shifts and rolls never wrap into the room."""
+    it (docs/design.md §5). The border must not be free, so shifts and rolls never wrap into the room."""
 
     def grow(carry):
         reach, _ = carry

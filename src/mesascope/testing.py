@@ -1,8 +1,8 @@
 """Helpers for world authors' tests: replaying action strings on hand-drawn levels, rolling out
 exact planners, and binomial intervals for checking a level sampler's statistics.
 
-This module is infrastructure: it defines no `WORLD`. It imports the planner agent and the
-rollout only inside the functions that need them, so importing a world never pulls them in.
+It sits above worlds, agents and diagnostics (it rolls out their planners), so no world imports
+it; world test modules do.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mesascope.agents.planner_agent import planner_for
+from mesascope.diagnose.rollout import rollout
 from mesascope.worlds.core import Level, State, World
 
 
@@ -84,9 +86,6 @@ def replay(world: World, level: Level, actions: str, letters: str = "URDL", shif
 def planner_returns(world: World, objective: str, levels: Level, key: jax.Array, **planner_kwargs: Any) -> np.ndarray:
     """Objective returns (L, K) of one episode of the exact planner for `objective` on each of
     the batched `levels`; `planner_kwargs` go to `planner_for` (e.g. `horizon`, `gamma`)."""
-    from mesascope.agents.planner_agent import planner_for
-    from mesascope.diagnose.rollout import rollout
-
     policy = planner_for(world, objective, **planner_kwargs)
     play = jax.jit(lambda batch, k: rollout(world, policy, batch, k).objective_returns)
     return np.asarray(play(levels, key))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mesascope.diagnose.returns import bootstrap_mean_ci
-from mesascope.experiments.results import ExperimentResult, VerdictRow
+from mesascope.records.intervals import bootstrap_mean_ci
+from mesascope.records.results import ExperimentResult, VerdictRow
 
 VERDICT_CATEGORIES = ("robustly aligned", "proxy-aligned", "capability failure", "ambiguous")
 """Canonical verdict categories, in the order tables and legends list them."""
