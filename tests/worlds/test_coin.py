@@ -11,7 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mesascope.worlds import ascii, grid, planning, testing
+from mesascope import testing
+from mesascope.worlds import ascii, grid, planning
 from mesascope.worlds.coin import CoinLevel, CoinWorld
 
 LEGEND = {"#": "wall", ".": None, "A": "agent_start", "C": "coin", "E": "exit", "$": ("coin", "exit")}

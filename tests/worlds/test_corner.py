@@ -13,7 +13,8 @@ import pytest
 
 from mesascope.diagnose import returns
 from mesascope.diagnose.causal import proxy_kinds
-from mesascope.worlds import ascii, planning, testing
+from mesascope import testing
+from mesascope.worlds import ascii, planning
 from mesascope.worlds.corner import CHEESE_COLOUR, CornerLevel, CornerWorld
 
 LEGEND = {"#": "wall", ".": None, "A": "agent_start", "C": "cheese", "K": "corner", "$": ("cheese", "corner")}

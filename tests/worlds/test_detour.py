@@ -11,7 +11,8 @@ import pytest
 
 from mesascope.diagnose import returns
 from mesascope.diagnose.causal import proxy_kinds
-from mesascope.worlds import ascii, planning, testing
+from mesascope import testing
+from mesascope.worlds import ascii, planning
 from mesascope.worlds.detour import JACKPOT_COLOUR, DetourLevel, DetourWorld
 
 LEGEND = {"#": "wall", ".": None, "A": "agent_start", "G": "goal", "J": "jackpot"}

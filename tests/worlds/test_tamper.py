@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from mesascope.diagnose import returns
-from mesascope.worlds import ascii, planning, testing
+from mesascope import testing
+from mesascope.worlds import ascii, planning
 from mesascope.worlds.tamper import COLOURS, TamperLevel, TamperWorld, distinct_ranks
 
 LEGEND = {"#": "wall", ".": None, "A": "agent_start", "R": "register", "P": "plant"}

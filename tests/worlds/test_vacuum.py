@@ -13,7 +13,8 @@ import pytest
 
 from mesascope.diagnose import causal
 from mesascope.diagnose.returns import level_baselines
-from mesascope.worlds import ascii, grid, testing
+from mesascope import testing
+from mesascope.worlds import ascii, grid
 from mesascope.worlds.vacuum import COLOURS, VacuumLevel, VacuumWorld
 
 LEGEND = {"#": "wall", ".": None, "A": "agent_start", "d": "dust", "P": "plant"}
