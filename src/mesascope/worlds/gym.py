@@ -43,6 +43,8 @@ FORK_ERROR = (
     "vectorization_mode='async', vector_kwargs={'context': 'spawn'}) or AsyncVectorEnv(fns, context='spawn')"
 )
 _forked = False
+_COMPILED: dict[str, tuple[Any, Any, Any]] = {}
+"""Jitted (reset, step, render) per environment signature, shared across instances."""
 
 
 def _mark_forked() -> None:
@@ -100,10 +102,12 @@ class MesascopeEnv(gymnasium.Env):
         self.render_mode = render_mode
         self.observation_space = spaces.Box(0, 1, shape=tuple(self.world.observation_shape), dtype=np.uint8)
         self.action_space = spaces.Discrete(self.world.num_actions)
-        # compiled once per instance, on the first reset and the first step
-        self._reset_fn = jax.jit(self._reset_pure)
-        self._step_fn = jax.jit(self._step_pure)
-        self._render_fn = jax.jit(self.world.render_state)
+        # compiled once per (world, options, distribution, weights), shared by every copy of a
+        # SyncVectorEnv; worlds are constants built from their options, so copies are interchangeable
+        signature = repr((world, sorted(dict(world_options or {}).items()), distribution, self.reward_weights.tolist()))
+        if signature not in _COMPILED:
+            _COMPILED[signature] = (jax.jit(self._reset_pure), jax.jit(self._step_pure), jax.jit(self.world.render_state))
+        self._reset_fn, self._step_fn, self._render_fn = _COMPILED[signature]
         self._key: jax.Array | None = None
         self._state: State | None = None
         self._shown: State | None = None  # the state the last action led to, before any reset

@@ -71,7 +71,7 @@ if VecEnv is not None:
             self._reset_seeds()
             self._key, obs, self._state = self.batch.reset(self._key)
             self.reset_infos = [{} for _ in range(self.num_envs)]
-            return np.asarray(obs)
+            return np.array(obs)
 
         def step_async(self, actions: np.ndarray) -> None:
             """Store the actions for `step_wait`."""
@@ -86,6 +86,8 @@ if VecEnv is not None:
             obs, final_obs, rewards, terminated, truncated, objective_rewards = jax.device_get(
                 (timestep.obs, timestep.final_obs, reward, timestep.terminated, timestep.truncated, timestep.objective_rewards)
             )
+            # writable copies: SB3 adds bootstrapped values into the rewards in place
+            obs, final_obs, rewards = np.array(obs), np.array(final_obs), np.array(rewards, np.float32)
             dones = np.asarray(terminated) | np.asarray(truncated)
             names = self.batch.world.objectives
             infos: list[dict[str, Any]] = []
@@ -95,7 +97,7 @@ if VecEnv is not None:
                     info["terminal_observation"] = final_obs[index]
                     info["TimeLimit.truncated"] = bool(truncated[index])
                 infos.append(info)
-            return np.asarray(obs), np.asarray(rewards, np.float32), dones, infos
+            return obs, rewards, dones, infos
 
         def close(self) -> None:
             """Nothing to release."""
