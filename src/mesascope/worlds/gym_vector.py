@@ -65,20 +65,21 @@ class BatchedWorld:
         self.reward_weights = reward_vector(self.world, reward_weights)
         self.single_observation_space = spaces.Box(0, 1, shape=tuple(self.world.observation_shape), dtype=np.uint8)
         self.single_action_space = spaces.Discrete(self.world.num_actions)
-        self.reset = jax.jit(self._reset)
-        self.step = jax.jit(self._step)
+        self.reset = jax.jit(self.reset_pure)
+        self.step = jax.jit(self.step_pure)
         self.render = jax.jit(jax.vmap(self.world.render_state))
 
-    def _reset(self, key: jax.Array) -> tuple[jax.Array, jax.Array, State]:
-        """(next key, observations, states) of `num_envs` fresh episodes."""
+    def reset_pure(self, key: jax.Array) -> tuple[jax.Array, jax.Array, State]:
+        """(next key, observations, states) of `num_envs` fresh episodes (pure; `reset` is it jitted)."""
         key, level_key = jax.random.split(key)
         keys = jax.random.split(level_key, self.num_envs)
         levels = jax.vmap(self.world.sample_level, in_axes=(0, None))(keys, jnp.float32(self.shift))
         timesteps = jax.vmap(self.world.initial_timestep)(keys, levels)
         return key, timesteps.obs, timesteps.state
 
-    def _step(self, key: jax.Array, state: State, action: jax.Array):
-        """One step of every copy; returns (next key, batched Timestep, scalar rewards)."""
+    def step_pure(self, key: jax.Array, state: State, action: jax.Array):
+        """One step of every copy; returns (next key, batched Timestep, scalar rewards) (pure;
+        `step` is it jitted)."""
         key, step_key = jax.random.split(key)
         keys = jax.random.split(step_key, self.num_envs)
         timestep = jax.vmap(self.world.step, in_axes=(0, 0, 0, None))(keys, state, action, jnp.float32(self.shift))
@@ -152,7 +153,7 @@ class MesascopeVectorEnv(VectorEnv):
     def _next_step(self, key, state, obs, autoreset, action):
         """The world's same-step autoreset turned into Gymnasium's next-step autoreset: a copy
         flagged `autoreset` already holds its fresh level, so it only reports it, with no reward."""
-        key, timestep, reward = self.batch._step(key, state, action)
+        key, timestep, reward = self.batch.step_pure(key, state, action)
 
         def keep(old, new):
             return jnp.where(autoreset.reshape(autoreset.shape + (1,) * (new.ndim - 1)), old, new)
