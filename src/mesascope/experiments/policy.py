@@ -76,7 +76,9 @@ def diagnose_policy(
     """Evaluate `policy` on the world's distributions, infer its goals and give verdicts.
 
     Args:
-        world: a registered world name, or a world built by `mesascope.worlds.make`.
+        world: a registered world name, or a world built by `mesascope.worlds.make` (whose
+            options are then not recorded in the config: pass a name and `world_options` to
+            record them).
         policy: batch of observations (N, *obs_shape) -> actions (N,) or logits (N, A).
         world_options: options of a world given by name (as `gymnasium.make(..., world_options=)`).
         config: evaluation settings (eval.*, thresholds, seed) as for an experiment; the
