@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench install clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
@@ -25,6 +25,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/world_throughput.py
 	$(BIN)/python bench/ppo_throughput.py
+	$(BIN)/python bench/gym_vector.py
 
 clean:
 	rm -rf $(VENV) mesascope.db mesascope.db-* mesascope_artifacts

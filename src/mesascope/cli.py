@@ -1,4 +1,4 @@
-"""The `mesascope` command line: list, show, run, demo, report, identify, runs, dose, scatter, sweep, influence."""
+"""The `mesascope` command line: list, show, run, demo, report, identify, runs, dose, scatter, sweep, influence, export."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ request_host_devices()  # before JAX starts: lets a population use every core (d
 from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, progress_reporter  # noqa: E402
 from mesascope.commands.common import fail as _fail  # noqa: E402
 from mesascope.commands.dose import dose, scatter  # noqa: E402
+from mesascope.commands.export import export  # noqa: E402
 from mesascope.commands.influence import influence  # noqa: E402
 from mesascope.commands.sweep import sweep  # noqa: E402
 
@@ -213,6 +214,7 @@ app.command("dose")(dose)
 app.command("scatter")(scatter)
 app.command("sweep")(sweep)
 app.command("influence")(influence)
+app.command("export")(export)
 
 
 if __name__ == "__main__":

@@ -191,7 +191,8 @@ def test_bad_arguments_raise():
 @pytest.mark.parametrize("name", worlds.names())
 def test_every_world_passes_the_checker_and_runs_as_a_vector_env(name):
     """The Gymnasium checker on the shifted distribution with rendering, then two copies as a
-    synchronous vector environment whose reward is the intended objective's."""
+    synchronous vector environment and four as the native one (make_vec's default), whose
+    reward is the intended objective's."""
     identifier = env_id(name)
     env = gymnasium.make(identifier, distribution="test", render_mode="rgb_array")
     with warnings.catch_warnings(record=True) as caught:
@@ -210,3 +211,11 @@ def test_every_world_passes_the_checker_and_runs_as_a_vector_env(name):
         np.testing.assert_array_equal(rewards, infos["objective_rewards"][intended])
         assert not np.any(terminated & truncated)
     envs.close()
+    native = gymnasium.make_vec(identifier, num_envs=4, distribution="test")
+    obs, _ = native.reset(seed=0)
+    native.action_space.seed(0)
+    for _ in range(40):
+        obs, rewards, terminated, truncated, infos = native.step(native.action_space.sample())
+        assert native.observation_space.contains(obs)
+        np.testing.assert_array_equal(rewards, infos["objective_rewards"][intended])
+        assert not np.any(terminated & truncated)

@@ -35,8 +35,19 @@ class Episodes(struct.PyTreeNode):
     valid: jax.Array
 
 
+BatchPolicy = Callable[[jax.Array, jax.Array, State], jax.Array]
+"""A policy for a whole batch: (keys (N,), observations (N, ...), states) -> actions (N,). One call
+per time step, so a host-side policy (via `jax.pure_callback`) is called once per step."""
+
+
 def rollout(world: World, policy: Policy, levels: Level, key: jax.Array) -> Episodes:
     """Run `policy` for one episode on each level of the batch `levels` (jittable)."""
+    return rollout_batched(world, jax.vmap(policy), levels, key)
+
+
+def rollout_batched(world: World, policy: BatchPolicy, levels: Level, key: jax.Array) -> Episodes:
+    """`rollout` with a policy over the whole batch; the same keys, so a batched policy that acts
+    like a vmapped `Policy` plays exactly the same episodes (jittable)."""
     count = jax.tree.leaves(levels)[0].shape[0]
     reset_key, run_key = jax.random.split(key)
     timestep = jax.vmap(world.initial_timestep)(jax.random.split(reset_key, count), levels)
@@ -44,7 +55,7 @@ def rollout(world: World, policy: Policy, levels: Level, key: jax.Array) -> Epis
     def one_step(carry, step_key):
         timestep, alive = carry
         policy_key, world_key = jax.random.split(step_key)
-        actions = jax.vmap(policy)(jax.random.split(policy_key, count), timestep.obs, timestep.state)
+        actions = policy(jax.random.split(policy_key, count), timestep.obs, timestep.state).astype(jnp.int32)
         index = jax.vmap(world.state_index)(timestep.state)
         nxt = jax.vmap(world.step, in_axes=(0, 0, 0, None))(jax.random.split(world_key, count), timestep.state, actions, 0.0)
         rewards = nxt.objective_rewards * alive[:, None]

@@ -83,23 +83,43 @@ def evaluate_population(
 ) -> Evaluation:
     """Roll out every agent on every configured distribution and diagnose it. `shift_name` names
     the dial the agents were trained with (default: the world's own; a level mix's q differs)."""
-    out = Evaluation()
-    key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_SALT)
-    goal_config = goals.GoalInferenceConfig(gamma=config.eval.goal_gamma, bootstrap=config.eval.bootstrap, seed=config.seed)
-    rng = np.random.default_rng(config.seed)
-    num_agents = len(shifts)
 
     def population_rollout(params, levels, key):
         return jax.vmap(lambda p: rollout.rollout(world, agent_policy(network, p, config.eval.greedy), levels, key))(params)
 
     run_rollouts = jax.jit(population_rollout)
+    out = evaluate_rollouts(world, lambda levels, key: run_rollouts(params, levels, key), len(shifts), config, on_progress)
+    if config.eval.gifs and "test" in world.distributions:
+        key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_SALT)
+        out.gifs = rollout_gifs(world, network, params, config, shifts, jax.random.fold_in(key, 999), shift_name)
+    return out
+
+
+RolloutFn = Callable[[Any, jax.Array], rollout.Episodes]
+"""(levels, key) -> episodes of every policy, batched along a leading agent axis (A, N, ...)."""
+
+
+def evaluate_rollouts(
+    world: World,
+    run_rollouts: RolloutFn,
+    num_agents: int,
+    config: ExperimentConfig,
+    on_progress: Callable[[str], None] | None = None,
+) -> Evaluation:
+    """Roll out `num_agents` policies on every configured distribution and diagnose each: the
+    evaluation of `evaluate_population`, for any policies (`diagnose_policy` uses it too). Every
+    policy plays the same levels with the same key (common random numbers)."""
+    out = Evaluation()
+    key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_SALT)
+    goal_config = goals.GoalInferenceConfig(gamma=config.eval.goal_gamma, bootstrap=config.eval.bootstrap, seed=config.seed)
+    rng = np.random.default_rng(config.seed)
     for d, name in enumerate(config.eval.distributions):
         if on_progress:
             on_progress(f"evaluating on {name}")
         level_key, rollout_key = jax.random.split(jax.random.fold_in(key, d))
         levels = world.sample_levels(level_key, world.distributions[name].shift, config.eval.episodes)
         optimal, random = returns.level_baselines(world, levels)
-        episodes = run_rollouts(params, levels, rollout_key)
+        episodes = run_rollouts(levels, rollout_key)
         episode_returns = np.asarray(episodes.objective_returns)  # (A, N, K)
         out.episode_returns[name] = episode_returns
         out.episode_normalised[name] = returns.normalised(episode_returns, optimal[None], random[None])
@@ -111,8 +131,6 @@ def evaluate_population(
             out.evaluations += diagnosis.evaluations
             out.inferences += diagnosis.inferences
             out.verdicts.append(diagnosis.verdict)
-    if config.eval.gifs and "test" in world.distributions:
-        out.gifs = rollout_gifs(world, network, params, config, shifts, jax.random.fold_in(key, 999), shift_name)
     return out
 
 

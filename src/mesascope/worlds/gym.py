@@ -1,15 +1,16 @@
 """Gymnasium adapter: any registered world, on one of its level distributions, as a `gymnasium.Env`.
 
-    import gymnasium
-    import mesascope.worlds.gym  # registers mesascope/<Name>-v0 for every registered world
+    import gymnasium  # once mesascope is installed, this registers mesascope/<Name>-v0 for every world
 
     env = gymnasium.make("mesascope/Coin-v0", distribution="test", world_options={"size": 7})
     obs, info = env.reset(seed=0)
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
     info["objective_rewards"]  # {"coin": 0.0, "exit": 0.0}: every objective, every step
 
-Without importing this module first, `gymnasium.make("mesascope.worlds.gym:mesascope/Coin-v0")`
-imports it and registers the ids itself.
+Registration needs no mesascope import (see `mesascope.gym_plugin`); importing this module also
+registers, and `gymnasium.make("mesascope.worlds.gym:mesascope/Coin-v0")` works where the import
+hook is turned off. `gymnasium.make_vec(id, num_envs=N)` gives the native batched
+`mesascope.worlds.gym_vector.MesascopeVectorEnv`.
 
 The reward is a weighted sum of the world's objectives, one-hot on the intended objective by
 default (`reward_weights`). The world itself truncates episodes at its `max_steps`, so the ids
@@ -19,6 +20,7 @@ Gymnasium ecosystem; for speed use the world's own jitted, vmapped `step`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,10 +30,37 @@ import jax.numpy as jnp
 import numpy as np
 from gymnasium import spaces
 
+from mesascope import gym_plugin
 from mesascope.worlds import registry
 from mesascope.worlds.core import State, World
 
-ENTRY_POINT = "mesascope.worlds.gym:MesascopeEnv"
+ENTRY_POINT = gym_plugin.ENTRY_POINT
+
+FORK_ERROR = (
+    "mesascope worlds cannot run in a process forked after JAX started: JAX is multithreaded and "
+    "the forked copy would hang. Use the native vector env (gymnasium.make_vec(id, num_envs=N), the "
+    "default and much faster), or a spawn/forkserver start method: gymnasium.make_vec(id, num_envs=N, "
+    "vectorization_mode='async', vector_kwargs={'context': 'spawn'}) or AsyncVectorEnv(fns, context='spawn')"
+)
+_forked = False
+_COMPILED: dict[str, tuple[Any, Any, Any]] = {}
+"""Jitted (reset, step, render) per environment signature, shared across instances."""
+
+
+def _mark_forked() -> None:
+    global _forked
+    _forked = True
+
+
+# JAX starts its threads when this module is imported (worlds build arrays at import), so any
+# process forked from here on inherits a runtime that would deadlock; such a process is refused.
+os.register_at_fork(after_in_child=_mark_forked)
+
+
+def check_not_forked() -> None:
+    """Raise RuntimeError (FORK_ERROR) in a process forked after mesascope's JAX started."""
+    if _forked:
+        raise RuntimeError(FORK_ERROR)
 
 
 class MesascopeEnv(gymnasium.Env):
@@ -62,6 +91,7 @@ class MesascopeEnv(gymnasium.Env):
     ):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        check_not_forked()
         self.world: World = registry.make(world, **dict(world_options or {}))
         if distribution not in self.world.distributions:
             raise ValueError(f"distribution must be one of {sorted(self.world.distributions)}, got {distribution!r}")
@@ -72,10 +102,12 @@ class MesascopeEnv(gymnasium.Env):
         self.render_mode = render_mode
         self.observation_space = spaces.Box(0, 1, shape=tuple(self.world.observation_shape), dtype=np.uint8)
         self.action_space = spaces.Discrete(self.world.num_actions)
-        # compiled once per instance, on the first reset and the first step
-        self._reset_fn = jax.jit(self._reset_pure)
-        self._step_fn = jax.jit(self._step_pure)
-        self._render_fn = jax.jit(self.world.render_state)
+        # compiled once per (world, options, distribution, weights), shared by every copy of a
+        # SyncVectorEnv; worlds are constants built from their options, so copies are interchangeable
+        signature = repr((world, sorted(dict(world_options or {}).items()), distribution, self.reward_weights.tolist()))
+        if signature not in _COMPILED:
+            _COMPILED[signature] = (jax.jit(self._reset_pure), jax.jit(self._step_pure), jax.jit(self.world.render_state))
+        self._reset_fn, self._step_fn, self._render_fn = _COMPILED[signature]
         self._key: jax.Array | None = None
         self._state: State | None = None
         self._shown: State | None = None  # the state the last action led to, before any reset
@@ -153,18 +185,12 @@ def reward_vector(world: World, weights: Mapping[str, float] | Sequence[float] |
 
 def env_id(world_name: str) -> str:
     """The Gymnasium id of a world: 'coin' -> 'mesascope/Coin-v0', 'key_door' -> 'mesascope/KeyDoor-v0'."""
-    return f"mesascope/{''.join(part.capitalize() for part in world_name.split('_'))}-v0"
+    return gym_plugin.env_id(world_name)
 
 
 def register_all() -> list[str]:
     """Register `mesascope/<Name>-v0` for every world in the registry (idempotent); return the ids."""
-    ids = []
-    for name in registry.names():
-        identifier = env_id(name)
-        if identifier not in gymnasium.registry:
-            gymnasium.register(id=identifier, entry_point=ENTRY_POINT, kwargs={"world": name})
-        ids.append(identifier)
-    return ids
+    return gym_plugin.register(tuple(registry.names()))
 
 
 register_all()

@@ -1,0 +1,225 @@
+"""Tidy tables of stored results, for notebooks: CSV, JSON (records) or Parquet files that
+`pandas.read_csv`, `pandas.read_json` and `pandas.read_parquet` load as they are.
+
+Tables (one file each, `<table>.<format>`):
+    runs        one row per run: id, name, world, dial, objectives, agents.
+    agents      one row per agent: seed and training shift.
+    returns     one row per agent x distribution x objective: mean return and normalised
+                return with their 95% bootstrap intervals, episodes, undefined levels.
+    episodes    one row per agent x distribution x episode x objective: the return and the
+                normalised return (empty/null where undefined).
+    inferences  one row per agent x distribution x hypothesis: goal inference with intervals.
+    verdicts    one row per agent x distribution: the verdict, its category and every number
+                it rests on (`evidence.<name>`, nested names joined by dots), and the
+                thresholds in force (`threshold.<name>`).
+    sweep_cells (sweeps only) one row per swept value x distribution: the knob, its value,
+                the run, verdict counts per category and mean normalised returns.
+Sweep exports add `sweep_key` and `sweep_value` to every table. CSV and JSON need only the
+standard library; Parquet needs the `export` extra (pandas, pyarrow).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mesascope.records.readings import VERDICT_CATEGORIES, verdict_category
+from mesascope.records.results import ExperimentResult
+from mesascope.store.db import Store
+
+FORMATS = ("csv", "json", "parquet")
+SWEEP_NAME = re.compile(r"^(?P<base>.*)\[(?P<key>[^=\[\]]+)=(?P<value>[^\[\]]*)\]$")
+"""How a sweep names its runs: `<base name>[<key>=<value>]` (experiments.sweep)."""
+
+Row = dict[str, Any]
+
+
+class ExportError(ValueError):
+    """Bad export input: unknown run or sweep, unknown format, unusable output folder."""
+
+
+@dataclass(frozen=True)
+class SweepCell:
+    """One swept value and the run that holds it."""
+
+    key: str
+    value: str
+    result: ExperimentResult
+
+
+def run_tables(result: ExperimentResult, extra: Row | None = None) -> dict[str, list[Row]]:
+    """The tidy tables of one run; `extra` columns (e.g. the sweep knob) go into every row."""
+    extra = extra or {}
+    shift = {record.agent: record.train_shift for record in result.agents}
+    base = {"run_id": result.run_id, **extra}
+    tables: dict[str, list[Row]] = {
+        "runs": [{**base, "name": result.name, "world": result.world, "shift_name": result.shift_name,
+                  "intended": result.objectives[0], "objectives": ";".join(result.objectives), "agents": len(result.agents)}],
+        "agents": [{**base, **asdict(record)} for record in result.agents],
+        "returns": [{**base, "train_shift": shift[row.agent], **asdict(row)} for row in result.evaluations],
+        "inferences": [{**base, "train_shift": shift[row.agent], **asdict(row)} for row in result.inferences],
+        "verdicts": [],
+        "episodes": [],
+    }
+    for row in result.verdicts:
+        record = {**base, "agent": row.agent, "train_shift": shift[row.agent], "distribution": row.distribution,
+                  "verdict": row.verdict, "category": verdict_category(row.verdict), "kind": row.kind}
+        record.update(_flatten(row.evidence, "evidence"))
+        record.update({f"threshold.{name}": value for name, value in result.thresholds.items()})
+        tables["verdicts"].append(record)
+    for distribution, returns in result.episode_returns.items():
+        normalised = result.episode_normalised.get(distribution)
+        agents, episodes, objectives = returns.shape
+        for a in range(agents):
+            for n in range(episodes):
+                for k in range(objectives):
+                    tables["episodes"].append({
+                        **base, "agent": result.agents[a].agent, "train_shift": result.agents[a].train_shift,
+                        "distribution": distribution, "episode": n, "objective": result.objectives[k],
+                        "return": float(returns[a, n, k]),
+                        "normalised": None if normalised is None else _number(normalised[a, n, k]),
+                    })
+    return tables
+
+
+def sweep_tables(cells: Sequence[SweepCell]) -> dict[str, list[Row]]:
+    """The tables of every run of a sweep (with `sweep_key`/`sweep_value`) plus `sweep_cells`."""
+    tables: dict[str, list[Row]] = {}
+    for cell in cells:
+        for name, rows in run_tables(cell.result, {"sweep_key": cell.key, "sweep_value": cell.value}).items():
+            tables.setdefault(name, []).extend(rows)
+    tables["sweep_cells"] = [row for cell in cells for row in _cell_rows(cell)]
+    return tables
+
+
+def _cell_rows(cell: SweepCell) -> list[Row]:
+    result = cell.result
+    rows = []
+    for distribution in dict.fromkeys(row.distribution for row in result.verdicts):
+        verdicts = [verdict_category(v.verdict) for v in result.verdicts if v.distribution == distribution]
+        row: Row = {"sweep_key": cell.key, "sweep_value": cell.value, "sweep_value_number": _as_number(cell.value),
+                    "run_id": result.run_id, "distribution": distribution, "agents": len(verdicts)}
+        row.update({f"verdicts.{category}": verdicts.count(category) for category in VERDICT_CATEGORIES})
+        row["share robustly aligned"] = verdicts.count("robustly aligned") / len(verdicts) if verdicts else None
+        for objective in result.objectives:
+            values = [e.mean_normalised for e in result.evaluations if e.distribution == distribution and e.objective == objective]
+            row[f"mean_normalised.{objective}"] = _number(np.nanmean(values)) if values and not np.all(np.isnan(values)) else None
+        rows.append(row)
+    return rows
+
+
+def find_sweep(store: Store, name: str) -> list[SweepCell]:
+    """The finished runs of the sweep `name` (`<base>` or `<base>[<key>]`), one per value (the
+    newest run of each), in numeric order of the values when they are all numbers; [] if none."""
+    wanted = SWEEP_NAME.match(name + "=]") if name.endswith("]") else None
+    base, key = (wanted["base"], wanted["key"]) if wanted else (name, None)
+    groups: dict[tuple[str, str], dict[str, str]] = {}
+    for run in reversed(store.list_runs()):  # oldest first, so newer runs of a value replace older ones
+        match = SWEEP_NAME.match(run["name"])
+        if run["status"] == "finished" and match and match["base"] == base and key in (None, match["key"]):
+            groups.setdefault((base, match["key"]), {})[match["value"]] = run["run_id"]
+    if len(groups) > 1:
+        raise ExportError(f"{name!r} names several sweeps; name one of: {', '.join(f'{b}[{k}]' for b, k in groups)}")
+    if not groups:
+        return []
+    (_, sweep_key), values = next(iter(groups.items()))
+    order = list(values)
+    if all(_as_number(v) is not None for v in order):
+        order.sort(key=lambda v: _as_number(v))
+    return [SweepCell(sweep_key, value, store.load_result(values[value])) for value in order]
+
+
+def sweep_names(store: Store) -> list[str]:
+    """Every finished sweep in the store, as `<base>[<key>]`."""
+    found = {}
+    for run in store.list_runs():
+        match = SWEEP_NAME.match(run["name"])
+        if run["status"] == "finished" and match:
+            found[f"{match['base']}[{match['key']}]"] = True
+    return sorted(found)
+
+
+def check_format(fmt: str) -> None:
+    """ExportError unless `fmt` is a known format whose libraries are installed."""
+    if fmt not in FORMATS:
+        raise ExportError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    if fmt == "parquet":
+        try:
+            import pandas  # noqa: F401
+            import pyarrow  # noqa: F401
+        except ImportError as error:
+            raise ExportError(f"--format parquet needs pandas and pyarrow ({error.name} is missing): pip install 'mesascope[export]'") from error
+
+
+def prepare_out_dir(out: Path) -> Path:
+    """Create `out` if needed and make sure files can be written there (ExportError otherwise)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".mesascope-export-probe"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ExportError(f"--out {out} is not a writable folder: {error.strerror or error}") from error
+    return out
+
+
+def write_tables(tables: dict[str, list[Row]], out: Path, fmt: str) -> list[Path]:
+    """Write each table to `out/<table>.<fmt>`; returns the paths."""
+    check_format(fmt)
+    paths = []
+    for name, rows in tables.items():
+        columns = list(dict.fromkeys(column for row in rows for column in row))
+        path = out / f"{name}.{fmt}"
+        if fmt == "csv":
+            with path.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=columns, restval="")
+                writer.writeheader()
+                writer.writerows({c: "" if row.get(c) is None else row[c] for c in columns} for row in rows)
+        elif fmt == "json":
+            path.write_text(json.dumps([{c: row.get(c) for c in columns} for row in rows], allow_nan=False), encoding="utf-8")
+        else:
+            import pandas
+
+            pandas.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns).to_parquet(path, index=False)
+        paths.append(path)
+    return paths
+
+
+def _flatten(value: Any, prefix: str) -> Row:
+    """Nested evidence as flat columns: dicts join keys with dots; lists become JSON text."""
+    if isinstance(value, dict):
+        out: Row = {}
+        for key, inner in value.items():
+            out.update(_flatten(inner, f"{prefix}.{key}"))
+        return out
+    if isinstance(value, (list, tuple)):
+        return {prefix: json.dumps(value)}
+    if isinstance(value, (bool, np.bool_)):
+        return {prefix: bool(value)}
+    if isinstance(value, (int, float, np.number)):
+        return {prefix: _number(value)}
+    return {prefix: value}
+
+
+def _number(value: Any) -> float | int | None:
+    """A finite number as itself; NaN and infinities as None (empty in CSV, null in JSON)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
