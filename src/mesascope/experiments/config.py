@@ -193,13 +193,13 @@ def _parse(raw: str, hint: Any, key: str) -> Any:
             return float(raw)
         except ValueError:
             raise ConfigError(f"{key} must be a number, got {raw!r}") from None
-    if hint is None:  # a world option with no typed default: number if it parses, else string
+    if hint is None:  # a world option with no typed default (None: "the world decides") is a number
         for convert in (int, float):
             try:
-                return convert(raw)
+                return convert(raw.replace("_", "") if convert is int else raw)
             except ValueError:
                 pass
-        return raw
+        raise ConfigError(f"{key} must be a number, got {raw!r}")
     return raw
 
 
@@ -335,7 +335,9 @@ def config_rows(config: ExperimentConfig | None = None) -> list[tuple[str, str, 
                 for option, default in registry.options(config.world).items():
                     spec = WORLD_OPTION_SPECS.get(option)
                     shown = "(world default)" if default is None or default is inspect.Parameter.empty else repr(default)
-                    rows.append((f"world_options.{option}", type(default).__name__ if default is not None else "number", shown, spec.describe() if spec else "checked by the world", f"option of world {config.world!r} (see `mesascope show {config.world}`)"))
+                    numeric = default is None or isinstance(default, (int, float)) and not isinstance(default, bool)
+                    allowed = spec.describe() if spec else ("finite; the world checks its range" if numeric else "the world checks it")
+                    rows.append((f"world_options.{option}", type(default).__name__ if default is not None else "number", shown, allowed, f"option of world {config.world!r} (see `mesascope show {config.world}`)"))
                 continue
             hint = hints[f.name]
             kind = f"list of {get_args(hint)[0].__name__}" if get_origin(hint) is tuple else getattr(hint, "__name__", str(hint))
