@@ -96,8 +96,10 @@ def _run(config, db: Path, force: bool) -> None:
             raise typer.Exit(code=130)
         except RunInProgressError as error:
             _fail(str(error), code=1)
-        except (TrainingDiverged, OSError) as error:
-            _fail(f"the run failed and is marked failed: {error}", code=1)
+        except TrainingDiverged as error:
+            _fail(f"{error}; the run is marked failed", code=1)
+        except OSError as error:
+            _fail(f"cannot write the run's files: {error}", code=1)
     if outcome.reused:
         console.print(f"[dim]run {outcome.result.run_id} was already finished: reusing it (rerun with --force to redo it)[/]")
     if outcome.redone and outcome.redone != "--force":

@@ -6,6 +6,8 @@ training runs are in test_runner.py and test_kill_stages.py."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +121,39 @@ def test_listing_a_store_does_not_write_to_it(tmp_path, fake_training):
     result = CliRunner().invoke(app, ["runs", "--db", str(db)], env={"COLUMNS": "300"})
     assert result.exit_code == 0 and "finished" in result.output
     assert db.read_bytes() == before  # (SQLite may add its shared-memory index beside it)
+
+
+def _read_only(paths: list[Path]) -> bool:
+    """Make `paths` read-only even for root (chmod, else the immutable flag); False if impossible."""
+    for path in paths:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    if not os.access(paths[0], os.W_OK):
+        return True
+    done = subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True)
+    return done.returncode == 0 and not os.access(paths[0], os.W_OK)
+
+
+def test_a_read_only_store_can_be_read_and_refuses_writes_cleanly(tmp_path, fake_training):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = folder / "m.db"
+    assert cli_run(db).exit_code == 0
+    with Store(db) as store:  # leave it as a finished store is left: checkpointed, no -wal/-shm
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for extra in folder.glob("m.db-*"):
+        extra.unlink()
+    paths = [folder, db]
+    if not _read_only(paths):
+        pytest.skip("this machine cannot make a read-only folder")
+    try:
+        result = CliRunner().invoke(app, ["runs", "--db", str(db)], env={"COLUMNS": "300"})
+        assert result.exit_code == 0 and "finished" in result.output, result.output
+        result = CliRunner().invoke(app, ["report", "latest", "--db", str(db), "--out", str(tmp_path / "r.html")])
+        assert result.exit_code == 0, result.output
+        result = cli_run(db, "--force")
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+        assert "read-only" in result.output
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, paths)], capture_output=True)
+        for path in paths:
+            path.chmod(0o755 if path.is_dir() else 0o644)

@@ -78,8 +78,10 @@ def _trained_results(target, key, values, seeds, steps, assignments, db, force):
             raise typer.Exit(code=130)
         except RunInProgressError as error:
             fail(str(error), code=1)
-        except (TrainingDiverged, OSError) as error:
-            fail(f"a run of the sweep failed and is marked failed: {error}", code=1)
+        except TrainingDiverged as error:
+            fail(f"{error}; that run of the sweep is marked failed", code=1)
+        except OSError as error:
+            fail(f"cannot write the sweep's files: {error}", code=1)
     return done.results, list(values), plan.sweep_id()
 
 

@@ -22,6 +22,7 @@ import hashlib
 import json
 import numbers
 import operator
+import os
 import re
 import shutil
 import sqlite3
@@ -246,6 +247,11 @@ class Store:
                 raise StoreError(f"cannot read {self.path}: {err.strerror}") from err
             if header and header != SQLITE_HEADER:
                 raise StoreError(f"{self.path} is not an SQLite database, so not a mesascope store; refusing to touch it")
+            if not self.readonly and not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)):
+                raise StoreError(
+                    f"{self.path} (or its folder) is read-only: run, demo and sweep need a "
+                    "writable store; runs, report, dose, scatter and influence can read it"
+                )
         elif self.readonly:
             raise StoreError(f"no store at {self.path}")
         else:
