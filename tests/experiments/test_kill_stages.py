@@ -6,6 +6,7 @@ compilation cache, so only the first compiles."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import sqlite3
@@ -86,6 +87,9 @@ def test_runs_killed_at_every_stage_are_redone_and_a_live_run_is_never_destroyed
         process.wait(timeout=60)
         intact(db)
         assert only_run(db) == (run_id, "finished" if stage == "report" else "running")
+        if stage == "store":  # params and checkpoints of this attempt, to compare with the next
+            run_dir = tmp_path / "m_artifacts" / run_id
+            attempt = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in run_dir.glob("*") if p.name.startswith(("params", "checkpoints"))}
 
     log = tmp_path / "final.log"
     final = launch(db, log, cache)
@@ -98,3 +102,6 @@ def test_runs_killed_at_every_stage_are_redone_and_a_live_run_is_never_destroyed
         result = store.load_result(run_id)
         assert len(result.agents) == 1
         assert (store.run_dir(run_id) / "report.html").stat().st_size > 10_000
+        recorded = dict(store.conn.execute("SELECT name, sha256 FROM artifacts WHERE run_id=? AND kind='file'", (run_id,)).fetchall())
+    # two computations of the same config (killed at 'store', then finished) wrote identical bytes
+    assert len(attempt) >= 5 and recorded == attempt

@@ -133,6 +133,9 @@ def test_a_live_run_is_never_taken_over_and_a_dead_one_is(tmp_path):
             store.begin_run(run_id, "keys-small", "keys", make_config(), CODE)
         assert store.status(run_id) == "running"
         assert (store.run_dir(run_id) / "params.safetensors").exists()  # nothing deleted
+        with pytest.raises(RunStatusError, match="run the command that made it again") as error:
+            store.load_result(run_id)
+        assert "begin_run" not in str(error.value)  # says what to type, not a function name
         # on another host with a fresh heartbeat: alive; with a stale one: gone
         store.conn.execute("UPDATE runs SET owner_host='elsewhere', heartbeat_at=? WHERE run_id=?", (lease.now(), run_id))
         with pytest.raises(RunInProgressError):
