@@ -51,6 +51,26 @@ def test_every_key_refuses_hostile_values_by_name_or_accepts_a_sane_value():
     assert refused > 400 and accepted > 20  # both outcomes really happen
 
 
+ACCEPTED = ["name=[/x] ünïcødé ✓", "reward_weights=1,1", "ppo.gamma=0", "ppo.gae_lambda=0", "ppo.entropy_coef=0",
+            "ppo.value_coef=0", "ppo.anneal_lr=0", "eval.greedy=0", "eval.gifs=0", "eval.influence_levels=0",
+            "eval.identify_levels=0", "thresholds.min_support=0", "thresholds.min_gain_over_random=0", "l1=0", "seed=0"]
+"""One of each class of hostile value the property test finds accepted: markup and unicode text,
+a list, and zeros at the edge of every range that allows them."""
+
+
+def test_accepted_hostile_values_train_a_tiny_run_to_completion(tmp_path):
+    db = tmp_path / "odd [/x] ✓" / "m.db"
+    args = ["run", "coin", *[x for s in TINY + ACCEPTED for x in ("--set", s)], "--db", str(db)]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "[/x] ünïcødé ✓" in result.output and "odd [/x] ✓" in " ".join(result.output.split())
+    with Store(db, readonly=True) as store:
+        (row,) = store.list_runs()
+        assert row["status"] == "finished" and row["name"] == "[/x] ünïcødé ✓"
+        loaded = store.load_result(row["run_id"])
+    assert all(np.isfinite(v).all() for k, v in loaded.curves.items() if not k.startswith("return/"))
+
+
 def _numbers(config) -> list[float]:
     data = config.to_dict()
     out = []

@@ -222,6 +222,7 @@ WORLD_OPTION_SPECS: dict[str, Spec] = {
     "bank_size": Spec(1, 65_536),
     "layout_seed": Spec(0, 2**32 - 1),
     "size": Spec(3, 255),
+    "obstacle_density": Spec(0.0, 1.0, high_open=True),
 }
 """Bounds on world options shared by many worlds; each world's constructor checks the rest.
 Every other numeric option must be finite and within `WORLD_OPTION_LIMIT`."""
