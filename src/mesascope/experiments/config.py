@@ -56,7 +56,7 @@ class ExperimentConfig:
 
     name: str = setting("experiment", nonempty=True)
     """A label for the experiment (part of the run id)."""
-    world: str = setting("coin", choices=registry.names())
+    world: str = setting("coin", nonempty=True)
     """Registered world name (see `mesascope list`)."""
     world_options: dict[str, Any] = field(default_factory=dict)
     """Options passed to the world's constructor (see `mesascope show WORLD`)."""
@@ -337,13 +337,15 @@ def config_rows(config: ExperimentConfig | None = None) -> list[tuple[str, str, 
                     spec = WORLD_OPTION_SPECS.get(option)
                     shown = "(world default)" if default is None or default is inspect.Parameter.empty else repr(default)
                     numeric = default is None or isinstance(default, (int, float)) and not isinstance(default, bool)
-                    allowed = spec.describe() if spec else ("finite; the world checks its range" if numeric else "the world checks it")
+                    allowed = (spec.describe() + ", finite" * numeric) if spec else ("finite; the world checks its range" if numeric else "the world checks it")
                     rows.append((f"world_options.{option}", type(default).__name__ if default is not None else "number", shown, allowed, f"option of world {config.world!r} (see `mesascope show {config.world}`)"))
                 continue
             hint = hints[f.name]
             kind = f"list of {get_args(hint)[0].__name__}" if get_origin(hint) is tuple else getattr(hint, "__name__", str(hint))
             spec = field_spec(cls, f)
             allowed = spec.describe() if spec else ""
+            if cls is ExperimentConfig and f.name == "world":  # worlds may be registered late (plugins)
+                allowed = "one of " + ", ".join(registry.names())
             if hint is float or get_origin(hint) is tuple and get_args(hint)[0] is float:
                 allowed = ", ".join(filter(None, [allowed, "finite"]))
             shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
