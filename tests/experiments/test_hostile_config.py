@@ -5,11 +5,9 @@ made impossible); a few real CLI processes check there is never a traceback."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -21,7 +21,6 @@ from mesascope.store.db import (
     SCHEMA_VERSION,
     RunInProgressError,
     RunStatusError,
-    SchemaVersionError,
     Store,
     StoreError,
 )
