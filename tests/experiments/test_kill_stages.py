@@ -96,7 +96,8 @@ def test_runs_killed_at_every_stage_are_redone_and_a_live_run_is_never_destroyed
     output = final.communicate(timeout=300)[0]
     assert final.returncode == 0, output
     assert "already finished: reusing it" in output  # killed while writing its report: kept
-    assert log.read_text().split() == ["report"]  # and only the report was written again
+    # nothing was computed again: at most the report, if the kill came before it was written
+    assert (log.read_text().split() if log.exists() else []) in ([], ["report"])
     intact(db)
     with Store(db, readonly=True) as store:
         result = store.load_result(run_id)
