@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Optional
 
@@ -100,6 +101,8 @@ def _run(config, db: Path, force: bool) -> None:
             _fail(f"{error}; the run is marked failed", code=1)
         except OSError as error:
             _fail(f"cannot write the run's files: {error}", code=1)
+        except sqlite3.Error as error:  # e.g. locked by another writer for longer than 30 s
+            _fail(f"the store {db} cannot be written: {error}", code=1)
     if outcome.reused:
         console.print(f"[dim]run {outcome.result.run_id} was already finished: reusing it (rerun with --force to redo it)[/]")
     if outcome.redone and outcome.redone != "--force":

@@ -3,6 +3,7 @@ planning knob), sweep-level verdicts, and a sweep report."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Optional
 
@@ -82,6 +83,8 @@ def _trained_results(target, key, values, seeds, steps, assignments, db, force):
             fail(f"{error}; that run of the sweep is marked failed", code=1)
         except OSError as error:
             fail(f"cannot write the sweep's files: {error}", code=1)
+        except sqlite3.Error as error:  # e.g. locked by another writer for longer than 30 s
+            fail(f"the store {db} cannot be written: {error}", code=1)
     return done.results, list(values), plan.sweep_id()
 
 
