@@ -32,7 +32,7 @@ def fake_training(monkeypatch, dose_experiment):
         calls.append(run_id)
         run_dir = store.run_dir(run_id)
         files = list(artifacts.save_params(run_dir / "params", {"dense": {"kernel": np.ones((1, 3, 2), np.float32)}}, {"run_id": run_id}))
-        result = dataclasses.replace(dose_experiment(2, (0.0,)), run_id=run_id, name=config.name, world=config.world, config=config.to_dict())
+        result = dataclasses.replace(dose_experiment(2, (0.0, 0.5)), run_id=run_id, name=config.name, world=config.world, config=config.to_dict())
         return result, files
 
     def report(result, path):
