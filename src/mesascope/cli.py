@@ -1,7 +1,8 @@
-"""The `mesascope` command line: list, show, run, demo, report, identify, runs, dose, scatter, sweep, influence, export."""
+"""The `mesascope` command line: list, show, config, run, demo, report, identify, runs, dose, scatter, sweep, influence, export."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Optional
 
@@ -12,8 +13,9 @@ from mesascope.experiments.population import request_host_devices
 
 request_host_devices()  # before JAX starts: lets a population use every core (docs/design.md §5)
 
-from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, progress_reporter  # noqa: E402
+from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, open_store, output_file, progress_reporter, sigterm_as_interrupt, text  # noqa: E402
 from mesascope.commands.common import fail as _fail  # noqa: E402
+from mesascope.commands.config import config_command, config_epilog  # noqa: E402
 from mesascope.commands.dose import dose, scatter  # noqa: E402
 from mesascope.commands.export import export  # noqa: E402
 from mesascope.commands.influence import influence  # noqa: E402
@@ -56,6 +58,8 @@ def show(
         instance = registry.make(world)
     except ValueError as error:
         _fail(str(error))
+    picture = picture and output_file(picture)
+    graph = graph and output_file(graph)
     console.print(f"[bold]{world}[/]\n")
     console.print(instance.describe())
     console.print(f"\n[bold]objectives[/]: {instance.intended} (intended); proxies: {', '.join(instance.proxies)}")
@@ -73,34 +77,47 @@ def show(
         level = instance.sample_level(jax.random.PRNGKey(0), instance.distributions["test"].shift)
         _, state = instance.reset(jax.random.PRNGKey(0), level)
         Image.fromarray(jax.device_get(instance.render_state(state))).resize((288, 288), Image.NEAREST).save(picture)
-        console.print(f"picture saved to {picture}")
+        console.print(f"picture saved to {text(picture)}")
     if graph is not None:
         from mesascope.report.causal_plot import causal_graph_plot
 
         graph.write_bytes(causal_graph_plot(instance))
-        console.print(f"causal graph saved to {graph}")
+        console.print(f"causal graph saved to {text(graph)}")
 
 
 def _run(config, db: Path, force: bool) -> None:
-    from mesascope.experiments.runner import run_experiment
+    from mesascope.experiments.runner import TrainingDiverged, run_experiment
     from mesascope.report.terminal import print_summary
-    from mesascope.store.db import Store
+    from mesascope.store.db import RunInProgressError
 
-    with Store(db) as store, progress_reporter() as progress:
+    with open_store(db) as store, sigterm_as_interrupt(), progress_reporter() as progress:
         try:
             outcome = run_experiment(config, store, progress, force=force)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted: the run is marked failed and will be redone next time[/]")
             raise typer.Exit(code=130)
+        except RunInProgressError as error:
+            _fail(str(error), code=1)
+        except TrainingDiverged as error:
+            _fail(f"{error}; the run is marked failed", code=1)
+        except OSError as error:
+            _fail(f"cannot write the run's files: {error}", code=1)
+        except sqlite3.Error as error:  # e.g. locked by another writer for longer than 30 s
+            _fail(f"the store {db} cannot be written: {error}", code=1)
     if outcome.reused:
-        console.print(f"[dim]run {outcome.result.run_id} was already finished: reusing it (--force to redo)[/]")
+        console.print(f"[dim]run {outcome.result.run_id} was already finished: reusing it (rerun with --force to redo it)[/]")
+    if outcome.redone and outcome.redone != "--force":
+        console.print(f"[yellow]the finished run was damaged, so it was redone: {text(outcome.redone)}[/]")
     print_summary(outcome.result, console)
     timings = ", ".join(f"{k} {v:.0f}s" for k, v in outcome.result.timings.items())
     console.print(f"run id [bold]{outcome.result.run_id}[/] ({timings})")
-    console.print(f"report: [bold]{outcome.report_path.resolve()}[/]")
+    console.print(f"report: [bold]{text(outcome.report_path.resolve())}[/]")
 
 
-@app.command()
+app.command("config")(config_command)
+
+
+@app.command(epilog=config_epilog())
 def run(
     preset: str = typer.Argument(..., help="A preset (see `mesascope list`) or a world name for its default experiment."),
     seeds: Optional[int] = typer.Option(None, "--seeds", help="Agents per training shift value."),
@@ -140,19 +157,21 @@ def report(
     """Print the summary of a finished run and (re)write its HTML report."""
     from mesascope.experiments.runner import write_report
     from mesascope.report.terminal import print_summary
-    from mesascope.store.db import Store, StoreError
+    from mesascope.store.db import StoreError
 
-    if not db.exists():
-        _fail(f"no store at {db} (run an experiment first, or pass --db)")
-    with Store(db) as store:
+    out = out and output_file(out, "report.html")
+    with open_store(db, readonly=True) as store:
         try:
             resolved = store.resolve(run_id)
             result = store.load_result(resolved)
         except (StoreError, LookupError) as error:
             _fail(str(error))
-        path = write_report(result, out or store.run_dir(resolved) / "report.html")
+        try:
+            path = write_report(result, out or store.run_dir(resolved) / "report.html")
+        except OSError as error:
+            _fail(f"cannot write the report: {error}")
     print_summary(result, console)
-    console.print(f"report: [bold]{path.resolve()}[/]")
+    console.print(f"report: [bold]{text(path.resolve())}[/]")
 
 
 @app.command()
@@ -170,6 +189,7 @@ def identify(
         instance = registry.make(world)
     except ValueError as error:
         _fail(str(error))
+    picture = picture and output_file(picture)
     config = analysis.IdentifyConfig(levels=levels)
     results = [analysis.analyse(instance, name, config) for name in instance.distributions]
     for result in results:
@@ -191,22 +211,19 @@ def identify(
         from mesascope.report.identify_plot import identifiability_matrices
 
         picture.write_bytes(identifiability_matrices(results))
-        console.print(f"matrices saved to {picture}")
+        console.print(f"matrices saved to {text(picture)}")
 
 
 @app.command()
 def runs(db: Path = DB_OPTION) -> None:
     """List the runs in the store, newest first."""
-    from mesascope.store.db import Store
-
-    if not db.exists():
-        _fail(f"no store at {db}")
-    table = Table(title=str(db))
+    table = Table(title=text(db))
     for column in ("run id", "name", "world", "status", "created", "finished"):
         table.add_column(column)
-    with Store(db) as store:
+    with open_store(db, readonly=True) as store:
         for row in store.list_runs():
-            table.add_row(row["run_id"], row["name"], row["world"], row["status"], str(row["created_at"]), str(row["finished_at"] or ""))
+            cells = (row["run_id"], row["name"], row["world"], row["status"], row["created_at"], row["finished_at"] or "")
+            table.add_row(*(text(c) for c in cells))
     console.print(table)
 
 

@@ -65,9 +65,12 @@ def test_train_population_returns_checkpoints(trained):
 
 def test_save_and_load_round_trip(tmp_path, trained):
     _, (params, _, checkpoints) = trained
-    ckpt.save(tmp_path, checkpoints, {"run_id": "x"})
+    written = ckpt.save(tmp_path, checkpoints, {"run_id": "x"})
     index = json.loads((tmp_path / "checkpoints.json").read_text())
-    assert index["stems"] == ["params_step256", "params_step768", "params_step1024"]
+    # the final checkpoint is stored once, as the run's params (no byte-for-byte duplicate)
+    assert index["stems"] == ["params_step256", "params_step768", "params"]
+    assert not (tmp_path / "params_step1024.safetensors").exists()
+    assert {p.name for p in written} == {f"{stem}.{ext}" for stem in index["stems"] for ext in ("safetensors", "json")} | {"checkpoints.json"}
     assert (tmp_path / "params_step768.safetensors").exists()
     _, manifest = artifacts.load_params(tmp_path / "params_step768")
     assert manifest == {"run_id": "x", "step": 768, "checkpoint": 1}
@@ -88,8 +91,8 @@ def test_a_run_saved_before_checkpoints_loads_its_final_params(tmp_path, trained
         ckpt.load(tmp_path / "missing", final_step=1)
 
 
-@pytest.mark.parametrize("setting, message", [("eval.checkpoints=0", "eval.checkpoints must be >= 1"),
-                                              ("eval.influence_levels=-1", "eval.influence_levels must be >= 0")])
+@pytest.mark.parametrize("setting, message", [("eval.checkpoints=0", r"eval.checkpoints must be in \[1, 1000\]"),
+                                              ("eval.influence_levels=-1", r"eval.influence_levels must be in \[0, 65536\]")])
 def test_config_rejects_bad_checkpoint_settings(setting, message):
     with pytest.raises(C.ConfigError, match=message):
         C.apply_overrides(ExperimentConfig(), [setting])

@@ -230,6 +230,18 @@ def test_reopening_keeps_data_and_version(tmp_path: Path) -> None:
         assert store.conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1
 
 
+def abandon(store: Store, run_id: str) -> None:
+    """Make the owner of a running run a process that no longer exists (as after a crash)."""
+    store.conn.execute("UPDATE runs SET owner_pid=? WHERE run_id=?", (dead_pid(), run_id))
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
 def test_crash_before_commit_leaves_run_unfinished_and_rerun_recovers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -257,6 +269,7 @@ def test_crash_before_commit_leaves_run_unfinished_and_rerun_recovers(
             store.load_result(run_id)
         with pytest.raises(UnknownRunError, match="no finished run"):
             store.resolve("latest")
+        abandon(store, run_id)  # the crashed process is gone
         store.begin_run(run_id, "keys-small", "keys", make_config(), CODE)
         assert not (store.artifact_root / run_id).exists()  # the stale files are gone
         store.finish_run(result)

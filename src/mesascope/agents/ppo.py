@@ -22,6 +22,7 @@ import optax
 from flax import struct
 
 from mesascope.agents.networks import ActorCritic, kernel_norms
+from mesascope.fields import setting
 from mesascope.worlds.core import Timestep, World
 
 
@@ -29,35 +30,35 @@ from mesascope.worlds.core import Timestep, World
 class PPOConfig:
     """Static PPO settings (one compiled program per distinct value)."""
 
-    total_steps: int = 300_000
+    total_steps: int = setting(300_000, low=1, high=10**10)
     """Environment steps per agent."""
-    num_envs: int = 32
+    num_envs: int = setting(32, low=1, high=65_536)
     """Parallel environments per agent."""
-    num_steps: int = 64
+    num_steps: int = setting(64, low=1, high=65_536)
     """Steps per environment between updates."""
-    epochs: int = 4
+    epochs: int = setting(4, low=1, high=1_000)
     """Passes over each batch."""
-    minibatches: int = 4
+    minibatches: int = setting(4, low=1, high=65_536)
     """Minibatches per epoch."""
-    learning_rate: float = 5e-4
+    learning_rate: float = setting(5e-4, low=0.0, high=1.0, low_open=True)
     """Adam step size (linearly annealed to 0 when `anneal_lr`)."""
     anneal_lr: bool = True
     """Anneal the learning rate linearly over training."""
-    gamma: float = 0.95
+    gamma: float = setting(0.95, low=0.0, high=1.0)
     """Discount factor."""
-    gae_lambda: float = 0.9
+    gae_lambda: float = setting(0.9, low=0.0, high=1.0)
     """GAE λ."""
-    clip: float = 0.2
+    clip: float = setting(0.2, low=0.0, high=10.0, low_open=True)
     """PPO ratio clip."""
-    entropy_coef: float = 0.01
+    entropy_coef: float = setting(0.01, low=0.0, high=100.0)
     """Entropy bonus weight."""
-    value_coef: float = 0.5
+    value_coef: float = setting(0.5, low=0.0, high=100.0)
     """Value loss weight."""
-    max_grad_norm: float = 0.5
+    max_grad_norm: float = setting(0.5, low=0.0, high=1e6, low_open=True)
     """Global gradient-norm clip."""
-    width: int = 64
+    width: int = setting(64, low=1, high=4_096)
     """Hidden units per layer."""
-    depth: int = 2
+    depth: int = setting(2, low=1, high=16)
     """Hidden layers."""
 
     @property

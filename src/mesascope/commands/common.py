@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 if TYPE_CHECKING:
     from mesascope.records.results import ExperimentResult
+    from mesascope.store.db import Store
 
 console = Console()
 """The console every command prints to."""
@@ -25,24 +28,76 @@ RUN_ARGUMENT = typer.Argument("latest", help="A run id, a unique prefix of one, 
 """The run argument of every command that reads one finished run."""
 
 
-def load_finished(run_id: str, db: Path) -> ExperimentResult:
-    """The finished run `run_id` (an id, a unique prefix or 'latest') from the store at `db`;
-    exits with a clear error when there is no store or no such finished run."""
+def text(value: Any) -> str:
+    """User-controlled text (names, paths, values) made safe to print: never read as markup."""
+    return escape(str(value))
+
+
+@contextmanager
+def open_store(db: Path, readonly: bool = False) -> Iterator[Store]:
+    """The store at `db` (read-only stores are opened without ever writing); exits with a clear
+    error when it is missing (for reading), not a mesascope store, or cannot be opened."""
     from mesascope.store.db import Store, StoreError
 
-    if not db.exists():
+    if readonly and not db.exists():
         fail(f"no store at {db} (run an experiment first, or pass --db)")
-    with Store(db) as store:
+    try:
+        store = Store(db, readonly=readonly)
+    except StoreError as error:
+        fail(str(error))
+    with store:
+        yield store
+
+
+def load_finished(run_id: str, db: Path) -> ExperimentResult:
+    """The finished run `run_id` (an id, a unique prefix or 'latest') from the store at `db`,
+    every stored file checked against its hash; exits with a clear error when there is no store
+    or no such intact finished run."""
+    from mesascope.store.db import StoreError
+
+    with open_store(db, readonly=True) as store:
         try:
             return store.load_result(store.resolve(run_id))
         except (StoreError, LookupError) as error:
             fail(str(error))
 
 
-def fail(message: str) -> NoReturn:
-    """Print an error and exit with status 2 (bad input), before any work starts."""
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code=2)
+def output_file(path: Path, default_name: str | None = None) -> Path:
+    """Where to write an output file the user named: with `default_name`, a folder means that
+    file inside it. Exits with a clear error (before any work) when the folder does not exist
+    or the path is a folder."""
+    if path.is_dir():
+        if default_name is None:
+            fail(f"{path} is a folder; give a file name, e.g. {path / 'plot.png'}")
+        path = path / default_name
+    if not path.parent.is_dir():
+        fail(f"cannot write {path}: the folder {path.parent} does not exist (create it first)")
+    return path
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print an error (escaped: never read as markup) and exit with `code` (2: bad input)."""
+    console.print(f"[bold red]error:[/] {text(message)}")
+    raise typer.Exit(code=code)
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Handle SIGTERM like Ctrl-C while the block runs, so a terminated run is marked failed
+    (and redone next time) instead of being left 'running'."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, fail, load_finished
+from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, fail, load_finished, output_file, text
 
 if TYPE_CHECKING:
     from mesascope.diagnose.alignment import AlignmentRow, AlignmentStatistics
@@ -81,6 +81,7 @@ def dose(
     why none fits."""
     from mesascope.diagnose.dose import dose_response
 
+    png = png and output_file(png)
     result = load_finished(run_id, db)
     response = dose_response(result)
     console.print(Text(f"{result.name}  ·  world {result.world}  ·  run {result.run_id}", style="bold"))
@@ -97,7 +98,7 @@ def dose(
         from mesascope.report.diagnostic_plots import dose_fit_plot
 
         png.write_bytes(dose_fit_plot(result))
-        console.print(f"plot saved to {png}")
+        console.print(f"plot saved to {text(png)}")
 
 
 def _signature_text(row: AlignmentRow) -> Text:
@@ -145,6 +146,7 @@ def scatter(
     from mesascope.diagnose.alignment import alignment_statistics
     from mesascope.report import terminal
 
+    png = png and output_file(png)
     result = load_finished(run_id, db)
     if len(result.objectives) < 2:
         fail(f"run {result.run_id} has no proxy objective: nothing to correlate with {result.objectives[0]}")
@@ -160,4 +162,4 @@ def scatter(
         from mesascope.report.diagnostic_plots import alignment_correlations_plot
 
         png.write_bytes(alignment_correlations_plot(result))
-        console.print(f"plot saved to {png}")
+        console.print(f"plot saved to {text(png)}")

@@ -8,13 +8,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from mesascope.commands.common import DB_OPTION, console
-from mesascope.commands.common import fail as _fail
-
-
-def fail(message: str):
-    """`commands.common.fail` for messages holding brackets (sweep names, extras) that rich must not read as markup."""
-    _fail(escape(message))
+from mesascope.commands.common import DB_OPTION, console, fail  # fail escapes its message: sweep names hold brackets
 
 
 def export(

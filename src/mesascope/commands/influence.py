@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import typer
 
-from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, fail, load_finished
+from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, fail, load_finished, output_file, text
 
 DEFAULT_LEVELS = 32
 """Test levels used when recomputing a run whose config skipped influence (influence_levels 0)."""
@@ -66,11 +66,12 @@ def influence(
     every saved checkpoint. Runs that recorded none are computed from their checkpoints."""
     from mesascope.store.db import Store
 
-    result = load_finished(run_id, db)
+    png = png and output_file(png)
+    result = load_finished(run_id, db)  # checks every stored file, checkpoints included
     if result.influence is None or again:
         console.print(f"[dim]computing decision influence of run {result.run_id} from its checkpoints...[/]")
         try:
-            with Store(db) as store:
+            with Store(db, readonly=True) as store:
                 record = recompute(store.run_dir(result.run_id), result)
         except (FileNotFoundError, ValueError) as error:
             fail(str(error))
@@ -80,4 +81,4 @@ def influence(
         from mesascope.report.influence_plots import influence_over_training
 
         png.write_bytes(influence_over_training(result))
-        console.print(f"plot saved to {png}")
+        console.print(f"plot saved to {text(png)}")

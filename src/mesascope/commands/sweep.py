@@ -3,12 +3,13 @@ planning knob), sweep-level verdicts, and a sweep report."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from mesascope.commands.common import DB_OPTION, console, fail, progress_reporter
+from mesascope.commands.common import DB_OPTION, console, fail, open_store, output_file, progress_reporter, sigterm_as_interrupt, text
 
 DIRECTION_HELP = (
     "Read larger swept values as LESS capacity or compute (e.g. temperature, l2): the sweep "
@@ -37,6 +38,7 @@ def sweep(
         key, values = parse_over(over)
     except ValueError as error:
         fail(str(error))
+    out = out and output_file(out, "report.html")
     if planner is not None:
         if assignments or steps is not None:
             fail("--set and --steps configure training; a --planner sweep trains nothing")
@@ -52,8 +54,9 @@ def _trained_results(target, key, values, seeds, steps, assignments, db, force):
     """Validate the whole sweep, then run (or reuse) each experiment with a progress bar."""
     from mesascope.experiments import config as config_module
     from mesascope.experiments import presets
+    from mesascope.experiments.runner import TrainingDiverged
     from mesascope.experiments.sweep import Sweep, run_sweep
-    from mesascope.store.db import Store
+    from mesascope.store.db import RunInProgressError
 
     try:
         base = presets.get(target)
@@ -66,14 +69,22 @@ def _trained_results(target, key, values, seeds, steps, assignments, db, force):
 
     def announce(i, outcome):
         state = "reused" if outcome.reused else f"trained in {sum(outcome.result.timings.values()):.0f}s"
-        console.print(f"{key} = {values[i]}: run [bold]{outcome.result.run_id}[/] ({state})")
+        console.print(f"{text(key)} = {text(values[i])}: run [bold]{outcome.result.run_id}[/] ({state})")
 
-    with Store(db) as store, progress_reporter() as progress:
+    with open_store(db) as store, sigterm_as_interrupt(), progress_reporter() as progress:
         try:
             done = run_sweep(plan, store, progress, on_run=announce, force=force)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted: finished runs are kept; the same command resumes the sweep[/]")
             raise typer.Exit(code=130)
+        except RunInProgressError as error:
+            fail(str(error), code=1)
+        except TrainingDiverged as error:
+            fail(f"{error}; that run of the sweep is marked failed", code=1)
+        except OSError as error:
+            fail(f"cannot write the sweep's files: {error}", code=1)
+        except sqlite3.Error as error:  # e.g. locked by another writer for longer than 30 s
+            fail(f"the store {db} cannot be written: {error}", code=1)
     return done.results, list(values), plan.sweep_id()
 
 
@@ -87,12 +98,14 @@ def _planner_results(world, objective, key, values, seeds):
         numbers = tuple(float(v) for v in values)
     except ValueError:
         fail(f"planner knob values must be numbers, got {list(values)}")
+    if seeds is not None and not 1 <= seeds <= 4096:
+        fail(f"--seeds must be in [1, 4096], got {seeds}")
     plan = PlannerSweep(world=world, objective=objective, knob=key, values=numbers, **({"seeds": seeds} if seeds else {}))
     try:
         plan.validate()
     except ValueError as error:
         fail(str(error))
-    with console.status(f"diagnosing {objective} planners over {key} = {', '.join(values)}"):
+    with console.status(text(f"diagnosing {objective} planners over {key} = {', '.join(values)}")):
         results = run_planner_sweep(plan)
     sweep_id = "planner-" + hashlib.sha256(repr(plan).encode()).hexdigest()[:8]
     return results, list(values), sweep_id
@@ -116,10 +129,10 @@ def _finish(title, key, labels, results, descending, path) -> None:
     if verdicts:
         _print_verdicts(verdicts, results[0].shift_name)
     else:
-        console.print(f"[dim]{key} takes non-numeric values, so no trend verdicts; compare the runs in the report.[/]")
+        console.print(f"[dim]{text(key)} takes non-numeric values, so no trend verdicts; compare the runs in the report.[/]")
     no_verdict = f"{key} takes non-numeric values, so the trend verdicts do not apply; compare the runs below."
     write_sweep_report(path, title, key, labels, results, verdicts, note, no_verdict)
-    console.print(f"sweep report: [bold]{Path(path).resolve()}[/]")
+    console.print(f"sweep report: [bold]{text(Path(path).resolve())}[/]")
 
 
 def _print_runs(key, labels, results) -> None:
@@ -131,7 +144,7 @@ def _print_runs(key, labels, results) -> None:
 
     table = Table(title="runs of the sweep")
     doses = any(len(summary.shift_values(r)) > 1 for r in results)
-    for column in (key, "run", "verdicts on test", f"{results[0].objectives[0]} (intended), normalised") + (("dose for half robustly aligned",) if doses else ()):
+    for column in (text(key), "run", "verdicts on test", f"{results[0].objectives[0]} (intended), normalised") + (("dose for half robustly aligned",) if doses else ()):
         table.add_column(column)
     for label, result in zip(labels, results):
         test = summary.test_distribution(result)
@@ -139,7 +152,7 @@ def _print_runs(key, labels, results) -> None:
         for row in summary.verdict_by_agent(result, test).values():
             counts[row.verdict] = counts.get(row.verdict, 0) + 1
         intended = summary.bootstrap_ci(summary.agent_normalised(result, test)[:, 0])
-        cells = [label, result.run_id, ", ".join(f"{c} {v}" for v, c in counts.items()), summary.format_interval(*intended)]
+        cells = [text(label), result.run_id, ", ".join(f"{c} {v}" for v, c in counts.items()), summary.format_interval(*intended)]
         table.add_row(*cells, *([half_aligned_dose(result)] if doses else []))
     console.print(table)
 

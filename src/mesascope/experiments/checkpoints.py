@@ -3,7 +3,8 @@
 A checkpoint holds the parameters of every agent of a population (a leading agent axis) after
 some number of PPO updates. Each is saved as `params_step{N}.safetensors` with its JSON
 manifest (N: environment steps per agent), and `checkpoints.json` lists them in order; nothing
-is pickled. Runs stored before checkpoints existed have only their final `params`: loading them
+is pickled. The last checkpoint is the final parameters: it is stored once, as the run's
+`params` files, and the index points there. Runs stored before checkpoints existed have only their final `params`: loading them
 gives that one checkpoint.
 """
 
@@ -57,17 +58,25 @@ def _stem(step: int) -> str:
     return f"params_step{int(step)}"
 
 
-def save(run_dir: Path, checkpoints: Checkpoints, manifest: Mapping[str, Any]) -> Path:
-    """Write every checkpoint (safetensors + JSON manifest each), then the index; return its path."""
-    stems = []
+FINAL_STEM = "params"
+"""The final parameters' files, which are also the last checkpoint."""
+
+
+def save(run_dir: Path, checkpoints: Checkpoints, manifest: Mapping[str, Any]) -> list[Path]:
+    """Write every checkpoint but the last (safetensors + JSON manifest each), then the
+    final parameters as `params`, then the index; return every path written."""
+    stems, written = [], []
+    last = len(checkpoints.params) - 1
     for i, (step, params) in enumerate(zip(checkpoints.steps, checkpoints.params)):
-        artifacts.save_params(run_dir / _stem(step), params, {**manifest, "step": int(step), "checkpoint": i})
-        stems.append(_stem(step))
+        stem = FINAL_STEM if i == last else _stem(step)
+        extra = {} if i == last else {"step": int(step), "checkpoint": i}
+        written += artifacts.save_params(run_dir / stem, params, {**manifest, **extra})
+        stems.append(stem)
     index = {"format": INDEX_FORMAT, "steps": [int(s) for s in checkpoints.steps], "stems": stems}
     path = run_dir / INDEX
     with artifacts.atomic_path(path) as tmp:
         tmp.write_text(json.dumps(index, indent=2), encoding="utf-8")
-    return path
+    return [*written, path]
 
 
 def load(run_dir: Path, final_step: int) -> Checkpoints:
@@ -77,8 +86,8 @@ def load(run_dir: Path, final_step: int) -> Checkpoints:
     if not path.is_file():
         params, _ = artifacts.load_params(run_dir / "params")
         return Checkpoints(steps=np.array([final_step], np.int64), params=[params])
-    index = json.loads(path.read_text(encoding="utf-8"))
-    if index.get("format") != INDEX_FORMAT:
-        raise ValueError(f"{path} is not a {INDEX_FORMAT} index")
-    params = [artifacts.load_params(run_dir / stem)[0] for stem in index["stems"]]
+    index = artifacts.read_json(path)
+    if index.get("format") != INDEX_FORMAT or not isinstance(index.get("stems"), list) or not isinstance(index.get("steps"), list):
+        raise ValueError(f"{path} is not a {INDEX_FORMAT} index (format, steps and stems)")
+    params = [artifacts.load_params(run_dir / str(stem))[0] for stem in index["stems"]]
     return Checkpoints(steps=np.asarray(index["steps"], np.int64), params=params)

@@ -12,13 +12,13 @@ import dataclasses
 import inspect
 import json
 import textwrap
-import math
 from dataclasses import dataclass, field
 from typing import Any, get_args, get_origin, get_type_hints
 
 from mesascope.agents.ppo import PPOConfig
 from mesascope.diagnose.verdict import VerdictThresholds
 from mesascope.experiments.level_mix import LEVEL_MIXES
+from mesascope.fields import Spec, finite_problem, setting, spec_of
 from mesascope.worlds import registry
 
 
@@ -30,23 +30,23 @@ class ConfigError(ValueError):
 class EvalConfig:
     """How trained agents are evaluated and diagnosed."""
 
-    episodes: int = 128
+    episodes: int = setting(128, low=2, high=65_536)
     """Episodes (one per level) per agent and distribution; levels are shared by all agents."""
-    distributions: tuple[str, ...] = ("train", "test")
+    distributions: tuple[str, ...] = setting(("train", "test"), nonempty=True, unique=True)
     """Level distributions to evaluate on (names the world defines)."""
     greedy: bool = False
     """Act greedily instead of sampling from the policy."""
-    goal_gamma: float = 0.9
+    goal_gamma: float = setting(0.9, low=0.0, high=1.0, low_open=True, high_open=True)
     """Discount of the Boltzmann-rational planners used for goal inference."""
-    bootstrap: int = 500
+    bootstrap: int = setting(500, low=10, high=100_000)
     """Bootstrap resamples for intervals over episodes."""
-    gifs: int = 3
+    gifs: int = setting(3, low=0, high=64)
     """Test episodes rendered as GIFs for each training shift value."""
-    checkpoints: int = 4
+    checkpoints: int = setting(4, low=1, high=1_000)
     """Parameter snapshots evenly spread over training, the last the final one (at most one per PPO update); saved with the run and probed for decision influence."""
-    influence_levels: int = 32
+    influence_levels: int = setting(32, low=0, high=65_536)
     """Test levels on which decision influence (removing or moving each object kind) is measured at every checkpoint; 0 skips it."""
-    identify_levels: int = 64
+    identify_levels: int = setting(64, low=0, high=65_536)
     """Levels per evaluated distribution on which the objectives' exact identifiability is computed for the report; 0 skips it."""
 
 
@@ -54,32 +54,32 @@ class EvalConfig:
 class ExperimentConfig:
     """One experiment: a population of agents trained on one world and diagnosed."""
 
-    name: str = "experiment"
+    name: str = setting("experiment", nonempty=True)
     """A label for the experiment (part of the run id)."""
-    world: str = "coin"
+    world: str = setting("coin", nonempty=True)
     """Registered world name (see `mesascope list`)."""
     world_options: dict[str, Any] = field(default_factory=dict)
     """Options passed to the world's constructor (see `mesascope show WORLD`)."""
-    train_shifts: tuple[float, ...] = (0.0, 0.3)
+    train_shifts: tuple[float, ...] = setting((0.0, 0.3), nonempty=True, unique=True)
     """Values of the world's shift dial to train at; one sub-population per value. With a
     `level_mix`, the shares q in [0, 1] of training levels drawn from the mix's pool instead."""
-    level_mix: str = "none"
+    level_mix: str = setting("none", choices=LEVEL_MIXES)
     """Where training levels come from: "none" (the world's shift dial), "test" (share q from
     the world's test distribution, plain random shift) or "adversarial" (share q from a bank of
     the test levels that separate the intended objective from the proxies most)."""
-    adversarial_pool: int = 512
+    adversarial_pool: int = setting(512, low=1, high=65_536)
     """Candidate test levels scored to choose the adversarial bank from."""
-    adversarial_bank: int = 32
+    adversarial_bank: int = setting(32, low=1, high=65_536)
     """Levels in the adversarial bank (the best of `adversarial_pool`)."""
-    reward_weights: tuple[float, ...] = ()
+    reward_weights: tuple[float, ...] = setting((), low=-1e6, high=1e6)
     """Training reward as weights over the world's objectives, in their order (e.g. 0,1 trains on the first proxy); empty: the intended objective alone. Evaluation always judges against the intended objective."""
-    seeds: int = 8
+    seeds: int = setting(8, low=1, high=4_096)
     """Agents trained per shift value."""
-    seed: int = 0
+    seed: int = setting(0, low=0, high=2**32 - 1)
     """Base random seed; agent i gets an independent key derived from it."""
-    l2: float = 0.0
+    l2: float = setting(0.0, low=0.0, high=1e3)
     """L2 weight-decay strength on network kernels."""
-    l1: float = 0.0
+    l1: float = setting(0.0, low=0.0, high=1e3)
     """L1 strength on network kernels."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """PPO settings."""
@@ -87,7 +87,7 @@ class ExperimentConfig:
     """Evaluation settings."""
     thresholds: VerdictThresholds = field(default_factory=VerdictThresholds)
     """Verdict thresholds (reported beside every verdict)."""
-    devices: int = 0
+    devices: int = setting(0, low=0, high=1_024)
     """CPU devices to split the population over; 0 picks as many as divide the population."""
 
     @property
@@ -193,13 +193,13 @@ def _parse(raw: str, hint: Any, key: str) -> Any:
             return float(raw)
         except ValueError:
             raise ConfigError(f"{key} must be a number, got {raw!r}") from None
-    if hint is None:  # a world option with no typed default: number if it parses, else string
+    if hint is None:  # a world option with no typed default (None: "the world decides") is a number
         for convert in (int, float):
             try:
-                return convert(raw)
+                return convert(raw.replace("_", "") if convert is int else raw)
             except ValueError:
                 pass
-        return raw
+        raise ConfigError(f"{key} must be a number, got {raw!r}")
     return raw
 
 
@@ -208,60 +208,168 @@ def _require(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+THRESHOLD_SPECS: dict[str, Spec] = {
+    "min_support": Spec(0.0, 1.0),
+    "aligned_min_normalised": Spec(0.0, 1.0),
+    "capable_min_normalised": Spec(0.0, 1.0),
+    "min_gain_over_random": Spec(0.0, 100.0),
+}
+"""Allowed values of the verdict thresholds (`VerdictThresholds` lives in `diagnose/`, which
+declares no field metadata, so its ranges are declared here)."""
+
+WORLD_OPTION_SPECS: dict[str, Spec] = {
+    "max_steps": Spec(1, 10_000),
+    "bank_size": Spec(1, 65_536),
+    "layout_seed": Spec(0, 2**32 - 1),
+    "size": Spec(3, 255),
+    "obstacle_density": Spec(0.0, 1.0, high_open=True),
+}
+"""Bounds on world options shared by many worlds; each world's constructor checks the rest.
+Every other numeric option must be finite and within `WORLD_OPTION_LIMIT`."""
+
+WORLD_OPTION_LIMIT = Spec(-1_000_000, 1_000_000)
+
+_NESTED = ("ppo", "eval", "thresholds")
+
+
+def field_spec(cls: type, field: dataclasses.Field) -> Spec | None:
+    """The allowed values of a config field: its metadata, or `THRESHOLD_SPECS` for thresholds."""
+    spec = spec_of(field)
+    if spec is None and cls is VerdictThresholds:
+        spec = THRESHOLD_SPECS.get(field.name)
+    return spec
+
+
+def _type_problem(value: Any, hint: Any) -> str | None:
+    """Why `value` is not of the field type `hint` (int, float, bool, str, tuples of those)."""
+    if get_origin(hint) is tuple:
+        if not isinstance(value, tuple):
+            return f"must be a list, got {type(value).__name__}"
+        (item, *_) = get_args(hint)
+        return next((why for why in (_type_problem(v, item) for v in value) if why), None)
+    if hint is bool:
+        ok = isinstance(value, bool)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif hint is str:
+        ok = isinstance(value, str)
+    else:
+        return None
+    return None if ok else f"must be of type {getattr(hint, '__name__', hint)}, got {value!r}"
+
+
+def check_fields(obj: Any, prefix: str = "") -> None:
+    """Check every field of a config dataclass (nested ones included) against its type and
+    declared allowed values; floats must be finite. Raises ConfigError naming the key."""
+    hints = get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        key, value = prefix + f.name, getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            check_fields(value, f"{key}.")
+            continue
+        why = _type_problem(value, hints[f.name])
+        spec = field_spec(type(obj), f)
+        why = why or (spec.problem(value) if spec else None) or finite_problem(value)
+        _require(why is None, f"{key} {why}")
+
+
+def _check_world_options(options: dict[str, Any]) -> None:
+    for name, value in options.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        spec = WORLD_OPTION_SPECS.get(name, WORLD_OPTION_LIMIT)
+        why = finite_problem(value) or spec.problem(value)
+        _require(why is None, f"world_options.{name} {why}")
+
+
 def validate(config: ExperimentConfig) -> None:
-    """Check every field; raise ConfigError naming the first bad field and its allowed values."""
+    """Check every field; raise ConfigError naming the first bad field and its allowed values.
+    Field-by-field rules come from the metadata beside each field (`check_fields`); the rules
+    below relate fields to each other or to the chosen world."""
     _require(config.world in registry.names(), f"world must be one of {registry.names()}, got {config.world!r}")
+    _require(isinstance(config.world_options, dict), f"world_options must be a mapping, got {config.world_options!r}")
+    _check_world_options(config.world_options)
+    check_fields(config)
     try:
         world = registry.make(config.world, **config.world_options)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise ConfigError(f"world_options: {error}") from None
-    _require(config.level_mix in LEVEL_MIXES, f"level_mix must be one of {list(LEVEL_MIXES)}, got {config.level_mix!r}")
-    _require(1 <= config.adversarial_pool <= 65536, f"adversarial_pool must be in [1, 65536], got {config.adversarial_pool}")
     _require(
-        1 <= config.adversarial_bank <= config.adversarial_pool,
+        config.adversarial_bank <= config.adversarial_pool,
         f"adversarial_bank must be in [1, adversarial_pool] = [1, {config.adversarial_pool}], got {config.adversarial_bank}",
     )
     low, high = world.shift_range
     dial = world.shift_name
     if config.level_mix != "none":
         low, high, dial = 0.0, 1.0, f"with level_mix={config.level_mix!r} the values are shares q_{config.level_mix} of pool levels, which"
-    _require(len(config.train_shifts) >= 1, "train_shifts needs at least one value")
     for value in config.train_shifts:
-        _require(math.isfinite(value) and low <= value <= high, f"train_shifts: {dial} must be in [{low}, {high}], got {value}")
-    _require(len(set(config.train_shifts)) == len(config.train_shifts), f"train_shifts has repeated values: {config.train_shifts}")
-    _require(1 <= config.seeds <= 4096, f"seeds must be in [1, 4096], got {config.seeds}")
-    _require(config.seed >= 0, f"seed must be >= 0, got {config.seed}")
+        _require(low <= value <= high, f"train_shifts: {dial} must be in [{low}, {high}], got {value}")
     weights = config.reward_weights
     _require(
-        not weights or (len(weights) == world.num_objectives and all(math.isfinite(w) for w in weights) and any(w != 0 for w in weights)),
+        not weights or (len(weights) == world.num_objectives and any(w != 0 for w in weights)),
         f"reward_weights needs one finite weight per objective {list(world.objectives)}, not all zero (or none for the intended objective), got {list(weights)}",
     )
-    _require(config.l2 >= 0 and config.l1 >= 0, f"l2 and l1 must be >= 0, got l2={config.l2}, l1={config.l1}")
-    _require(config.devices >= 0, f"devices must be >= 0 (0 = automatic), got {config.devices}")
     p = config.ppo
     _require(p.total_steps >= p.batch_size, f"ppo.total_steps must be at least num_envs*num_steps = {p.batch_size}, got {p.total_steps}")
-    for name in ("num_envs", "num_steps", "epochs", "minibatches", "width", "depth"):
-        _require(getattr(p, name) >= 1, f"ppo.{name} must be >= 1, got {getattr(p, name)}")
     _require(p.batch_size % p.minibatches == 0, f"ppo.minibatches must divide num_envs*num_steps = {p.batch_size}, got {p.minibatches}")
-    _require(p.learning_rate > 0, f"ppo.learning_rate must be > 0, got {p.learning_rate}")
-    for name in ("gamma", "gae_lambda"):
-        _require(0.0 <= getattr(p, name) <= 1.0, f"ppo.{name} must be in [0, 1], got {getattr(p, name)}")
-    _require(p.clip > 0, f"ppo.clip must be > 0, got {p.clip}")
-    e = config.eval
-    _require(e.episodes >= 2, f"eval.episodes must be >= 2, got {e.episodes}")
-    for name in e.distributions:
+    _require(p.num_updates <= 1_000_000, f"ppo.total_steps / (num_envs*num_steps) is {p.num_updates} PPO updates; at most 1000000 are allowed")
+    for name in config.eval.distributions:
         _require(name in world.distributions, f"eval.distributions: unknown distribution {name!r}; allowed: {sorted(world.distributions)}")
-    _require(0.0 < e.goal_gamma < 1.0, f"eval.goal_gamma must be in (0, 1), got {e.goal_gamma}")
-    _require(e.bootstrap >= 10, f"eval.bootstrap must be >= 10, got {e.bootstrap}")
-    _require(e.gifs >= 0, f"eval.gifs must be >= 0, got {e.gifs}")
-    _require(e.checkpoints >= 1, f"eval.checkpoints must be >= 1 (1 keeps only the final parameters), got {e.checkpoints}")
-    _require(e.influence_levels >= 0, f"eval.influence_levels must be >= 0 (0 skips decision influence), got {e.influence_levels}")
-    _require(e.identify_levels >= 0, f"eval.identify_levels must be >= 0 (0 skips identifiability), got {e.identify_levels}")
-    t = config.thresholds
-    for name in ("min_support", "aligned_min_normalised", "capable_min_normalised"):
-        value = getattr(t, name)
-        _require(0.0 <= value <= 1.0, f"thresholds.{name} must be in [0, 1], got {value}")
-    _require(t.min_gain_over_random >= 0, f"thresholds.min_gain_over_random must be >= 0, got {t.min_gain_over_random}")
+
+
+def config_rows(config: ExperimentConfig | None = None) -> list[tuple[str, str, str, str, str]]:
+    """(key, type, default, allowed values, doc) for every key `--set` accepts, from the field
+    metadata and docstrings (world options of the configured world included)."""
+    config = config or ExperimentConfig()
+    rows = []
+
+    def add(cls: type, obj: Any, prefix: str) -> None:
+        docs, hints = field_docs(cls), get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            value = getattr(obj, f.name)
+            if dataclasses.is_dataclass(value):
+                add(type(value), value, f"{f.name}.")
+                continue
+            if f.name == "world_options":
+                for option, default in registry.options(config.world).items():
+                    spec = WORLD_OPTION_SPECS.get(option)
+                    shown = "(world default)" if default is None or default is inspect.Parameter.empty else repr(default)
+                    numeric = default is None or isinstance(default, (int, float)) and not isinstance(default, bool)
+                    allowed = (spec.describe() + ", finite" * numeric) if spec else ("finite; the world checks its range" if numeric else "the world checks it")
+                    rows.append((f"world_options.{option}", type(default).__name__ if default is not None else "number", shown, allowed, f"option of world {config.world!r} (see `mesascope show {config.world}`)"))
+                continue
+            hint = hints[f.name]
+            kind = f"list of {get_args(hint)[0].__name__}" if get_origin(hint) is tuple else getattr(hint, "__name__", str(hint))
+            spec = field_spec(cls, f)
+            allowed = spec.describe() if spec else ""
+            if cls is ExperimentConfig and f.name == "world":  # worlds may be registered late (plugins)
+                allowed = "one of " + ", ".join(registry.names())
+            if hint is float or get_origin(hint) is tuple and get_args(hint)[0] is float:
+                allowed = ", ".join(filter(None, [allowed, "finite"]))
+            shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            rows.append((prefix + f.name, kind, shown, allowed, cls_doc(docs, f.name, cls)))
+
+    add(ExperimentConfig, config, "")
+    return rows
+
+
+def cls_doc(docs: dict[str, str], name: str, cls: type) -> str:
+    """A field's docstring, or its line in the class's Attributes section."""
+    if name in docs:
+        return docs[name]
+    lines = (cls.__doc__ or "").splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith(f"{name}:"):
+            indent = len(line) - len(line.lstrip())
+            text = [line.strip().split(":", 1)[1].strip()]
+            for more in lines[i + 1:]:
+                if not more.strip() or len(more) - len(more.lstrip()) <= indent:
+                    break
+                text.append(more.strip())
+            return " ".join(text)
+    return ""
 
 
 def from_dict(data: dict[str, Any]) -> ExperimentConfig:

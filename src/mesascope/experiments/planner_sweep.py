@@ -15,6 +15,7 @@ with its own keys. No training happens, so a planner sweep takes seconds and is 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -73,6 +74,8 @@ class PlannerSweep:
         for knob in (self.knob, *self.fixed):
             if knob not in KNOBS:
                 raise ValueError(f"planner knob must be one of {list(KNOBS)}, got {knob!r}")
+        for knob, value in self.fixed.items():
+            _knob_value(knob, value)
         if len(self.values) < 2 or len(set(self.values)) != len(self.values):
             raise ValueError(f"values of {self.knob} must be at least two distinct numbers, got {list(self.values)}")
         for value in self.values:
@@ -80,18 +83,21 @@ class PlannerSweep:
         for name in self.distributions:
             if name not in world.distributions:
                 raise ValueError(f"distributions: unknown distribution {name!r}; allowed: {sorted(world.distributions)}")
-        if self.seeds < 1 or self.episodes < 2:
-            raise ValueError(f"seeds must be >= 1 and episodes >= 2, got seeds={self.seeds}, episodes={self.episodes}")
+        if not 1 <= self.seeds <= 4096 or not 2 <= self.episodes <= 65_536:
+            raise ValueError(f"seeds must be in [1, 4096] and episodes in [2, 65536], got seeds={self.seeds}, episodes={self.episodes}")
 
 
 def _knob_value(knob: str, value: float) -> float | int:
-    """A knob's value, checked: horizon an integer >= 1, temperature >= 0, gamma in (0, 1]."""
+    """A knob's value, checked: a finite number; horizon an integer in [1, 10000], temperature
+    in [0, 1e6], gamma in (0, 1]."""
+    if not math.isfinite(value):
+        raise ValueError(f"{knob} must be a finite number, got {value}")
     if knob == "horizon":
-        if value != int(value) or value < 1:
-            raise ValueError(f"horizon must be an integer >= 1, got {value}")
+        if value != int(value) or not 1 <= value <= 10_000:
+            raise ValueError(f"horizon must be an integer in [1, 10000], got {value}")
         return int(value)
-    if knob == "temperature" and value < 0:
-        raise ValueError(f"temperature must be >= 0, got {value}")
+    if knob == "temperature" and not 0 <= value <= 1e6:
+        raise ValueError(f"temperature must be in [0, 1e6], got {value}")
     if knob == "gamma" and not 0 < value <= 1:
         raise ValueError(f"gamma must be in (0, 1], got {value}")
     return float(value)

@@ -1,8 +1,15 @@
 """Run an experiment end to end: validate, train, evaluate, diagnose, store, report.
 
-A run is identified by a hash of its config and the code version. A finished run is reused;
+A run is identified by a hash of its config and the code version. A finished run is reused
+(after checking every file it stored against its recorded hash; a damaged one is redone);
 an interrupted or crashed one is marked failed (or left running after a hard kill) and redone
-from scratch next time, never read as finished.
+from scratch next time, never read as finished. While a run is computed its process holds a
+lease on it (`store.lease`), so a second identical invocation refuses instead of destroying it.
+A training run whose losses or parameters stop being finite fails, naming the PPO update.
+
+Stage hook: when the environment variable `MESASCOPE_STAGE_LOG` names a file, each stage
+(train, evaluate, diagnose, store, report) appends its name to it as it starts. Tests use it to
+interrupt a run at every stage; it changes nothing else.
 
 With a `level_mix`, agents train on the mixed world (`experiments.level_mix`; the population's
 shift values are the shares q) and are evaluated on the base world exactly as without one (same
@@ -12,11 +19,13 @@ levels, goal inference and verdicts), so mixed and unmixed runs are comparable.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import jax
 import numpy as np
 
 import mesascope
@@ -27,8 +36,7 @@ from mesascope.experiments.config import ExperimentConfig, validate
 from mesascope.experiments.evaluate import evaluate_identifiability, evaluate_influence, evaluate_population
 from mesascope.records.results import AgentRecord, ExperimentResult
 from mesascope.report.html import write_report as write_html
-from mesascope.store import artifacts
-from mesascope.store.db import Store, run_id_for
+from mesascope.store.db import Store, StoreError, run_id_for
 from mesascope.worlds import registry
 
 Progress = Callable[[str, int, int], None]
@@ -55,43 +63,90 @@ def code_version() -> str:
     return f"{mesascope.__version__}+{digest.hexdigest()[:10]}"
 
 
+STAGE_LOG = "MESASCOPE_STAGE_LOG"
+"""Environment variable naming a file each stage appends its name to as it starts (a hook for
+tests that interrupt runs at every stage)."""
+
+
+class TrainingDiverged(RuntimeError):
+    """Training produced non-finite losses or parameters; the message names the PPO update."""
+
+
 @dataclass(frozen=True)
 class RunOutcome:
-    """What `run_experiment` returns: the result, where its report is, and whether it was reused."""
+    """What `run_experiment` returns: the result, where its report is, whether it was reused,
+    and why a finished run was redone ('' when it was not)."""
 
     result: ExperimentResult
     report_path: Path
     reused: bool
+    redone: str = ""
+
+
+def _stage(name: str) -> None:
+    log = os.environ.get(STAGE_LOG)
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(name + "\n")
 
 
 def run_experiment(config: ExperimentConfig, store: Store, progress: Progress | None = None, force: bool = False) -> RunOutcome:
-    """Run (or reuse) the experiment `config`, store its results and write its HTML report."""
+    """Run (or reuse) the experiment `config`, store its results and write its HTML report.
+
+    Raises RunInProgressError (from the store) while another live process computes the same
+    run, and TrainingDiverged when training stops being finite (the run is marked failed)."""
     validate(config)
     world = registry.make(config.world, **config.world_options)
     config_data = config.to_dict()
     version = code_version()
     run_id = run_id_for(config_data, version)
     report_path = store.run_dir(run_id) / "report.html"
+    redone = "--force" if force and store.status(run_id) == "finished" else ""
     if store.status(run_id) == "finished" and not force:
-        result = store.load_result(run_id)
-        if not report_path.exists():
-            write_report(result, report_path)
-        return RunOutcome(result, report_path, reused=True)
-    if force and store.status(run_id) == "finished":
-        store.mark_failed(run_id, "re-run requested with --force")
+        try:
+            result = store.load_result(run_id)  # checks every recorded file's size and hash
+        except StoreError as error:
+            redone = str(error)
+        else:
+            if not report_path.exists():
+                _stage("report")
+                write_report(result, report_path)
+            return RunOutcome(result, report_path, reused=True)
 
-    store.begin_run(run_id, config.name, config.world, config_data, version)
+    store.begin_run(run_id, config.name, config.world, config_data, version, replace_finished=bool(redone))
     try:
-        result = _execute(config, world, run_id, store, progress)
-        store.finish_run(result)
-    except BaseException as error:  # Ctrl-C included: never leave a run that reads as finished
+        with store.heartbeat(run_id):
+            result, files = _execute(config, world, run_id, store, progress)
+            _stage("store")
+            store.finish_run(result, files)
+    except BaseException as error:  # Ctrl-C and SIGTERM included: never leave a run that reads as finished
         store.mark_failed(run_id, f"{type(error).__name__}: {error}")
         raise
+    _stage("report")
     write_report(result, report_path)
-    return RunOutcome(result, report_path, reused=False)
+    return RunOutcome(result, report_path, reused=False, redone=redone)
 
 
-def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progress: Progress | None) -> ExperimentResult:
+def check_finite(curves: dict[str, np.ndarray], params: list, batch_size: int) -> None:
+    """Raise TrainingDiverged naming the first PPO update whose losses are not finite, or the
+    checkpoint whose parameters are not (episode-return curves may be NaN: no episode ended)."""
+    losses = {name: np.asarray(v) for name, v in curves.items() if not name.startswith("return/") and name not in ("episodes", "episode_length")}
+    bad = [np.flatnonzero(~np.isfinite(v).all(axis=0)) for v in losses.values()]
+    first = min((int(b[0]) for b in bad if b.size), default=None)
+    if first is not None:
+        names = sorted(n for n, v in losses.items() if not np.isfinite(v[:, first]).all())
+        raise TrainingDiverged(
+            f"training diverged: {', '.join(names)} not finite at PPO update {first + 1} "
+            f"(after {(first + 1) * batch_size} environment steps per agent); try a smaller "
+            "ppo.learning_rate or ppo.max_grad_norm"
+        )
+    for i, tree in enumerate(params):
+        leaves = jax.tree_util.tree_leaves(tree)
+        if not all(np.isfinite(np.asarray(leaf)).all() for leaf in leaves):
+            raise TrainingDiverged(f"training diverged: the parameters of checkpoint {i + 1} are not finite")
+
+
+def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progress: Progress | None) -> tuple[ExperimentResult, list[Path]]:
     timings: dict[str, float] = {}
     start = time.perf_counter()
     if progress and config.level_mix == "adversarial":
@@ -103,6 +158,7 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
     seeds, shifts = population.agent_layout(config)
 
     start = time.perf_counter()
+    _stage("train")
 
     def on_chunk(done: int, total: int, _metrics: dict) -> None:
         if progress:
@@ -110,14 +166,16 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
 
     params, curves, checkpoints = population.train_population(trainer, config, on_chunk, checkpoints=config.eval.checkpoints)
     timings["train"] = time.perf_counter() - start
+    check_finite(curves, checkpoints.params, config.ppo.batch_size)
     manifest = {"run_id": run_id, "agents": config.num_agents, "network": f"ActorCritic(width={config.ppo.width}, depth={config.ppo.depth})"}
-    artifacts.save_params(store.run_dir(run_id) / "params", params, manifest)
-    checkpoint_store.save(store.run_dir(run_id), checkpoints, manifest)
+    files = checkpoint_store.save(store.run_dir(run_id), checkpoints, manifest)  # the last is `params`
 
     start = time.perf_counter()
+    _stage("evaluate")
     on_progress = (lambda phase: progress(phase, 0, 0)) if progress else None
     evaluation = evaluate_population(world, trainer.network, params, config, shifts, on_progress=on_progress, shift_name=train_world.shift_name)
     timings["evaluate"] = time.perf_counter() - start
+    _stage("diagnose")
     if progress and config.eval.influence_levels:
         progress("measuring decision influence", 0, 0)
     start = time.perf_counter()
@@ -128,7 +186,7 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
     timings["identifiability"] = time.perf_counter() - start
 
     steps = (np.arange(1, config.ppo.num_updates + 1) * config.ppo.batch_size).astype(np.int64)
-    return ExperimentResult(
+    result = ExperimentResult(
         run_id=run_id,
         name=config.name,
         world=config.world,
@@ -149,6 +207,7 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
         influence=influence,
         identifiability=identifiability,
     )
+    return result, files
 
 
 def write_report(result: ExperimentResult, path: Path) -> Path:

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import struct
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageSequence
 from safetensors import SafetensorError, safe_open
-from safetensors.numpy import save_file
+from safetensors.numpy import save
 
 PARAMS_FORMAT = "mesascope-params"
 PARAMS_FORMAT_VERSION = 1
@@ -132,8 +133,32 @@ def save_arrays(
         meta[key] = value
     path = Path(path)
     with atomic_path(path) as tmp:
-        save_file(tensors, tmp, metadata=meta or None)
+        tmp.write_bytes(_canonical(save(tensors, metadata=meta or None)))
     return path
+
+
+def _canonical(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header's keys sorted: safetensors writes the
+    metadata in hash-map order, so equal arrays and metadata could give different bytes (and
+    hashes). The tensor bytes and their offsets are unchanged."""
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + length])
+    if isinstance(header.get("__metadata__"), dict):
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # the format pads the header to 8 bytes with spaces
+    return struct.pack("<Q", len(text)) + text + data[8 + length :]
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from a manifest or index file; ValueError naming the file otherwise."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); the file is corrupt") from err
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} should hold a JSON object, got {type(data).__name__}")
+    return data
 
 
 def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -234,7 +259,7 @@ def load_params(path_stem: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     weights_path, manifest_path = _params_files(path_stem)
     if not manifest_path.is_file():
         raise FileNotFoundError(f"no params manifest at {manifest_path}")
-    record = json.loads(manifest_path.read_text(encoding="utf-8"))
+    record = read_json(manifest_path)
     if record.get("format") != PARAMS_FORMAT:
         raise ValueError(f"{manifest_path} is not a {PARAMS_FORMAT} manifest")
     if record.get("version") != PARAMS_FORMAT_VERSION:
@@ -242,6 +267,9 @@ def load_params(path_stem: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
             f"{manifest_path} has params format version {record.get('version')!r}; "
             f"this mesascope reads version {PARAMS_FORMAT_VERSION}"
         )
+    missing = [key for key in ("sha256", "keys", "empty", "dtypes", "shapes", "manifest") if key not in record]
+    if missing:
+        raise ValueError(f"{manifest_path} lacks {missing}; the manifest is incomplete or corrupt")
     if not weights_path.is_file():
         raise FileNotFoundError(f"no params weights at {weights_path} (manifest {manifest_path})")
     digest = sha256_file(weights_path)

@@ -2,9 +2,16 @@
 
 One file (default `mesascope.db`) in WAL mode with a versioned schema (`schema.sql`), and an
 artifact folder beside it (`<db stem>_artifacts/<run_id>/`) for per-episode arrays
-(safetensors) and rollout GIFs. A run goes `begin_run` -> `finish_run` (or `mark_failed`);
-`finish_run` writes the files first and then every row plus the 'finished' flag in one
-transaction, so a crash never leaves a run that reads as finished. One process writes at a time.
+(safetensors), parameters, checkpoints and rollout GIFs. A run goes `begin_run` ->
+`finish_run` (or `mark_failed`); `finish_run` writes the files first and then every row, the
+hash of every file of the run, and the 'finished' flag in one transaction, so a crash never
+leaves a run that reads as finished, and `load_result` refuses any file that changed since.
+
+A running run carries a lease (`store.lease`): the owner's pid and host and a heartbeat. A
+second `begin_run` of the same run refuses while the owner is alive (`RunInProgressError`) and
+takes over only from a dead one. A file that is not a mesascope store of a schema version this
+code knows is refused before anything is written to it; older stores are migrated in place
+without losing data; `readonly=True` opens a store without ever writing.
 """
 
 from __future__ import annotations
@@ -15,11 +22,12 @@ import hashlib
 import json
 import numbers
 import operator
+import os
 import re
 import shutil
 import sqlite3
-from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+import urllib.parse
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -36,8 +44,18 @@ from mesascope.records.results import (
     VerdictRow,
 )
 from mesascope.store import artifacts as art
+from mesascope.store import lease
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE runs ADD COLUMN owner_pid INTEGER",
+        "ALTER TABLE runs ADD COLUMN owner_host TEXT",
+        "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT",
+    ),
+}
+"""Statements taking a store from version v to v + 1; they only add, never drop."""
+SQLITE_HEADER = b"SQLite format 3\x00"
 STATUSES = ("running", "finished", "failed")
 
 # Tables holding one dataclass row per record, each named after its ExperimentResult attribute,
@@ -74,6 +92,10 @@ class RunStatusError(StoreError):
     """The run exists but its status does not allow the operation."""
 
 
+class RunInProgressError(RunStatusError):
+    """Another live process is computing the run."""
+
+
 def run_id_for(config: Mapping[str, Any], code_version: str) -> str:
     """The run id of a config and code version: the first 12 hex characters of the SHA-256 of
     their canonical JSON (sorted keys, compact separators)."""
@@ -85,7 +107,7 @@ def run_id_for(config: Mapping[str, Any], code_version: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return lease.now()
 
 
 def _schema_sql() -> str:
@@ -186,28 +208,120 @@ class Store:
     may share the file (WAL mode).
     """
 
-    def __init__(self, path: str | Path, artifact_root: Path | None = None) -> None:
+    def __init__(self, path: str | Path, artifact_root: Path | None = None, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.readonly = readonly
         self.artifact_root = (
             Path(artifact_root)
             if artifact_root is not None
             else self.path.with_name(f"{self.path.stem}_artifacts")
         )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE) below.
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            self.path, isolation_level=None, timeout=30.0
-        )
+        self._conn: sqlite3.Connection | None = None
+        self._check_file()
         try:
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._ensure_schema()
+            self._conn = self._connect()
+            version = self._read_version()  # refuses foreign and unknown files before any write
+            if not readonly:
+                self._conn.execute("PRAGMA foreign_keys=ON")
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._create_or_migrate(version)
+            elif version is None:
+                raise StoreError(f"{self.path} holds no mesascope store yet (nothing to read)")
         except sqlite3.DatabaseError as err:
             self.close()
             raise StoreError(f"cannot open {self.path} as a mesascope store: {err}") from err
         except BaseException:
             self.close()
             raise
+
+    def _check_file(self) -> None:
+        """Refuse a path that cannot be a store (a folder, a non-SQLite file, a missing file to
+        read) and create the parent folder of a new one, with clean errors."""
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a folder, not a store file; pass --db FILE")
+        if self.path.exists():
+            try:
+                with open(self.path, "rb") as f:
+                    header = f.read(len(SQLITE_HEADER))
+            except OSError as err:
+                raise StoreError(f"cannot read {self.path}: {err.strerror}") from err
+            if header and header != SQLITE_HEADER:
+                raise StoreError(f"{self.path} is not an SQLite database, so not a mesascope store; refusing to touch it")
+            if not self.readonly and not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)):
+                raise StoreError(
+                    f"{self.path} (or its folder) is read-only: run, demo and sweep need a "
+                    "writable store; runs, report, dose, scatter and influence can read it"
+                )
+        elif self.readonly:
+            raise StoreError(f"no store at {self.path}")
+        else:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StoreError(f"cannot create a store at {self.path}: {err.strerror}") from err
+
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE) below.
+        if not self.readonly:
+            return sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        uri = "file:" + urllib.parse.quote(str(self.path.resolve()))
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=30.0)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            # A WAL store in a folder we cannot write has no -shm file to share: read it as an
+            # immutable snapshot instead.
+            conn.close()
+            return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
+
+    def _read_version(self) -> int | None:
+        """The store's schema version (None for an empty file), refusing anything else."""
+        conn = self.conn
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "schema_version" not in tables:
+            if tables:
+                raise StoreError(
+                    f"{self.path} is an SQLite database but not a mesascope store "
+                    f"(no schema_version table; it has tables {sorted(tables)}); refusing to touch it"
+                )
+            return None
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_version")]
+        if len(versions) != 1:
+            raise SchemaVersionError(
+                f"{self.path}: schema_version should hold one row, found {versions}"
+            )
+        version = versions[0]
+        if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
+            hint = (
+                "it was written by a newer mesascope; upgrade mesascope to open it"
+                if isinstance(version, int) and version > SCHEMA_VERSION
+                else "no migration to the current schema exists"
+            )
+            raise SchemaVersionError(
+                f"{self.path} has schema version {version!r}, but this mesascope understands "
+                f"versions 1 to {SCHEMA_VERSION}: {hint}"
+            )
+        return version
+
+    def _create_or_migrate(self, version: int | None) -> None:
+        conn = self.conn
+        if version is None:
+            try:
+                conn.executescript(_schema_sql())
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return
+        if version == SCHEMA_VERSION:
+            return
+        with self._transaction() as conn:  # re-read under the write lock: another may migrate
+            current = conn.execute("SELECT version FROM schema_version").fetchone()[0]
+            for step in range(current, SCHEMA_VERSION):
+                for statement in MIGRATIONS[step]:
+                    conn.execute(statement)
+            conn.execute("UPDATE schema_version SET version=?", (SCHEMA_VERSION,))
 
     def __enter__(self) -> Store:
         return self
@@ -227,38 +341,6 @@ class Store:
         if self._conn is None:
             raise StoreError(f"store {self.path} is closed")
         return self._conn
-
-    def _ensure_schema(self) -> None:
-        conn = self.conn
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "schema_version" not in tables:
-            if tables:
-                raise StoreError(
-                    f"{self.path} is an SQLite database but not a mesascope store "
-                    f"(no schema_version table; it has tables {sorted(tables)})"
-                )
-            try:
-                conn.executescript(_schema_sql())
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        versions = [r[0] for r in conn.execute("SELECT version FROM schema_version")]
-        if len(versions) != 1:
-            raise SchemaVersionError(
-                f"{self.path}: schema_version should hold one row, found {versions}"
-            )
-        version = versions[0]
-        if version != SCHEMA_VERSION:
-            hint = (
-                "it was written by a newer mesascope; upgrade mesascope to open it"
-                if isinstance(version, int) and version > SCHEMA_VERSION
-                else "no migration to the current schema exists"
-            )
-            raise SchemaVersionError(
-                f"{self.path} has schema version {version!r}, but this mesascope understands "
-                f"version {SCHEMA_VERSION}: {hint}"
-            )
 
     @contextlib.contextmanager
     def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
@@ -337,13 +419,20 @@ class Store:
     # --- writing runs -------------------------------------------------------------------------
 
     def begin_run(
-        self, run_id: str, name: str, world: str, config: Mapping[str, Any], code_version: str
+        self,
+        run_id: str,
+        name: str,
+        world: str,
+        config: Mapping[str, Any],
+        code_version: str,
+        replace_finished: bool = False,
     ) -> None:
-        """Register a run as 'running'.
+        """Register a run as 'running', owned by this process (see `store.lease`).
 
-        An earlier attempt left 'running' (interrupted) or 'failed' is discarded first: its rows
-        and its artifact folder are deleted. Raises RunStatusError if the run already finished
-        (load it with `load_result` instead)."""
+        An earlier attempt that failed, or whose owner is dead, is discarded first: its rows and
+        its artifact folder are deleted. Raises RunInProgressError while a live process computes
+        the run, and RunStatusError if the run already finished, unless `replace_finished`
+        (redo it: --force, or its files are damaged)."""
         _check_run_id(run_id)
         for field, value in (("name", name), ("world", world), ("code_version", code_version)):
             _to_sql(value, "str", f"begin_run: {field}")
@@ -351,14 +440,23 @@ class Store:
             config_json = art.dumps_json(dict(config))  # key order kept for load_result
         except (TypeError, ValueError) as err:
             raise TypeError(f"begin_run: config is not JSON-serialisable: {err}") from err
+        me = lease.Owner.me()
         with self._transaction() as conn:
             row = conn.execute(
-                "SELECT status, finished_at FROM runs WHERE run_id=?", (run_id,)
+                "SELECT status, finished_at, owner_pid, owner_host, heartbeat_at, created_at "
+                "FROM runs WHERE run_id=?",
+                (run_id,),
             ).fetchone()
-            if row is not None and row[0] == "finished":
+            if row is not None and row[0] == "finished" and not replace_finished:
                 raise RunStatusError(
-                    f"run {run_id} already finished (at {row[1]}); load it with load_result, "
-                    "or change the config or code version to run again"
+                    f"run {run_id} already finished (at {row[1]}); rerun with --force to redo it"
+                )
+            if row is not None and row[0] == "running" and lease.owner_alive(*row[2:5]):
+                raise RunInProgressError(
+                    f"run {run_id} is being computed by another mesascope process (pid {row[2]} "
+                    f"on {row[3]}, started {row[5]}, alive {lease.seconds_since(row[4]):.0f}s "
+                    "ago); wait for it to finish, then run the same command again to reuse its "
+                    "result"
                 )
             if row is not None:
                 conn.execute("DELETE FROM runs WHERE run_id=?", (run_id,))  # cascades
@@ -366,15 +464,32 @@ class Store:
             run_dir = self.artifact_root / run_id
             if run_dir.exists():
                 shutil.rmtree(run_dir)
+            stamp = _now()
             conn.execute(
                 "INSERT INTO runs (run_id, name, world, config_json, code_version, status, "
-                "created_at) VALUES (?, ?, ?, ?, ?, 'running', ?)",
-                (run_id, name, world, config_json, code_version, _now()),
+                "created_at, owner_pid, owner_host, heartbeat_at) "
+                "VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                (run_id, name, world, config_json, code_version, stamp, me.pid, me.host, stamp),
             )
+
+    def heartbeat(self, run_id: str) -> lease.Heartbeat:
+        """A context manager that keeps this process's lease on `run_id` fresh while it runs."""
+        return lease.Heartbeat(self.path, run_id)
+
+    def owns(self, run_id: str) -> bool:
+        """Whether `run_id` is running and owned by this process."""
+        me = lease.Owner.me()
+        row = self.conn.execute(
+            "SELECT 1 FROM runs WHERE run_id=? AND status='running' AND owner_pid=? AND owner_host=?",
+            (run_id, me.pid, me.host),
+        ).fetchone()
+        return row is not None
 
     def mark_failed(self, run_id: str, reason: str) -> None:
         """Mark a running run as 'failed', recording why. A later `begin_run` starts it afresh.
-        Raises RunStatusError for a finished run and UnknownRunError for an unknown one."""
+        Raises RunStatusError for a finished run and UnknownRunError for an unknown one; a run
+        another live process has taken over is left alone."""
+        me = lease.Owner.me()
         with self._transaction() as conn:
             status = self.status(run_id)
             if status is None:
@@ -382,17 +497,19 @@ class Store:
             if status == "finished":
                 raise RunStatusError(f"run {run_id} already finished; it cannot be marked failed")
             conn.execute(
-                "UPDATE runs SET status='failed', failure_reason=?, finished_at=? WHERE run_id=?",
-                (str(reason), _now(), run_id),
+                "UPDATE runs SET status='failed', failure_reason=?, finished_at=? WHERE run_id=? "
+                "AND (owner_pid IS NULL OR (owner_pid=? AND owner_host=?))",
+                (str(reason), _now(), run_id, me.pid, me.host),
             )
 
-    def finish_run(self, result: ExperimentResult) -> None:
+    def finish_run(self, result: ExperimentResult, files: Sequence[Path] = ()) -> None:
         """Store everything in `result` and mark its run 'finished'.
 
-        The run must have been begun with the same name, world and config. Artifact files
-        (per-episode arrays, GIFs) are written first, atomically; then all rows and the status
-        flip go in one transaction, so a crash at any point leaves the run 'running' and
-        unreadable, never half-finished."""
+        The run must have been begun (by this process) with the same name, world and config.
+        Artifact files (per-episode arrays, GIFs) are written first, atomically; then all rows,
+        the size and SHA-256 of those files and of `files` (files the caller already wrote into
+        the run's folder: parameters, checkpoints) and the status flip go in one transaction, so
+        a crash at any point leaves the run 'running' and unreadable, never half-finished."""
         if not isinstance(result, ExperimentResult):
             raise TypeError(f"finish_run expects an ExperimentResult, got {type(result).__name__}")
         run_id = result.run_id
@@ -424,7 +541,15 @@ class Store:
                 f"finish_run: result.config differs from the config run {run_id} was begun with"
             )
         prepared = _prepare(result)
+        if not self.owns(run_id):
+            raise RunStatusError(f"finish_run: run {run_id} is no longer owned by this process")
         records = self._write_artifacts(result)
+        run_dir = self.run_dir(run_id)
+        for path in files:
+            path = Path(path)
+            if path.parent.resolve() != run_dir.resolve() or not path.is_file():
+                raise ValueError(f"finish_run: {path} is not a file in the run's folder {run_dir}")
+            records.append(self._record("file", path.name, path, {}))
         with self._transaction() as conn:
             for table, rows in prepared.rows.items():
                 self._insert_rows(conn, table, run_id, rows)
@@ -510,13 +635,14 @@ class Store:
         self, conn: sqlite3.Connection, run_id: str, columns: dict[str, Any]
     ) -> None:
         assignments = ", ".join(f"{c}=?" for c in columns)
+        me = lease.Owner.me()
         cur = conn.execute(
             f"UPDATE runs SET status='finished', finished_at=?, {assignments} "
-            "WHERE run_id=? AND status='running'",
-            (_now(), *columns.values(), run_id),
+            "WHERE run_id=? AND status='running' AND owner_pid=? AND owner_host=?",
+            (_now(), *columns.values(), run_id, me.pid, me.host),
         )
         if cur.rowcount != 1:
-            raise RunStatusError(f"run {run_id} stopped being 'running' while it was being saved")
+            raise RunStatusError(f"run {run_id} stopped being 'running' (or was taken over) while it was being saved")
 
     # --- reading runs -------------------------------------------------------------------------
 
@@ -540,7 +666,7 @@ class Store:
                 why = f" ({reason})" if reason else ""
                 raise RunStatusError(
                     f"run {run_id} has status {status!r}{why}, not 'finished'; only finished "
-                    "runs can be loaded (begin_run it again to rerun it)"
+                    "runs can be read (run the command that made it again to redo it)"
                 )
             rows = {table: self._load_rows(conn, table, run_id) for table in ROW_TABLES}
             curve_steps, curves = self._load_curves(conn, run_id, json.loads(curves_json))

@@ -1,4 +1,4 @@
--- mesascope store, schema version 1.
+-- mesascope store, schema version 2 (version 1 lacked the lease columns; db.MIGRATIONS adds them).
 --
 -- Applied as one script when a store is created. Every statement is idempotent so two processes
 -- racing to create the same file end with one schema. SQLite stores NaN as NULL, so the nullable
@@ -25,7 +25,10 @@ CREATE TABLE IF NOT EXISTS runs (
     shift_name      TEXT,
     thresholds_json TEXT,            -- JSON object name -> float
     timings_json    TEXT,            -- JSON object phase -> seconds
-    curves_json     TEXT             -- JSON: curve_steps, their dtype, and metric names/dtypes/shapes
+    curves_json     TEXT,            -- JSON: curve_steps, their dtype, and metric names/dtypes/shapes
+    owner_pid       INTEGER,         -- the lease of a running run: the computing process,
+    owner_host      TEXT,            -- its host,
+    heartbeat_at    TEXT             -- and when it last said it was alive (ISO 8601, UTC)
 );
 
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, finished_at);
@@ -96,7 +99,7 @@ CREATE TABLE IF NOT EXISTS verdicts (
 CREATE TABLE IF NOT EXISTS artifacts (
     id        INTEGER PRIMARY KEY,
     run_id    TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-    kind      TEXT NOT NULL,          -- 'episodes', 'gif', ...
+    kind      TEXT NOT NULL,          -- 'episodes', 'gif', 'file' (params, checkpoints), ...
     name      TEXT NOT NULL,          -- e.g. the GIF caption
     path      TEXT NOT NULL,          -- relative to the artifact root, '/'-separated
     sha256    TEXT NOT NULL,
@@ -106,6 +109,6 @@ CREATE TABLE IF NOT EXISTS artifacts (
 );
 
 INSERT INTO schema_version (version)
-SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM schema_version);
+SELECT 2 WHERE NOT EXISTS (SELECT 1 FROM schema_version);
 
 COMMIT;

@@ -1,0 +1,44 @@
+"""`mesascope config [PRESET]`: every config key `--set` accepts, with its type, default,
+allowed values and documentation, all generated from the metadata beside each field (the same
+metadata `validate()` checks); `config_epilog` puts the same list under `mesascope run --help`."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from mesascope.commands.common import console, fail, text
+
+
+def config_command(
+    preset: Optional[str] = typer.Argument(None, help="A preset or world name: show its values as the defaults (and its world's options)."),
+) -> None:
+    """List every config key (`--set KEY=VALUE`) with its type, default, allowed values and meaning."""
+    from mesascope.experiments import config as config_module
+    from mesascope.experiments import presets
+
+    base = config_module.ExperimentConfig()
+    if preset is not None:
+        try:
+            base = presets.get(preset)
+        except ValueError as error:
+            fail(str(error))
+    table = Table(title=f"config keys of {text(preset or 'the default experiment')} (set with --set KEY=VALUE)", show_lines=False)
+    for column in ("key", "type", "default", "allowed", "meaning"):
+        table.add_column(column)
+    for row in config_module.config_rows(base):
+        table.add_row(*(text(cell) for cell in row))
+    console.print(table)
+
+
+def config_epilog() -> str:
+    """The config keys as help text for `mesascope run --help` (escaped for Rich)."""
+    from mesascope.experiments import config as config_module
+
+    lines = ["[bold]Config keys[/] (--set KEY=VALUE; `mesascope config PRESET` shows a preset's values):"]
+    for key, kind, default, allowed, doc in config_module.config_rows():
+        rule = f"; allowed {allowed}" if allowed else ""
+        lines.append(text(f"{key} ({kind}, default {default}{rule}): {doc}"))
+    return "\n\n".join(lines)
