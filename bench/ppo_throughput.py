@@ -1,7 +1,9 @@
 """PPO throughput and time-to-competence on the coin world.
 
 Prints environment steps per second of population training (vmapped over agents, with the
-population on one host device and split over two), the ratio between them, and how long a
+population on one host device and split over two), for today's actor-critic (one matrix product
+for both first layers) and for the baseline that calls the two MLPs apart (the trainer before
+2026-11-30), with ratios against that baseline measured in the same run; and how long a
 population takes to reach 90% of the optimal intended return on the training distribution.
 
     python bench/ppo_throughput.py [--agents 16] [--updates 30] [--view egocentric]
@@ -15,20 +17,30 @@ import time
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 
+import flax.linen as nn  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from mesascope.agents.networks import ActorCritic, flatten_observation  # noqa: E402
 from mesascope.agents.ppo import Hyper, PPOConfig, make_train, policy_logits  # noqa: E402
 from mesascope.diagnose import returns, rollout  # noqa: E402
 from mesascope.experiments.population import device_mesh, split_over_devices  # noqa: E402
 from mesascope.worlds import registry  # noqa: E402
 
 
-def steps_per_second(world, config: PPOConfig, agents: int, updates: int, devices: int) -> float:
+class SeparateActorCritic(ActorCritic):
+    """The baseline: the same parameters and function, the two MLPs called one after the other."""
+
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        x = flatten_observation(obs)
+        return self.actor(x), self.critic(x)[..., 0]
+
+
+def steps_per_second(world, config: PPOConfig, agents: int, updates: int, devices: int, network: nn.Module | None = None) -> float:
     """Environment steps per second of `updates` PPO updates for a population (median of 3
     timings after compiling), on `devices` host devices."""
-    trainer = make_train(config, world)
+    trainer = make_train(config, world, network=network)
     keys = jax.random.split(jax.random.PRNGKey(0), agents)
     hyper = Hyper(shift=jnp.zeros(agents), l2=jnp.zeros(agents), l1=jnp.zeros(agents))
     mesh = device_mesh(agents, devices)
@@ -88,11 +100,16 @@ def main() -> None:
     config = PPOConfig()
     print(f"coin world 9x9 ({args.view} view), MLP {config.width}x{config.depth}, {args.agents} agents, "
           f"batch {config.batch_size}/agent/update; jax {jax.__version__}, {len(jax.devices())} host devices")
-    one = steps_per_second(world, config, args.agents, args.updates, devices=1)
-    two = steps_per_second(world, config, args.agents, args.updates, devices=2)
+    baseline = SeparateActorCritic(world.num_actions, config.width, config.depth)
+    rows = [
+        ("baseline (MLPs apart), 1 device", steps_per_second(world, config, args.agents, args.updates, 1, baseline)),
+        ("baseline (MLPs apart), 2 devices", steps_per_second(world, config, args.agents, args.updates, 2, baseline)),
+        ("fused first layer, 1 device", steps_per_second(world, config, args.agents, args.updates, 1)),
+        ("fused first layer, 2 devices", steps_per_second(world, config, args.agents, args.updates, 2)),
+    ]
     print(f"{'setting':<36}{'env steps/s':>14}{'ratio':>8}")
-    print(f"{'vmap over agents, 1 device':<36}{one:>14,.0f}{1.0:>8.2f}")
-    print(f"{'vmap over agents, split over 2':<36}{two:>14,.0f}{two / one:>8.2f}")
+    for name, rate in rows:
+        print(f"{name:<36}{rate:>14,.0f}{rate / rows[0][1]:>8.2f}")
     if not args.skip_competence:
         seconds, steps, score = time_to_competence(world, config, args.agents)
         if seconds is None:

@@ -147,3 +147,19 @@ def test_no_lapack_in_the_compiled_training_program(world):
     text = lowered.as_text().lower()
     for name in ("lapack", "geqrf", "householder", "cholesky", "eigh", "svd", "triangular_solve"):
         assert name not in text
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_fused_actor_critic_computes_the_two_mlps(world, depth):
+    """The fused first layer is an implementation detail: same parameters, same function."""
+    from mesascope.agents.networks import MLP, flatten_observation
+
+    net = ActorCritic(world.num_actions, 16, depth)
+    obs = (jax.random.uniform(jax.random.PRNGKey(1), (7,) + world.observation_shape) < 0.3).astype(jnp.uint8)
+    params = net.init(jax.random.PRNGKey(0), obs)
+    logits, value = net.apply(params, obs)
+    x = flatten_observation(obs)
+    want_logits = MLP(16, depth, world.num_actions, head_scale=0.01).apply({"params": params["params"]["actor"]}, x)
+    want_value = MLP(16, depth, 1).apply({"params": params["params"]["critic"]}, x)[..., 0]
+    np.testing.assert_allclose(np.asarray(logits), np.asarray(want_logits), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(value), np.asarray(want_value), rtol=1e-5, atol=1e-6)

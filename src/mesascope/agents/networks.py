@@ -44,23 +44,44 @@ def flatten_observation(obs: jax.Array) -> jax.Array:
 
 
 class ActorCritic(nn.Module):
-    """Separate actor and critic MLPs; returns (action logits, state value)."""
+    """Separate actor and critic MLPs; returns (action logits, state value).
+
+    The two first layers (over the flattened grid: most of the arithmetic) run as one matrix
+    product on the concatenated kernels, which computes the same function as calling the two
+    MLPs and is about 1.35x faster to differentiate on the CPU (bench/ppo_throughput.py). The
+    parameters are those of the two MLPs, so stored runs load unchanged."""
 
     num_actions: int
     width: int = 64
     depth: int = 2
 
-    @nn.compact
+    def setup(self) -> None:
+        self.actor = MLP(self.width, self.depth, self.num_actions, head_scale=0.01)
+        self.critic = MLP(self.width, self.depth, 1, head_scale=1.0)
+
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
         x = flatten_observation(obs)
-        logits = MLP(self.width, self.depth, self.num_actions, head_scale=0.01, name="actor")(x)
-        value = MLP(self.width, self.depth, 1, head_scale=1.0, name="critic")(x)
+        if self.is_initializing() or self.depth == 0:
+            return self.actor(x), self.critic(x)[..., 0]
+        actor, critic = self.actor.variables["params"], self.critic.variables["params"]
+        kernel = jnp.concatenate([actor["Dense_0"]["kernel"], critic["Dense_0"]["kernel"]], axis=1)
+        bias = jnp.concatenate([actor["Dense_0"]["bias"], critic["Dense_0"]["bias"]])
+        hidden = nn.tanh(jnp.dot(x, kernel) + bias)
+        logits = _mlp_rest(actor, hidden[..., : self.width], self.depth)
+        value = _mlp_rest(critic, hidden[..., self.width :], self.depth)
         return logits, value[..., 0]
 
     def with_compute(self, obs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         """(logits, value, thinking iterations used = 0): a plain MLP does not think."""
         logits, value = self(obs)
         return logits, value, jnp.zeros(value.shape, jnp.float32)
+
+
+def _mlp_rest(params: dict, hidden: jax.Array, depth: int) -> jax.Array:
+    """An `MLP`'s layers after the first, applied to the first layer's activations."""
+    for i in range(1, depth):
+        hidden = nn.tanh(jnp.dot(hidden, params[f"Dense_{i}"]["kernel"]) + params[f"Dense_{i}"]["bias"])
+    return jnp.dot(hidden, params[f"Dense_{depth}"]["kernel"]) + params[f"Dense_{depth}"]["bias"]
 
 
 class ThinkingPolicy(nn.Module):

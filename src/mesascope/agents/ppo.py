@@ -160,7 +160,11 @@ class Trainer:
 
 
 def make_train(
-    config: PPOConfig, world: World, reward_weights: jax.Array | None = None, penalised_channel: str | None = None
+    config: PPOConfig,
+    world: World,
+    reward_weights: jax.Array | None = None,
+    penalised_channel: str | None = None,
+    network: Any = None,
 ) -> Trainer:
     """Build the PPO trainer for `world`; the training reward is `objective_rewards @ reward_weights`
     (one-hot on the intended objective by default; `Hyper.reward_weights` overrides it per agent).
@@ -168,7 +172,10 @@ def make_train(
     With `penalised_channel` (one of the world's observation channels), the loss adds
     `hyper.channel_penalty` times the policy's sensitivity to that channel: the KL divergence from
     the policy on the observation to the policy on the same observation with the channel blanked.
-    Selecting on internals this way is a traced knob; without a channel it costs nothing."""
+    Selecting on internals this way is a traced knob; without a channel it costs nothing.
+
+    `network` replaces the actor-critic the config describes (a Flax module whose `__call__`
+    returns (logits, value) and whose `with_compute` adds the thinking iterations used)."""
     if config.batch_size % config.minibatches:
         raise ValueError(f"num_envs*num_steps ({config.batch_size}) must be divisible by minibatches ({config.minibatches})")
     channels = tuple(getattr(world, "observation_channels", ()))
@@ -176,7 +183,8 @@ def make_train(
         raise ValueError(f"penalised_channel must be one of the world's observation channels {channels}, got {penalised_channel!r}")
     channel_mask = None if penalised_channel is None else jnp.asarray([c != penalised_channel for c in channels], jnp.uint8)
     default_weights = jnp.eye(world.num_objectives)[0] if reward_weights is None else jnp.asarray(reward_weights, jnp.float32)
-    network = make_network(world.num_actions, config.width, config.depth, config.thinking_steps, config.halting)
+    if network is None:
+        network = make_network(world.num_actions, config.width, config.depth, config.thinking_steps, config.halting)
     num_updates = config.num_updates
     step_envs = jax.vmap(world.step, in_axes=(0, 0, 0, None))
 
