@@ -37,24 +37,35 @@ class SeparateActorCritic(ActorCritic):
         return self.actor(x), self.critic(x)[..., 0]
 
 
-def steps_per_second(world, config: PPOConfig, agents: int, updates: int, devices: int, network: nn.Module | None = None) -> float:
-    """Environment steps per second of `updates` PPO updates for a population (median of 3
-    timings after compiling), on `devices` host devices."""
+def population_runner(world, config: PPOConfig, agents: int, updates: int, devices: int, network: nn.Module | None = None):
+    """A compiled, warmed-up `updates`-update step of a population on `devices` host devices,
+    as a function that runs it once and returns its seconds."""
     trainer = make_train(config, world, network=network)
     keys = jax.random.split(jax.random.PRNGKey(0), agents)
     hyper = Hyper(shift=jnp.zeros(agents), l2=jnp.zeros(agents), l1=jnp.zeros(agents))
     mesh = device_mesh(agents, devices)
-    runner = split_over_devices(jax.vmap(trainer.init), mesh)(keys, hyper)
+    state = {"runner": split_over_devices(jax.vmap(trainer.init), mesh)(keys, hyper)}
     run = split_over_devices(jax.vmap(lambda r, h: trainer.run(r, h, updates)), mesh)
-    runner, _ = run(runner, hyper)  # compile and warm up
-    jax.block_until_ready(runner)
-    timings = []
-    for _ in range(3):
+    state["runner"], _ = run(state["runner"], hyper)  # compile and warm up
+    jax.block_until_ready(state["runner"])
+
+    def once() -> float:
         start = time.perf_counter()
-        runner, _ = run(runner, hyper)
-        jax.block_until_ready(runner)
-        timings.append(time.perf_counter() - start)
-    return agents * updates * config.batch_size / float(np.median(timings))
+        state["runner"], _ = run(state["runner"], hyper)
+        jax.block_until_ready(state["runner"])
+        return time.perf_counter() - start
+
+    return once
+
+
+def steps_per_second(settings: dict, agents: int, updates: int, batch: int, repeats: int = 3) -> dict[str, float]:
+    """Environment steps per second of every setting (name -> runner), timed round-robin so
+    that a change in the machine's load hits every setting alike; median of `repeats`."""
+    timings: dict[str, list[float]] = {name: [] for name in settings}
+    for _ in range(repeats):
+        for name, once in settings.items():
+            timings[name].append(once())
+    return {name: agents * updates * batch / float(np.median(values)) for name, values in timings.items()}
 
 
 def time_to_competence(world, config: PPOConfig, agents: int, target: float = 0.9, chunk: int = 10, budget: int = 1_000_000):
@@ -101,15 +112,17 @@ def main() -> None:
     print(f"coin world 9x9 ({args.view} view), MLP {config.width}x{config.depth}, {args.agents} agents, "
           f"batch {config.batch_size}/agent/update; jax {jax.__version__}, {len(jax.devices())} host devices")
     baseline = SeparateActorCritic(world.num_actions, config.width, config.depth)
-    rows = [
-        ("baseline (MLPs apart), 1 device", steps_per_second(world, config, args.agents, args.updates, 1, baseline)),
-        ("baseline (MLPs apart), 2 devices", steps_per_second(world, config, args.agents, args.updates, 2, baseline)),
-        ("fused first layer, 1 device", steps_per_second(world, config, args.agents, args.updates, 1)),
-        ("fused first layer, 2 devices", steps_per_second(world, config, args.agents, args.updates, 2)),
-    ]
+    settings = {
+        "baseline (MLPs apart), 1 device": population_runner(world, config, args.agents, args.updates, 1, baseline),
+        "baseline (MLPs apart), 2 devices": population_runner(world, config, args.agents, args.updates, 2, baseline),
+        "fused first layer, 1 device": population_runner(world, config, args.agents, args.updates, 1),
+        "fused first layer, 2 devices": population_runner(world, config, args.agents, args.updates, 2),
+    }
+    rates = steps_per_second(settings, args.agents, args.updates, config.batch_size)
+    base = rates["baseline (MLPs apart), 1 device"]
     print(f"{'setting':<36}{'env steps/s':>14}{'ratio':>8}")
-    for name, rate in rows:
-        print(f"{name:<36}{rate:>14,.0f}{rate / rows[0][1]:>8.2f}")
+    for name, rate in rates.items():
+        print(f"{name:<36}{rate:>14,.0f}{rate / base:>8.2f}")
     if not args.skip_competence:
         seconds, steps, score = time_to_competence(world, config, args.agents)
         if seconds is None:
