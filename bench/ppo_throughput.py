@@ -1,7 +1,9 @@
 """PPO throughput and time-to-competence on the coin world.
 
 Prints environment steps per second of population training (vmapped over agents, with the
-population on one host device and split over two), the ratio between them, and how long a
+population on one host device and split over two), for today's actor-critic (one matrix product
+for both first layers) and for the baseline that calls the two MLPs apart (the trainer before
+2026-11-30), with ratios against that baseline measured in the same run; and how long a
 population takes to reach 90% of the optimal intended return on the training distribution.
 
     python bench/ppo_throughput.py [--agents 16] [--updates 30] [--view egocentric]
@@ -15,34 +17,55 @@ import time
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 
+import flax.linen as nn  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from mesascope.agents.networks import ActorCritic, flatten_observation  # noqa: E402
 from mesascope.agents.ppo import Hyper, PPOConfig, make_train, policy_logits  # noqa: E402
 from mesascope.diagnose import returns, rollout  # noqa: E402
 from mesascope.experiments.population import device_mesh, split_over_devices  # noqa: E402
 from mesascope.worlds import registry  # noqa: E402
 
 
-def steps_per_second(world, config: PPOConfig, agents: int, updates: int, devices: int) -> float:
-    """Environment steps per second of `updates` PPO updates for a population (median of 3
-    timings after compiling), on `devices` host devices."""
-    trainer = make_train(config, world)
+class SeparateActorCritic(ActorCritic):
+    """The baseline: the same parameters and function, the two MLPs called one after the other."""
+
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        x = flatten_observation(obs)
+        return self.actor(x), self.critic(x)[..., 0]
+
+
+def population_runner(world, config: PPOConfig, agents: int, updates: int, devices: int, network: nn.Module | None = None):
+    """A compiled, warmed-up `updates`-update step of a population on `devices` host devices,
+    as a function that runs it once and returns its seconds."""
+    trainer = make_train(config, world, network=network)
     keys = jax.random.split(jax.random.PRNGKey(0), agents)
     hyper = Hyper(shift=jnp.zeros(agents), l2=jnp.zeros(agents), l1=jnp.zeros(agents))
     mesh = device_mesh(agents, devices)
-    runner = split_over_devices(jax.vmap(trainer.init), mesh)(keys, hyper)
+    state = {"runner": split_over_devices(jax.vmap(trainer.init), mesh)(keys, hyper)}
     run = split_over_devices(jax.vmap(lambda r, h: trainer.run(r, h, updates)), mesh)
-    runner, _ = run(runner, hyper)  # compile and warm up
-    jax.block_until_ready(runner)
-    timings = []
-    for _ in range(3):
+    state["runner"], _ = run(state["runner"], hyper)  # compile and warm up
+    jax.block_until_ready(state["runner"])
+
+    def once() -> float:
         start = time.perf_counter()
-        runner, _ = run(runner, hyper)
-        jax.block_until_ready(runner)
-        timings.append(time.perf_counter() - start)
-    return agents * updates * config.batch_size / float(np.median(timings))
+        state["runner"], _ = run(state["runner"], hyper)
+        jax.block_until_ready(state["runner"])
+        return time.perf_counter() - start
+
+    return once
+
+
+def steps_per_second(settings: dict, agents: int, updates: int, batch: int, repeats: int = 3) -> dict[str, float]:
+    """Environment steps per second of every setting (name -> runner), timed round-robin so
+    that a change in the machine's load hits every setting alike; median of `repeats`."""
+    timings: dict[str, list[float]] = {name: [] for name in settings}
+    for _ in range(repeats):
+        for name, once in settings.items():
+            timings[name].append(once())
+    return {name: agents * updates * batch / float(np.median(values)) for name, values in timings.items()}
 
 
 def time_to_competence(world, config: PPOConfig, agents: int, target: float = 0.9, chunk: int = 10, budget: int = 1_000_000):
@@ -88,11 +111,18 @@ def main() -> None:
     config = PPOConfig()
     print(f"coin world 9x9 ({args.view} view), MLP {config.width}x{config.depth}, {args.agents} agents, "
           f"batch {config.batch_size}/agent/update; jax {jax.__version__}, {len(jax.devices())} host devices")
-    one = steps_per_second(world, config, args.agents, args.updates, devices=1)
-    two = steps_per_second(world, config, args.agents, args.updates, devices=2)
+    baseline = SeparateActorCritic(world.num_actions, config.width, config.depth)
+    settings = {
+        "baseline (MLPs apart), 1 device": population_runner(world, config, args.agents, args.updates, 1, baseline),
+        "baseline (MLPs apart), 2 devices": population_runner(world, config, args.agents, args.updates, 2, baseline),
+        "fused first layer, 1 device": population_runner(world, config, args.agents, args.updates, 1),
+        "fused first layer, 2 devices": population_runner(world, config, args.agents, args.updates, 2),
+    }
+    rates = steps_per_second(settings, args.agents, args.updates, config.batch_size)
+    base = rates["baseline (MLPs apart), 1 device"]
     print(f"{'setting':<36}{'env steps/s':>14}{'ratio':>8}")
-    print(f"{'vmap over agents, 1 device':<36}{one:>14,.0f}{1.0:>8.2f}")
-    print(f"{'vmap over agents, split over 2':<36}{two:>14,.0f}{two / one:>8.2f}")
+    for name, rate in rates.items():
+        print(f"{name:<36}{rate:>14,.0f}{rate / base:>8.2f}")
     if not args.skip_competence:
         seconds, steps, score = time_to_competence(world, config, args.agents)
         if seconds is None:

@@ -1,4 +1,9 @@
-"""Policy and value networks: small MLPs over flattened symbolic observations.
+"""Policy and value networks over flattened symbolic observations: small MLPs, and a policy with
+a thinking budget (one weight-tied block applied K times per decision, optionally halting early).
+
+Every network's `__call__` returns (action logits, state value); `with_compute` also returns the
+expected number of thinking iterations the decision used (0 for a plain MLP), which the speed
+prior of the PPO loss penalises.
 
 Initialisers are variance-scaling, not orthogonal: Flax's orthogonal initialiser runs a QR
 decomposition, which under vmap becomes a batched LAPACK call that can deadlock XLA's CPU
@@ -33,19 +38,133 @@ class MLP(nn.Module):
         return _dense(self.outputs, self.head_scale)(x)
 
 
+def flatten_observation(obs: jax.Array) -> jax.Array:
+    """(…, H, W, C) uint8 channels as (…, H·W·C) float32 inputs."""
+    return obs.reshape(obs.shape[: obs.ndim - 3] + (-1,)).astype(jnp.float32)
+
+
 class ActorCritic(nn.Module):
-    """Separate actor and critic MLPs; returns (action logits, state value)."""
+    """Separate actor and critic MLPs; returns (action logits, state value).
+
+    The two first layers (over the flattened grid: most of the arithmetic) run as one matrix
+    product on the concatenated kernels, which computes the same function as calling the two
+    MLPs and is about 1.35x faster to differentiate on the CPU (bench/ppo_throughput.py). The
+    parameters are those of the two MLPs, so stored runs load unchanged."""
 
     num_actions: int
     width: int = 64
     depth: int = 2
 
-    @nn.compact
+    def setup(self) -> None:
+        self.actor = MLP(self.width, self.depth, self.num_actions, head_scale=0.01)
+        self.critic = MLP(self.width, self.depth, 1, head_scale=1.0)
+
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        x = obs.reshape(obs.shape[: obs.ndim - 3] + (-1,)).astype(jnp.float32)
-        logits = MLP(self.width, self.depth, self.num_actions, head_scale=0.01, name="actor")(x)
-        value = MLP(self.width, self.depth, 1, head_scale=1.0, name="critic")(x)
+        x = flatten_observation(obs)
+        if self.is_initializing() or self.depth == 0:
+            return self.actor(x), self.critic(x)[..., 0]
+        actor, critic = self.actor.variables["params"], self.critic.variables["params"]
+        kernel = jnp.concatenate([actor["Dense_0"]["kernel"], critic["Dense_0"]["kernel"]], axis=1)
+        bias = jnp.concatenate([actor["Dense_0"]["bias"], critic["Dense_0"]["bias"]])
+        hidden = nn.tanh(jnp.dot(x, kernel) + bias)
+        logits = _mlp_rest(actor, hidden[..., : self.width], self.depth)
+        value = _mlp_rest(critic, hidden[..., self.width :], self.depth)
         return logits, value[..., 0]
+
+    def with_compute(self, obs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """(logits, value, thinking iterations used = 0): a plain MLP does not think."""
+        logits, value = self(obs)
+        return logits, value, jnp.zeros(value.shape, jnp.float32)
+
+
+def _mlp_rest(params: dict, hidden: jax.Array, depth: int) -> jax.Array:
+    """An `MLP`'s layers after the first, applied to the first layer's activations."""
+    for i in range(1, depth):
+        hidden = nn.tanh(jnp.dot(hidden, params[f"Dense_{i}"]["kernel"]) + params[f"Dense_{i}"]["bias"])
+    return jnp.dot(hidden, params[f"Dense_{depth}"]["kernel"]) + params[f"Dense_{depth}"]["bias"]
+
+
+class ThinkingPolicy(nn.Module):
+    """A policy that thinks for up to `steps` iterations of one weight-tied block per decision.
+
+    h₀ = tanh(E x); h_{k+1} = tanh(B h_k + U x) with the same B and U at every iteration (input
+    injection keeps the observation in view), and a policy head read at each iteration. Without
+    halting the decision is the head at the last iteration. With halting, each iteration k emits a
+    halting probability λ_k and the policy is the mixture Σ_k p_k π_k with
+    p_k = λ_k Π_{j<k} (1 − λ_j) (the last iteration takes the remaining mass), as in PonderNet;
+    the expected iterations Σ_k p_k (k + 1) is the computation the decision used. Weight tying
+    makes the thinking budget a knob of computation, not of description length: K iterations have
+    the parameters of one."""
+
+    width: int
+    steps: int
+    outputs: int
+    halting: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(log-probabilities of the actions, expected iterations used) for inputs `x` (…, D)."""
+        inject = _dense(self.width, 2.0)(x)
+        block = _dense(self.width, 2.0)
+        head = _dense(self.outputs, 0.01)
+        halt = nn.Dense(1, kernel_init=nn.initializers.zeros, bias_init=nn.initializers.zeros)
+        h = nn.tanh(_dense(self.width, 2.0)(x))
+        log_probs, halts = [], []
+        for _ in range(self.steps):
+            h = nn.tanh(block(h) + inject)
+            log_probs.append(jax.nn.log_softmax(head(h)))
+            halts.append(jax.nn.sigmoid(halt(h))[..., 0])
+        if not self.halting:
+            return log_probs[-1], jnp.full(x.shape[:-1], float(self.steps), jnp.float32)
+        weights = _halting_distribution(jnp.stack(halts, -1))
+        mixed = jax.nn.logsumexp(jnp.stack(log_probs, -2) + jnp.log(weights + 1e-12)[..., None], axis=-2)
+        expected = (weights * jnp.arange(1, self.steps + 1, dtype=jnp.float32)).sum(-1)
+        return mixed, expected
+
+
+def _halting_distribution(halts: jax.Array) -> jax.Array:
+    """p_k = λ_k Π_{j<k} (1 − λ_j) over the last axis, with the last iteration taking the rest."""
+    continuing = jnp.cumprod(1.0 - halts, axis=-1)
+    before = jnp.concatenate([jnp.ones_like(halts[..., :1]), continuing[..., :-1]], axis=-1)
+    stops = halts.at[..., -1].set(1.0)
+    return before * stops
+
+
+class ThinkingActorCritic(nn.Module):
+    """A `ThinkingPolicy` actor beside a plain MLP critic (`depth` layers): the thinking budget is
+    a knob of the decision, not of the value estimate used only in training."""
+
+    num_actions: int
+    width: int = 64
+    depth: int = 2
+    steps: int = 4
+    halting: bool = False
+
+    def setup(self) -> None:
+        self.actor = ThinkingPolicy(self.width, self.steps, self.num_actions, self.halting)
+        self.critic = MLP(self.width, self.depth, 1, head_scale=1.0)
+
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        logits, value, _ = self.with_compute(obs)
+        return logits, value
+
+    def with_compute(self, obs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """(action log-probabilities, value, expected thinking iterations used)."""
+        x = flatten_observation(obs)
+        logits, expected = self.actor(x)
+        return logits, self.critic(x)[..., 0], expected
+
+
+def make_network(num_actions: int, width: int, depth: int, thinking_steps: int = 0, halting: bool = False) -> nn.Module:
+    """The actor-critic a PPO config asks for: plain MLPs when `thinking_steps` is 0, else a
+    thinking-budget actor with `thinking_steps` iterations (halting early when `halting`)."""
+    if thinking_steps < 0:
+        raise ValueError(f"thinking_steps must be 0 (no thinking) or a positive number of iterations, got {thinking_steps}")
+    if thinking_steps == 0:
+        if halting:
+            raise ValueError("halting needs a thinking budget: set thinking_steps to a positive number")
+        return ActorCritic(num_actions, width, depth)
+    return ThinkingActorCritic(num_actions, width, depth, thinking_steps, halting)
 
 
 def kernel_norms(params) -> tuple[jax.Array, jax.Array]:

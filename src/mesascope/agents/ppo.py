@@ -3,8 +3,10 @@
 `make_train(config, world)` returns a `Trainer` whose pieces are pure functions:
 `init(key, hyper)` builds the runner state, `run(runner, hyper, updates)` advances it by a
 number of PPO updates inside one `lax.scan`, and `train(key, hyper)` does the whole budget.
-`hyper` holds the numeric knobs that may differ between vmapped agents (shift dial, L2 and L1
-strengths); shapes (width, depth, batch sizes) are static config and give one compiled program.
+`hyper` holds the numeric knobs that may differ between vmapped agents inside one compiled
+program (shift dial, L2 and L1 strengths, learning rate, entropy coefficient, reward weights, the
+speed prior's time penalty and the internals-selection penalty); shapes (width, depth, thinking
+iterations, batch sizes) are static config and give one compiled program each.
 Progress is reported by the caller between jitted chunks; nothing inside jit does I/O.
 
 Time-outs are not terminations: at a truncated step the advantage bootstraps from the value of
@@ -21,7 +23,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from mesascope.agents.networks import ActorCritic, kernel_norms
+from mesascope.agents.networks import kernel_norms, make_network
 from mesascope.fields import setting
 from mesascope.worlds.core import Timestep, World
 
@@ -59,7 +61,11 @@ class PPOConfig:
     width: int = setting(64, low=1, high=4_096)
     """Hidden units per layer."""
     depth: int = setting(2, low=1, high=16)
-    """Hidden layers."""
+    """Hidden layers (of the critic only, when the actor thinks)."""
+    thinking_steps: int = setting(0, low=0, high=64)
+    """Iterations of the actor's weight-tied thinking block per decision; 0: a plain MLP actor."""
+    halting: bool = False
+    """Let the thinking actor halt early (PonderNet-style); the time penalty prices its iterations."""
 
     @property
     def batch_size(self) -> int:
@@ -73,16 +79,27 @@ class PPOConfig:
 
 
 class Hyper(struct.PyTreeNode):
-    """Numeric knobs that may vary across vmapped agents."""
+    """Numeric knobs that may vary across vmapped agents. A knob left as None takes the trainer's
+    static value (`PPOConfig.learning_rate`, `.entropy_coef`, the trainer's reward weights); the
+    penalties default to off."""
 
     shift: jax.Array
     l2: jax.Array
     l1: jax.Array
+    learning_rate: jax.Array | None = None
+    entropy_coef: jax.Array | None = None
+    reward_weights: jax.Array | None = None
+    """(K,) weights over the world's objectives: the training reward is objective_rewards @ weights."""
+    time_penalty: jax.Array | None = None
+    """Speed prior: loss weight of the expected thinking iterations per decision."""
+    channel_penalty: jax.Array | None = None
+    """Internals-based selection: loss weight of the policy's sensitivity to the penalised channel."""
 
     @classmethod
-    def make(cls, shift: float = 0.0, l2: float = 0.0, l1: float = 0.0) -> "Hyper":
-        """Scalar knobs as float32 arrays."""
-        return cls(*(jnp.asarray(v, jnp.float32) for v in (shift, l2, l1)))
+    def make(cls, shift: float = 0.0, l2: float = 0.0, l1: float = 0.0, **knobs: Any) -> "Hyper":
+        """Scalar knobs as float32 arrays (reward weights as a float32 vector)."""
+        given = {name: jnp.asarray(value, jnp.float32) for name, value in knobs.items() if value is not None}
+        return cls(*(jnp.asarray(v, jnp.float32) for v in (shift, l2, l1)), **given)
 
 
 class RunnerState(struct.PyTreeNode):
@@ -137,27 +154,47 @@ class Trainer:
     """The pure pieces of one PPO training program (see module docstring)."""
 
     config: PPOConfig
-    network: ActorCritic
+    network: Any
     init: Callable[[jax.Array, Hyper], RunnerState]
     run: Callable[[RunnerState, Hyper, int], tuple[RunnerState, dict]]
     train: Callable[[jax.Array, Hyper], tuple[Any, dict]]
 
 
-def make_train(config: PPOConfig, world: World, reward_weights: jax.Array | None = None) -> Trainer:
+def make_train(
+    config: PPOConfig,
+    world: World,
+    reward_weights: jax.Array | None = None,
+    penalised_channel: str | None = None,
+    network: Any = None,
+) -> Trainer:
     """Build the PPO trainer for `world`; the training reward is `objective_rewards @ reward_weights`
-    (one-hot on the intended objective by default)."""
+    (one-hot on the intended objective by default; `Hyper.reward_weights` overrides it per agent).
+
+    With `penalised_channel` (one of the world's observation channels), the loss adds
+    `hyper.channel_penalty` times the policy's sensitivity to that channel: the KL divergence from
+    the policy on the observation to the policy on the same observation with the channel blanked.
+    Selecting on internals this way is a traced knob; without a channel it costs nothing.
+
+    `network` replaces the actor-critic the config describes (a Flax module whose `__call__`
+    returns (logits, value) and whose `with_compute` adds the thinking iterations used)."""
     if config.batch_size % config.minibatches:
         raise ValueError(f"num_envs*num_steps ({config.batch_size}) must be divisible by minibatches ({config.minibatches})")
-    weights = jnp.eye(world.num_objectives)[0] if reward_weights is None else jnp.asarray(reward_weights, jnp.float32)
-    network = ActorCritic(world.num_actions, config.width, config.depth)
+    channels = tuple(getattr(world, "observation_channels", ()))
+    if penalised_channel is not None and penalised_channel not in channels:
+        raise ValueError(f"penalised_channel must be one of the world's observation channels {channels}, got {penalised_channel!r}")
+    channel_mask = None if penalised_channel is None else jnp.asarray([c != penalised_channel for c in channels], jnp.uint8)
+    default_weights = jnp.eye(world.num_objectives)[0] if reward_weights is None else jnp.asarray(reward_weights, jnp.float32)
+    if network is None:
+        network = make_network(world.num_actions, config.width, config.depth, config.thinking_steps, config.halting)
     num_updates = config.num_updates
     step_envs = jax.vmap(world.step, in_axes=(0, 0, 0, None))
 
-    def schedule(count):
-        fraction = 1.0 - (count // (config.minibatches * config.epochs)) / num_updates
-        return config.learning_rate * jnp.where(config.anneal_lr, fraction, 1.0)
+    def knob(value, default):
+        return default if value is None else value
 
-    optimizer = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(schedule, eps=1e-5))
+    # Adam without its step size; the (traced, per-agent) learning rate and its linear annealing
+    # scale the updates in `update`, so agents with different learning rates share one program.
+    optimizer = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.scale_by_adam(eps=1e-5))
 
     def init(key: jax.Array, hyper: Hyper) -> RunnerState:
         init_key, level_key, reset_key, run_key = jax.random.split(key, 4)
@@ -188,7 +225,7 @@ def make_train(config: PPOConfig, world: World, reward_weights: jax.Array | None
                 action=action,
                 log_prob=log_prob,
                 value=value,
-                reward=nxt.objective_rewards @ weights,
+                reward=nxt.objective_rewards @ knob(hyper.reward_weights, default_weights),
                 terminated=nxt.terminated,
                 done=nxt.done,
                 final_obs=nxt.final_obs,
@@ -203,7 +240,7 @@ def make_train(config: PPOConfig, world: World, reward_weights: jax.Array | None
         return runner.replace(timestep=timestep, episode_returns=episode_returns, key=key), batch, stats
 
     def loss_fn(params, hyper: Hyper, minibatch: Transition, advantages, targets):
-        logits, value = network.apply(params, minibatch.obs)
+        logits, value, thinking = network.apply(params, minibatch.obs, method=network.with_compute)
         log_probs = jax.nn.log_softmax(logits)
         log_prob = jnp.take_along_axis(log_probs, minibatch.action[:, None], axis=1)[:, 0]
         ratio = jnp.exp(log_prob - minibatch.log_prob)
@@ -212,9 +249,18 @@ def make_train(config: PPOConfig, world: World, reward_weights: jax.Array | None
         value_loss = 0.5 * ((value - targets) ** 2).mean()
         entropy = -(jnp.exp(log_probs) * log_probs).sum(-1).mean()
         l2, l1 = kernel_norms(params)
-        total = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy + hyper.l2 * l2 + hyper.l1 * l1
+        entropy_coef = knob(hyper.entropy_coef, config.entropy_coef)
+        total = policy_loss + config.value_coef * value_loss - entropy_coef * entropy + hyper.l2 * l2 + hyper.l1 * l1
         approx_kl = ((ratio - 1) - jnp.log(ratio)).mean()
-        return total, {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy, "approx_kl": approx_kl}
+        info = {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy, "approx_kl": approx_kl}
+        if config.thinking_steps:
+            info["thinking_steps"] = thinking.mean()
+            total = total + knob(hyper.time_penalty, 0.0) * info["thinking_steps"]
+        if channel_mask is not None:
+            blanked = jax.nn.log_softmax(network.apply(params, minibatch.obs * channel_mask)[0])
+            info["channel_sensitivity"] = (jnp.exp(log_probs) * (log_probs - blanked)).sum(-1).mean()
+            total = total + knob(hyper.channel_penalty, 0.0) * info["channel_sensitivity"]
+        return total, info
 
     def update(runner: RunnerState, hyper: Hyper):
         runner, batch, stats = collect(runner, hyper)
@@ -233,10 +279,13 @@ def make_train(config: PPOConfig, world: World, reward_weights: jax.Array | None
                 params, opt_state = carry
                 (_, info), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, hyper, *mb)
                 updates, opt_state = optimizer.update(grads, opt_state, params)
+                updates = jax.tree.map(lambda u: step_size * u, updates)
                 return (optax.apply_updates(params, updates), opt_state), info
 
             return jax.lax.scan(minibatch_step, (params, opt_state), shuffled)
 
+        fraction = 1.0 - runner.update / num_updates if config.anneal_lr else 1.0
+        step_size = -knob(hyper.learning_rate, config.learning_rate) * fraction
         key, epoch_key = jax.random.split(runner.key)
         (params, opt_state), info = jax.lax.scan(epoch, (runner.params, runner.opt_state), jax.random.split(epoch_key, config.epochs))
         completed = jnp.maximum(episodes, 1)
@@ -258,6 +307,6 @@ def make_train(config: PPOConfig, world: World, reward_weights: jax.Array | None
     return Trainer(config=config, network=network, init=init, run=run, train=train)
 
 
-def policy_logits(network: ActorCritic, params: Any) -> Callable[[jax.Array], jax.Array]:
+def policy_logits(network: Any, params: Any) -> Callable[[jax.Array], jax.Array]:
     """The action-logits function of trained parameters, for rollouts."""
     return lambda obs: network.apply(params, obs)[0]

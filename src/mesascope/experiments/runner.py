@@ -29,11 +29,11 @@ import jax
 import numpy as np
 
 import mesascope
-from mesascope.agents.ppo import make_train
 from mesascope.experiments import checkpoints as checkpoint_store
-from mesascope.experiments import level_mix, population
+from mesascope.experiments import population
 from mesascope.experiments.config import ExperimentConfig, validate
 from mesascope.experiments.evaluate import evaluate_identifiability, evaluate_influence, evaluate_population
+from mesascope.experiments.training import build_trainer, train_cell
 from mesascope.records.results import AgentRecord, ExperimentResult
 from mesascope.report.html import write_report as write_html
 from mesascope.store.db import Store, StoreError, run_id_for
@@ -151,10 +151,9 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
     start = time.perf_counter()
     if progress and config.level_mix == "adversarial":
         progress("choosing the adversarial bank", 0, 0)
-    train_world = level_mix.training_world(world, config.level_mix, config.seed, config.adversarial_pool, config.adversarial_bank)
-    if train_world is not world:
+    trainer, shift_name = build_trainer(config)
+    if config.level_mix != "none":
         timings["level_mix"] = time.perf_counter() - start
-    trainer = make_train(config.ppo, train_world, config.reward_weights or None)
     seeds, shifts = population.agent_layout(config)
 
     start = time.perf_counter()
@@ -164,16 +163,18 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
         if progress:
             progress(f"training {config.num_agents} agents", done, total)
 
-    params, curves, checkpoints = population.train_population(trainer, config, on_chunk, checkpoints=config.eval.checkpoints)
+    cell = train_cell(config, on_chunk, built=(trainer, shift_name))
+    params, curves, checkpoints = cell.params, cell.curves, cell.checkpoints
     timings["train"] = time.perf_counter() - start
     check_finite(curves, checkpoints.params, config.ppo.batch_size)
-    manifest = {"run_id": run_id, "agents": config.num_agents, "network": f"ActorCritic(width={config.ppo.width}, depth={config.ppo.depth})"}
+    manifest = {"run_id": run_id, "agents": config.num_agents, "network": type(trainer.network).__name__, "width": config.ppo.width,
+                "depth": config.ppo.depth, "thinking_steps": config.ppo.thinking_steps, "halting": config.ppo.halting}
     files = checkpoint_store.save(store.run_dir(run_id), checkpoints, manifest)  # the last is `params`
 
     start = time.perf_counter()
     _stage("evaluate")
     on_progress = (lambda phase: progress(phase, 0, 0)) if progress else None
-    evaluation = evaluate_population(world, trainer.network, params, config, shifts, on_progress=on_progress, shift_name=train_world.shift_name)
+    evaluation = evaluate_population(world, trainer.network, params, config, shifts, on_progress=on_progress, shift_name=shift_name)
     timings["evaluate"] = time.perf_counter() - start
     _stage("diagnose")
     if progress and config.eval.influence_levels:
@@ -191,7 +192,7 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
         name=config.name,
         world=config.world,
         objectives=world.objectives,
-        shift_name=train_world.shift_name,
+        shift_name=shift_name,
         config=config.to_dict(),
         agents=[AgentRecord(agent=i, seed=int(seeds[i]), train_shift=float(shifts[i])) for i in range(config.num_agents)],
         curve_steps=steps,

@@ -1,0 +1,127 @@
+"""Where populations train: in this process, in a local pool of processes, or on Ray.
+
+A backend takes cells (one `ExperimentConfig` each: one compiled program, many agents) and
+yields `(index, TrainedCell)` as each finishes, so the caller (the one writer of the store) can
+store finished cells while others still train; a cell lost with a killed worker is simply not
+yielded, and a rerun trains only what was not stored. Workers receive the config as JSON and
+return the cell as safetensors bytes: the same bytes whichever backend trained it.
+
+Process workers are started with `spawn` (JAX's thread pool does not survive `fork`,
+docs/design.md §5) and inherit this process's `XLA_FLAGS`, so every worker splits its population
+over the same host devices as the driver would. Ray is an optional extra
+(`pip install 'mesascope[ray]'`); with no address it starts a local instance.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Protocol
+
+from mesascope.experiments.config import ExperimentConfig, from_dict
+from mesascope.experiments.training import TrainedCell, decode_cell, encode_cell, train_cell
+
+BACKENDS = ("local", "processes", "ray")
+"""Names `--backend` accepts."""
+
+
+class BackendError(RuntimeError):
+    """A backend could not be used (a missing extra, an unreachable cluster) or a cell failed."""
+
+
+class Backend(Protocol):
+    """Trains cells and yields them as they finish."""
+
+    def train(self, cells: Sequence[ExperimentConfig]) -> Iterator[tuple[int, TrainedCell]]:
+        """Yield `(index into cells, trained cell)` in the order cells finish."""
+        ...
+
+
+def train_encoded(config_json: str) -> bytes:
+    """A worker's job: train the cell whose config is `config_json`, return it encoded."""
+    return encode_cell(train_cell(from_dict(json.loads(config_json))))
+
+
+class LocalBackend:
+    """Train each cell in this process, one after another (the default)."""
+
+    def train(self, cells: Sequence[ExperimentConfig]) -> Iterator[tuple[int, TrainedCell]]:
+        """Yield each cell as soon as it is trained."""
+        for index, config in enumerate(cells):
+            yield index, decode_cell(train_encoded(json.dumps(config.to_dict())))
+
+
+class ProcessBackend:
+    """Train cells in a pool of `workers` spawned local processes (default: one per core)."""
+
+    def __init__(self, workers: int = 0):
+        self.workers = workers or max(1, os.cpu_count() or 1)
+
+    def train(self, cells: Sequence[ExperimentConfig]) -> Iterator[tuple[int, TrainedCell]]:
+        """Yield cells as workers finish them; a failed cell raises BackendError after the others."""
+        context = multiprocessing.get_context("spawn")
+        failures: list[str] = []
+        with ProcessPoolExecutor(max_workers=min(self.workers, len(cells)) or 1, mp_context=context) as pool:
+            pending = {pool.submit(train_encoded, json.dumps(config.to_dict())): i for i, config in enumerate(cells)}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = pending.pop(future)
+                    try:
+                        data = future.result()
+                    except Exception as error:  # a worker's error or a killed worker (BrokenProcessPool)
+                        failures.append(f"cell {index} ({cells[index].name}): {type(error).__name__}: {error}")
+                        continue
+                    yield index, decode_cell(data)
+        if failures:
+            raise BackendError("cells failed in the process pool: " + "; ".join(failures))
+
+
+class RayBackend:
+    """Train cells as Ray tasks: on the cluster at `address` ("auto" for the one this machine
+    belongs to), or on a local instance with `num_cpus` CPUs started here when `address` is None."""
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None):
+        try:
+            import ray  # the optional extra; imported here so the core install needs no Ray
+        except ImportError:
+            raise BackendError("the ray backend needs Ray: pip install 'mesascope[ray]'") from None
+        self.ray = ray
+        if not ray.is_initialized():
+            try:
+                ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as error:
+                raise BackendError(f"could not reach a Ray cluster at {address!r}: {error}") from None
+        env = {"XLA_FLAGS": os.environ.get("XLA_FLAGS", "")}
+        self.task = ray.remote(num_cpus=1, max_retries=0)(train_encoded).options(runtime_env={"env_vars": env})
+
+    def train(self, cells: Sequence[ExperimentConfig]) -> Iterator[tuple[int, TrainedCell]]:
+        """Yield cells as their tasks finish; failed cells raise BackendError after the others."""
+        pending = {self.task.remote(json.dumps(config.to_dict())): i for i, config in enumerate(cells)}
+        failures: list[str] = []
+        while pending:
+            done, _ = self.ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                index = pending.pop(ref)
+                try:
+                    data = self.ray.get(ref)
+                except Exception as error:  # a task's error or a lost worker
+                    failures.append(f"cell {index} ({cells[index].name}): {type(error).__name__}: {error}")
+                    continue
+                yield index, decode_cell(data)
+        if failures:
+            raise BackendError("cells failed on Ray: " + "; ".join(failures))
+
+
+def make_backend(name: str, workers: int = 0, address: str | None = None) -> Backend:
+    """The backend called `name` (one of BACKENDS)."""
+    if name == "local":
+        return LocalBackend()
+    if name == "processes":
+        return ProcessBackend(workers)
+    if name == "ray":
+        return RayBackend(address, num_cpus=workers or None)
+    raise BackendError(f"backend must be one of {list(BACKENDS)}, got {name!r}")

@@ -1,0 +1,80 @@
+"""Backends train cells in this process, in spawned local processes and on a real local Ray, and
+return the same bytes for the same cell; a killed worker loses only its own cell."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import multiprocessing
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from mesascope.agents.ppo import PPOConfig
+from mesascope.experiments.backends import BackendError, LocalBackend, ProcessBackend, make_backend
+from mesascope.experiments.config import EvalConfig, ExperimentConfig
+from mesascope.experiments.training import decode_cell, encode_cell
+
+TINY_PPO = PPOConfig(total_steps=4 * 128, num_envs=8, num_steps=16, epochs=1, minibatches=1, width=8, depth=1)
+
+
+def tiny_cell(seed: int, **ppo) -> ExperimentConfig:
+    return ExperimentConfig(name=f"cell{seed}", world="corner", train_shifts=(0.0,), seeds=2, seed=seed,
+                            ppo=dataclasses.replace(TINY_PPO, **ppo), eval=EvalConfig(checkpoints=2))
+
+
+def digest(cell) -> str:
+    return hashlib.sha256(encode_cell(cell)).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def local_cells():
+    cells = [tiny_cell(0), tiny_cell(1)]
+    return cells, dict(LocalBackend().train(cells))
+
+
+def test_a_cell_round_trips_through_its_bytes(local_cells):
+    _, trained = local_cells
+    cell = trained[0]
+    again = decode_cell(encode_cell(cell))
+    assert digest(again) == digest(cell)
+    assert list(again.checkpoints.steps) == list(cell.checkpoints.steps) and len(cell.checkpoints.steps) == 2
+    assert set(again.curves) == set(cell.curves) and again.shift_name == cell.shift_name
+    kernel = again.params["params"]["actor"]["Dense_0"]["kernel"]
+    assert kernel.shape[0] == 2 and np.array_equal(kernel, cell.params["params"]["actor"]["Dense_0"]["kernel"])
+    assert digest(trained[0]) != digest(trained[1])  # another seed, another cell
+    with pytest.raises(ValueError, match="not a trained cell"):
+        from safetensors.numpy import save
+
+        decode_cell(save({"x": np.zeros(2)}))
+
+
+def test_process_pool_returns_the_same_bytes_and_a_killed_worker_loses_only_its_cell(local_cells):
+    cells, trained = local_cells
+    slow = tiny_cell(2, total_steps=4000 * 128)  # far longer than the test waits
+    finished = {}
+    with pytest.raises(BackendError, match="cell 2"):
+        for index, cell in ProcessBackend(workers=2).train([*cells, slow]):
+            finished[index] = digest(cell)
+            if len(finished) == len(cells):
+                for child in multiprocessing.active_children():  # kill the worker still training
+                    os.kill(child.pid, signal.SIGKILL)
+    assert finished == {i: digest(c) for i, c in trained.items()}
+
+
+def test_ray_backend_on_a_real_local_ray_returns_the_same_bytes(local_cells):
+    ray = pytest.importorskip("ray", reason="the ray extra is part of the test install")
+    cells, trained = local_cells
+    try:
+        backend = make_backend("ray", workers=2)
+        got = dict(backend.train(cells))
+    finally:
+        ray.shutdown()
+    assert {i: digest(c) for i, c in got.items()} == {i: digest(c) for i, c in trained.items()}
+
+
+def test_unknown_backend_is_refused_with_the_allowed_names():
+    with pytest.raises(BackendError, match=r"backend must be one of \['local', 'processes', 'ray'\]"):
+        make_backend("slurm")
