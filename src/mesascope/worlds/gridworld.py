@@ -153,19 +153,20 @@ class GridWorld(World):
     space: tuple[tuple[str, Digit], ...] = (("position", Cell()),)
     inner_class: type | None = None
     size_range: tuple[int, int] = (5, 31)
-    default_steps_per_side: int = 4
+    default_max_steps: int | None = None
     descriptions: tuple[str, str] = ("", "")
 
     def __init__(self, size: int, view: str, max_steps: int | None, train_shift: float, test_shift: float):
         """Check the size, the view and both shifts (against `shift_range`), then set the
-        distributions; `max_steps` defaults to `default_steps_per_side * size`."""
+        distributions; `max_steps` defaults to `default_max_steps`, or 4 * size where that is None."""
         require("size", size, *self.size_range)
         for label, value in (("train_shift", train_shift), ("test_shift", test_shift)):
             require(f"{label} ({self.shift_name})", value, *self.shift_range)
         require_choice("view", view, grid.VIEWS)
         train, test = self.descriptions
+        default = self.default_max_steps if self.default_max_steps is not None else 4 * size
         super().__init__(
-            max_steps=max_steps if max_steps is not None else self.default_steps_per_side * size,
+            max_steps=max_steps if max_steps is not None else default,
             distributions={"train": Distribution("train", train_shift, train), "test": Distribution("test", test_shift, test)},
         )
         self.size, self.view = size, view
@@ -195,6 +196,11 @@ class GridWorld(World):
     def position(inner: Any) -> jax.Array:
         """The agent's cell of an inner state."""
         return getattr(inner, "position", inner)
+
+    @property
+    def non_object_channels(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The wall, the agent and the inventory planes: every channel that is not an object."""
+        return ("wall", "agent", *self.inventory_names)
 
     @property
     def observation_channels(self) -> tuple[str, ...]:
