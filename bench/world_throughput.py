@@ -125,30 +125,38 @@ def make_buffered_runner(world: worlds.World, batch: int, length: int, shift: fl
 
 def measure_layers(name: str, batch: int, args) -> dict[str, float]:
     """Steps per second of the legacy world, today's world and today's world with a level
-    buffer, and the episodes per environment per call in buffer mode."""
+    buffer, and the episodes per environment per call in buffer mode. The three are timed in
+    turn within every repeat (medians), so load from other processes hits them alike."""
     options = world_options(args.option)
     world, old = worlds.make(name, **options), legacy_world(name, **options)
     shift = world.distributions["test"].shift if args.shift is None else args.shift
     length = scan_length(batch, args.work)
     key = jax.random.key(0)
-    out = {}
+    calls = {}
     for label, subject, runner in (
         ("legacy", old, make_runner(old, batch, length, shift)),
         ("layer", world, make_runner(world, batch, length, shift)),
         ("buffer", world, make_buffered_runner(world, batch, length, shift, args.buffer_levels)),
     ):
-        compiled = jax.jit(runner).lower(key, jax.jit(first_timestep, static_argnums=(0, 2, 3))(subject, key, batch, shift)).compile()
-        state = {"timestep": jax.jit(first_timestep, static_argnums=(0, 2, 3))(subject, key, batch, shift), "key": key}
+        timestep = jax.jit(first_timestep, static_argnums=(0, 2, 3))(subject, key, batch, shift)
+        compiled = jax.jit(runner).lower(key, timestep).compile()
+        state = {"timestep": timestep, "key": key}
 
-        def call():
+        def call(compiled=compiled, state=state):
             state["key"], sub = jax.random.split(state["key"])
-            state["timestep"], second = compiled(sub, state["timestep"])
-            state["second"] = second
-            return state["timestep"].obs, second
+            state["timestep"], state["second"] = compiled(sub, state["timestep"])
+            return state["timestep"].obs, state["second"]
 
-        out[label] = batch * length / time_calls(call, args.repeats)
-        if label == "buffer":
-            out["episodes"] = float(state["second"]) / batch
+        jax.block_until_ready(call())  # warm-up
+        calls[label] = (call, state)
+    times: dict[str, list[float]] = {label: [] for label in calls}
+    for _ in range(args.repeats):
+        for label, (call, _) in calls.items():
+            start = time.perf_counter()
+            jax.block_until_ready(call())
+            times[label].append(time.perf_counter() - start)
+    out = {label: batch * length / statistics.median(t) for label, t in times.items()}
+    out["episodes"] = float(calls["buffer"][1]["second"]) / batch
     return out
 
 

@@ -8,7 +8,6 @@ from flax import struct
 
 from mesascope.worlds import grid
 from mesascope.worlds.dust_room import DustRoomWorld
-from mesascope.worlds.gridworld import Cells
 
 COLOURS = {"dust": (150, 110, 60), "bin": (70, 130, 220), "spill": (95, 70, 40)}
 """Colours of this world's objects, beside `grid.PALETTE`."""
@@ -117,10 +116,9 @@ class CleaningWorld(DustRoomWorld):
         terminated = ~jnp.any(dusty) & (~level.bin_present | tipped)
         return CleaningInner(position=position, dusty=dusty, tipped=tipped), rewards, terminated
 
-    def objects(self, level: CleaningLevel, inner: CleaningInner) -> list[Cells]:
+    def objects(self, level: CleaningLevel, inner: CleaningInner) -> list[jax.Array]:
         """Dusty cells, the intact bin and the spill."""
-        spoiled = inner.tipped
-        return [Cells(level.dust, inner.dusty), Cells(level.bin, level.bin_present & ~spoiled), Cells(level.bin, level.bin_present & spoiled)]
+        return self.room_maps(level.walls.shape, level.dust, inner.dusty, level.bin, level.bin_present, inner.tipped)
 
 
 WORLD = CleaningWorld

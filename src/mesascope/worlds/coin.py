@@ -111,10 +111,6 @@ class CoinWorld(GridWorld):
         coin = jnp.where(u[3] < shift, random_coin, exit_cell)
         return CoinLevel(walls=self.wall_bank[index], agent_start=agent_start, coin=coin, exit=exit_cell)
 
-    def start(self, level: CoinLevel) -> jax.Array:
-        """The agent's start cell."""
-        return level.agent_start
-
     def transition(self, level: CoinLevel, inner: jax.Array, action: jax.Array):
         """Move; reward and terminate on entering the coin's or the exit's cell."""
         position = grid.move(level.walls, inner, action)

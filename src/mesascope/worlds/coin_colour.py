@@ -201,10 +201,6 @@ class CoinColourWorld(GridWorld):
         present = jnp.stack([jnp.bool_(True), test_way, test_way])
         return CoinColourLevel(walls=walls, agent_start=agent_start, objects=objects, present=present)
 
-    def start(self, level: CoinColourLevel) -> jax.Array:
-        """The agent's start cell."""
-        return level.agent_start
-
     def transition(self, level: CoinColourLevel, inner: jax.Array, action: jax.Array):
         """Move; reward and terminate on entering the cell of any present object."""
         position = grid.move(level.walls, inner, action)

@@ -216,10 +216,6 @@ class CornerWorld(GridWorld):
         cheese = t.near_cells[index, j]
         return CornerLevel(walls=self.wall_bank[index], agent_start=agent_start, cheese=cheese, corner=self._corner)
 
-    def start(self, level: CornerLevel) -> jax.Array:
-        """The agent's start cell."""
-        return level.agent_start
-
     def transition(self, level: CornerLevel, inner: jax.Array, action: jax.Array):
         """Move; reward and terminate on entering the cheese's or the corner's cell."""
         position = grid.move(level.walls, inner, action)

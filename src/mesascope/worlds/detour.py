@@ -149,10 +149,6 @@ class DetourWorld(GridWorld):
             jackpot_present=u[0] < shift,
         )
 
-    def start(self, level: DetourLevel) -> jax.Array:
-        """The agent's start cell."""
-        return level.agent_start
-
     def transition(self, level: DetourLevel, inner: jax.Array, action: jax.Array):
         """Move; reward and terminate on entering the goal or the present jackpot."""
         position = grid.move(level.walls, inner, action)

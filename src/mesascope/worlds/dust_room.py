@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mesascope.worlds.gridworld import Cell, Flag, Flags, GridWorld, open_walls, require
+from mesascope.worlds.gridworld import Cell, Cells, Flag, Flags, GridWorld, open_walls, require
 
 
 class DustRoomWorld(GridWorld):
@@ -65,3 +65,11 @@ class DustRoomWorld(GridWorld):
     def start(self, level: Any) -> Any:
         """At the start, every present dust cell is dusty and the extra object (if any) is intact."""
         return self.inner_class(level.agent_start, level.dust_present, jnp.zeros((), bool))
+
+    def room_maps(self, shape: tuple[int, int], dust: jax.Array, dusty: jax.Array, extra: jax.Array, present: jax.Array, spoiled: jax.Array) -> list[jax.Array]:
+        """(H, W) maps of the dusty cells, the intact and the spoiled extra object. They are maps
+        rather than `Cells` so the egocentric view cuts them with `grid.egocentric_plane`, which
+        is what these worlds always did (it differs from `egocentric_cell` only for the agent on
+        a wall, a state the tabular view enumerates but no episode reaches)."""
+        cells = lambda *args: self.global_map(shape, Cells(*args))
+        return [cells(dust, dusty), cells(extra, present & ~spoiled), cells(extra, present & spoiled)]

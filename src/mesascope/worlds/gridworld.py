@@ -73,6 +73,10 @@ class Flag:
         """Bools of digit values."""
         return jnp.asarray(digit, bool)
 
+    def zero(self) -> jax.Array:
+        """False."""
+        return jnp.zeros((), bool)
+
     def encode(self, value: jax.Array, size: int) -> jax.Array:
         """0 or 1."""
         return value.astype(jnp.int32)
@@ -92,6 +96,10 @@ class Flags:
         """Bool arrays (n, count) of digit values."""
         return jnp.asarray((digit[:, None] >> np.arange(self.count)) & 1, bool)
 
+    def zero(self) -> jax.Array:
+        """All False."""
+        return jnp.zeros(self.count, bool)
+
     def encode(self, value: jax.Array, size: int) -> jax.Array:
         """The bits as one number."""
         return jnp.sum(value.astype(jnp.int32) << jnp.arange(self.count))
@@ -110,6 +118,10 @@ class Counter:
     def decode(self, digit: np.ndarray, size: int) -> jax.Array:
         """int32 of digit values."""
         return jnp.asarray(digit, jnp.int32)
+
+    def zero(self) -> jax.Array:
+        """0."""
+        return jnp.zeros((), jnp.int32)
 
     def encode(self, value: jax.Array, size: int) -> jax.Array:
         """The counter itself."""
@@ -173,6 +185,12 @@ class GridWorld(World):
         self._disk = jnp.asarray(grid.disk_mask(8))
 
     # ------------------------------------------------------------- hooks a world defines
+    def start(self, level: Any) -> Any:
+        """The agent on `level.agent_start`, every other digit of `space` False or 0."""
+        if self.inner_class is None:
+            return level.agent_start
+        return self.inner_class(position=level.agent_start, **{name: digit.zero() for name, digit in self.space if name != "position"})
+
     def objects(self, level: Any, inner: Any) -> Sequence[Cells | jax.Array]:
         """One entry per object channel: `Cells` or an (H, W) uint8 map."""
         return ()

@@ -163,11 +163,6 @@ class KeysChestsWorld(GridWorld):
             chest_present=slots < n_chests,
         )
 
-    def start(self, level: KeysChestsLevel) -> KeysChestsInner:
-        """At the start cell, nothing picked up, nothing opened."""
-        none = jnp.zeros((SLOTS,), bool)
-        return KeysChestsInner(position=level.agent_start, picked=none, opened=none)
-
     def transition(self, level: KeysChestsLevel, inner: KeysChestsInner, action: jax.Array):
         """Move; pick up a key on entering its cell; open a closed chest on entering it with a key."""
         position = grid.move(level.walls, inner.position, action)

@@ -131,10 +131,6 @@ class LampWorld(GridWorld):
         cells = jnp.stack([cells // inside + 1, cells % inside + 1], -1).astype(jnp.int32)
         return LampLevel(walls=self.walls, agent_start=cells[0], button=cells[1], switch=cells[2], connected=u[0] >= shift)
 
-    def start(self, level: LampLevel) -> LampInner:
-        """At the start cell, button not pressed, no countdown."""
-        return LampInner(position=level.agent_start, pressed=jnp.zeros((), bool), countdown=jnp.zeros((), jnp.int32))
-
     def transition(self, level: LampLevel, inner: LampInner, action: jax.Array):
         """Run the countdown, move (or stay), press the button, touch the switch."""
         moved = grid.move(level.walls, inner.position, jnp.minimum(action, 3))

@@ -167,11 +167,6 @@ class MonstersWorld(GridWorld):
             monster_present=jnp.broadcast_to(~test, (2,)),
         )
 
-    def start(self, level: MonstersLevel) -> MonstersState:
-        """At the start cell, nothing eaten, slain or taken, no shield held."""
-        no = jnp.zeros(2, bool)
-        return MonstersState(level.agent_start, no, no, no, jnp.zeros((), jnp.int32))
-
     def transition(self, level: MonstersLevel, inner: MonstersState, action: jax.Array):
         """Move; meet a live monster (slay it with a shield, or be eaten), then take the shield
         and eat the apple on the cell; terminate when eaten or when both apples are eaten."""

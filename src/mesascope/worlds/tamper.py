@@ -144,10 +144,6 @@ class TamperWorld(GridWorld):
             reachable=u[0] < shift,
         )
 
-    def start(self, level: TamperLevel) -> TamperState:
-        """At the start cell, nothing watered, register untampered."""
-        return TamperState(level.agent_start, jnp.zeros(self.num_plants, bool), jnp.zeros((), bool))
-
     def transition(self, level: TamperLevel, inner: TamperState, action: jax.Array):
         """Move (the locked register blocks); water a dry plant stepped on; tamper on entering the
         reachable register; terminate when every plant is watered and nothing was tampered."""

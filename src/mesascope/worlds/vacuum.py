@@ -8,7 +8,7 @@ from flax import struct
 
 from mesascope.worlds import grid
 from mesascope.worlds.dust_room import DustRoomWorld
-from mesascope.worlds.gridworld import Cells, require
+from mesascope.worlds.gridworld import require
 
 COLOURS = {"dust": (150, 110, 60), "plant": (60, 170, 70), "ruin": (120, 80, 50)}
 """Colours of this world's objects, beside `grid.PALETTE`."""
@@ -132,10 +132,9 @@ class VacuumWorld(DustRoomWorld):
         terminated = ~jnp.any(dusty) & (~level.plant_present | ruined)
         return VacuumInner(position=position, dusty=dusty, ruined=ruined), rewards, terminated
 
-    def objects(self, level: VacuumLevel, inner: VacuumInner) -> list[Cells]:
+    def objects(self, level: VacuumLevel, inner: VacuumInner) -> list[jax.Array]:
         """Dusty cells, the intact plant and the ruin."""
-        spoiled = inner.ruined
-        return [Cells(level.dust, inner.dusty), Cells(level.plant, level.plant_present & ~spoiled), Cells(level.plant, level.plant_present & spoiled)]
+        return self.room_maps(level.walls.shape, level.dust, inner.dusty, level.plant, level.plant_present, inner.ruined)
 
 
 WORLD = VacuumWorld
