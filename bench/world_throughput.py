@@ -44,7 +44,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a world option, e.g. view=global (repeatable)")
     parser.add_argument("--no-numpy", action="store_true", help="skip the NumPy baseline")
     parser.add_argument("--layers", action="store_true", help="legacy world vs grid-world layer vs level buffer")
-    parser.add_argument("--buffer-levels", type=int, default=4, help="levels per environment per call in buffer mode")
+    parser.add_argument("--buffer-levels", type=int, default=8, help="levels per environment per call in buffer mode")
     return parser.parse_args()
 
 
@@ -63,6 +63,7 @@ import numpy_coin  # noqa: E402
 from legacy_worlds import legacy_world  # noqa: E402
 
 from mesascope import worlds  # noqa: E402
+from mesascope.worlds import levels as level_samplers  # noqa: E402
 
 
 def world_options(pairs: list[str]) -> dict:
@@ -103,9 +104,9 @@ def make_runner(world: worlds.World, batch: int, length: int, shift: float):
 
 def make_buffered_runner(world: worlds.World, batch: int, length: int, shift: float, levels: int):
     """Like `make_runner`, but each call first fills a buffer of `levels` levels per environment
-    and the steps reset into it; the second output counts the episodes that ended."""
-    fill = jax.vmap(lambda key: world.fill_buffer(key, shift, levels))
-    step = jax.vmap(world.buffered_step)
+    and the steps reset into it (`levels.buffered_batch_step`: an environment past its buffer
+    draws in the step, so no level repeats); the second output counts the episodes that ended."""
+    fill = jax.vmap(lambda key: level_samplers.fill_buffer(world, key, shift, levels))
 
     def run(key, timestep):
         fill_key, key = jax.random.split(key)
@@ -113,8 +114,9 @@ def make_buffered_runner(world: worlds.World, batch: int, length: int, shift: fl
 
         def one_step(carry, step_key):
             timestep, buffers, episodes = carry
-            actions = jax.random.randint(step_key, (batch,), 0, world.num_actions)
-            timestep, buffers = step(buffers, timestep.state, actions)
+            action_key, world_key = jax.random.split(step_key)
+            actions = jax.random.randint(action_key, (batch,), 0, world.num_actions)
+            timestep, buffers = level_samplers.buffered_batch_step(world, buffers, timestep.state, actions, world_key, shift)
             return (timestep, buffers, episodes + timestep.done.sum()), None
 
         (timestep, _, episodes), _ = jax.lax.scan(one_step, (timestep, buffers, jnp.zeros((), jnp.int32)), jax.random.split(key, length))

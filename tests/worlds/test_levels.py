@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mesascope import worlds
-from mesascope.worlds.levels import Bank, FixedShift, Mixture, WorldLevels
+from mesascope.worlds.levels import Bank, FixedShift, Mixture, WorldLevels, buffered_batch_step, buffered_step, fill_buffer
 from mesascope.worlds.testing import binomial_interval
 
 
@@ -57,9 +57,9 @@ def test_with_levels_plays_the_same_world_and_refuses_unknown_attributes():
 
 def test_buffered_steps_reset_into_the_buffer_in_order():
     world = _coin()
-    buffer = world.fill_buffer(jax.random.key(0), 1.0, 3)
+    buffer = fill_buffer(world, jax.random.key(0), 1.0, 3)
     timestep = world.initial_timestep(jax.random.key(1), world.sample_level(jax.random.key(2), 1.0))
-    step = jax.jit(world.buffered_step)
+    step = jax.jit(functools.partial(buffered_step, world))
     played = []
     for i in range(12 * world.max_steps):
         timestep, buffer = step(buffer, timestep.state, jnp.int32(i % 4))
@@ -68,26 +68,30 @@ def test_buffered_steps_reset_into_the_buffer_in_order():
     assert len(played) >= 4
     for n, level in enumerate(played):
         assert _equal(level, jax.tree.map(lambda x: x[n % 3], buffer.levels))
-    # the same transition and observation as the per-step mode, given the same fresh level
+    # the same timestep as the per-step mode when that draws the buffer's level
+    buffer = fill_buffer(world, jax.random.key(4), 1.0, 2)
     state = world.initial_timestep(jax.random.key(1), world.sample_level(jax.random.key(2), 1.0)).state
-    key = jax.random.key(9)
-    assert _equal(world.step(key, state, 1, 1.0), world.step_to(state, 1, world.sample_level(key, jnp.float32(1.0))))
+    for i in range(3 * world.max_steps):
+        ours, buffer = step(buffer, state, jnp.int32(i % 4))
+        level = jax.tree.map(lambda x: x[int(buffer.cursor - ours.done) % 2], buffer.levels)
+        assert _equal(ours, world.step_to(state, jnp.int32(i % 4), level))
+        state = ours.state
 
 
 def test_buffer_mode_episodes_see_the_samplers_distribution():
     """Share of episodes whose coin is away from the exit at p_random_coin = 0.5, with buffers
     refilled before every chunk, is inside the binomial interval of the sampler's 0.5."""
-    world, batch, chunk, size = _coin(), 256, 24, 8
+    world, batch, chunk, size = _coin(), 256, 64, 16
 
     @jax.jit
     def chunk_run(key, timestep):
         fill_key, action_key = jax.random.split(key)
-        buffers = jax.vmap(lambda k: world.fill_buffer(k, 0.5, size))(jax.random.split(fill_key, batch))
+        buffers = jax.vmap(lambda k: fill_buffer(world, k, 0.5, size))(jax.random.split(fill_key, batch))
 
         def one(carry, k):
             timestep, buffers = carry
             actions = jax.random.randint(k, (batch,), 0, world.num_actions)
-            timestep, buffers = jax.vmap(world.buffered_step)(buffers, timestep.state, actions)
+            timestep, buffers = jax.vmap(functools.partial(buffered_step, world))(buffers, timestep.state, actions)
             moved = jnp.any(timestep.state.level.coin != timestep.state.level.exit, -1)
             return (timestep, buffers), (timestep.done, moved, buffers.cursor)
 
@@ -101,3 +105,35 @@ def test_buffer_mode_episodes_see_the_samplers_distribution():
     episodes = int(done.sum())
     low, high = binomial_interval(episodes, 0.5, 0.999)
     assert episodes > batch and low <= int(moved[done].sum()) <= high
+
+
+def test_batch_buffer_draws_in_the_step_once_a_buffer_is_used_up():
+    """With one buffered level per environment and many episodes, each environment plays its
+    buffer level at most once (1024 layouts make equal draws by chance negligible), and the
+    share of moved coins over all episodes is the sampler's 0.5."""
+    world, batch, chunk = worlds.make("coin"), 64, 96
+    buffers = jax.vmap(lambda k: fill_buffer(world, k, 0.5, 1))(jax.random.split(jax.random.key(5), batch))
+    levels = world.sample_levels(jax.random.key(6), 0.5, batch)
+    timestep = jax.vmap(world.initial_timestep)(jax.random.split(jax.random.key(7), batch), levels)
+
+    @jax.jit
+    def run(timestep, buffers):
+        def one(carry, k):
+            timestep, buffers = carry
+            action_key, step_key = jax.random.split(k)
+            actions = jax.random.randint(action_key, (batch,), 0, world.num_actions)
+            timestep, buffers = buffered_batch_step(world, buffers, timestep.state, actions, step_key, 0.5)
+            same = jnp.all(timestep.state.level.walls == buffers.levels.walls[:, 0], (-2, -1)) & jnp.all(
+                timestep.state.level.coin == buffers.levels.coin[:, 0], -1)
+            moved = jnp.any(timestep.state.level.coin != timestep.state.level.exit, -1)
+            return (timestep, buffers), (timestep.done, moved, same)
+
+        return jax.lax.scan(one, (timestep, buffers), jax.random.split(jax.random.key(8), chunk))[1]
+
+    done, moved, same = jax.device_get(run(timestep, buffers))
+    episodes = int(done.sum())
+    assert episodes > 3 * batch
+    replays = (done & same).sum(0)
+    assert np.all(replays == 1)  # the first reset plays the buffer level, every later one a fresh draw
+    low, high = binomial_interval(episodes, 0.5, 0.999)
+    assert low <= int(moved[done].sum()) <= high

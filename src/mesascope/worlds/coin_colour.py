@@ -36,14 +36,7 @@ class CoinColourLevel(struct.PyTreeNode):
 def pick_distinct(tables: grid.CellTables, index: jax.Array, u: jax.Array) -> jax.Array:
     """`len(u)` distinct free cells of layout `index` (k, 2), drawn one after another, each
     uniform over the free cells not drawn before (u in [0, 1), one number per cell)."""
-    count = tables.free_count[index]
-    ranks = []
-    for i in range(u.shape[0]):
-        j = jnp.minimum((u[i] * (count - i)).astype(jnp.int32), count - i - 1)
-        for taken in jnp.sort(jnp.stack(ranks)) if ranks else ():  # ascending: skip each taken rank
-            j = j + (j >= taken)
-        ranks.append(j)
-    return tables.free_cells[index, jnp.stack(ranks)]
+    return tables.free_cells[index, grid.distinct_ranks(u, tables.free_count[index])]
 
 
 def row_bits(mask: jax.Array) -> jax.Array:

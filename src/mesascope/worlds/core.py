@@ -66,13 +66,6 @@ class LevelSampler(Protocol):
         ...
 
 
-class LevelBuffer(struct.PyTreeNode):
-    """Levels drawn ahead for one environment, (K, ...) per leaf, and the next one to play."""
-
-    levels: Level
-    cursor: jax.Array
-
-
 @dataclass(frozen=True)
 class Distribution:
     """A named level distribution of a world: its sampler with the shift dial fixed."""
@@ -288,20 +281,6 @@ class World(abc.ABC):
             final_obs=final_obs,
             info={"episode_length": time},
         )
-
-    def fill_buffer(self, key: jax.Array, shift: jax.Array | float, size: int) -> LevelBuffer:
-        """A level buffer of `size` levels for one environment, drawn now (outside any step)."""
-        return LevelBuffer(levels=self.sample_levels(key, shift, size), cursor=jnp.zeros((), jnp.int32))
-
-    def buffered_step(self, buffer: LevelBuffer, state: State, action: jax.Array) -> tuple[Timestep, LevelBuffer]:
-        """`step` that resets into the buffer's next level instead of drawing one. Every episode
-        starts on a level of the buffer's sampler; once an environment has used all K levels of
-        its buffer it plays them again in order, so refill it (`fill_buffer`) at least every K
-        episodes for episodes on independent levels."""
-        size = jax.tree.leaves(buffer.levels)[0].shape[0]
-        level = jax.tree.map(lambda leaf: leaf[buffer.cursor % size], buffer.levels)
-        timestep = self.step_to(state, action, level)
-        return timestep, buffer.replace(cursor=buffer.cursor + timestep.done.astype(jnp.int32))
 
     def render_state(self, state: State) -> jax.Array:
         """RGB picture of a full state."""

@@ -71,5 +71,6 @@ class DustRoomWorld(GridWorld):
         rather than `Cells` so the egocentric view cuts them with `grid.egocentric_plane`, which
         is what these worlds always did (it differs from `egocentric_cell` only for the agent on
         a wall, a state the tabular view enumerates but no episode reaches)."""
+        dust_map = jnp.zeros(shape, jnp.uint8).at[dust[:, 0], dust[:, 1]].max(dusty.astype(jnp.uint8))
         cells = lambda *args: self.global_map(shape, Cells(*args))
-        return [cells(dust, dusty), cells(extra, present & ~spoiled), cells(extra, present & spoiled)]
+        return [dust_map, cells(extra, present & ~spoiled), cells(extra, present & spoiled)]

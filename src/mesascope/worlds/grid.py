@@ -225,7 +225,7 @@ def pick(cells: jax.Array, count: jax.Array, u: jax.Array) -> jax.Array:
     return cells[jnp.minimum((u * count).astype(jnp.int32), count - 1)]
 
 
-def distinct_ranks(u: jax.Array, count: int) -> jax.Array:
+def distinct_ranks(u: jax.Array, count: int | jax.Array) -> jax.Array:
     """`len(u)` distinct integers, uniform without replacement in [0, count), from uniforms `u`
     (the i-th is uniform over the ranks the earlier ones left free; no per-cell sampling)."""
     chosen = []

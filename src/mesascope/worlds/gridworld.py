@@ -11,7 +11,8 @@ A `GridWorld` subclass writes only its mechanics and declarations:
   `drawing(level, inner)` overrides what is painted for worlds that draw more than objects;
 - `space`: the inner state as digits, most significant first, `(field, Cell() | Flag() |
   Flags(n) | Counter(n))`, and `inner_class` (None when the inner state is the cell itself);
-- `sample_level`, `start`, `transition`, the causal graph and the docstring.
+- `sample_level`, `transition`, the causal graph and the docstring; `start` only where an
+  episode does not start with the agent on `level.agent_start` and every other digit 0.
 
 The layer turns them into `observe` (wall, agent (global view only), objects, inventory),
 `render`, `enumerate_inner` / `inner_index` (mixed-radix over `space`), `num_tabular_states`
