@@ -13,7 +13,9 @@ world first) at the same batch sizes, measured in the same run.
 `--layers` compares, in the same run and at each batch: the world as it was before the
 grid-world layer (bench/legacy_worlds.py, from git), today's world (both drawing a level per
 environment at every step), and today's world in level-buffer mode (each environment draws
-`--buffer-levels` levels once per timed call, outside the step, and resets into them in turn).
+`--buffer-levels` levels once per timed call, outside the step, and resets into them in turn;
+one past its buffer draws in the step, so no level repeats), and the reuse mode (one level per
+environment per call, replayed by every episode of the call, as jaxgmg does by default).
 
 Timing: compile once (reported separately), one warm-up call, then `--repeats` timed calls each
 ended by `block_until_ready`; the table reports the median. Each call runs about `--work` steps
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import os
 import platform
 import statistics
@@ -125,10 +128,34 @@ def make_buffered_runner(world: worlds.World, batch: int, length: int, shift: fl
     return run
 
 
+def make_reuse_runner(world: worlds.World, batch: int, length: int, shift: float):
+    """Like `make_runner`, but each call draws one level per environment, outside the step, and
+    every episode of the call on that environment replays it (jaxgmg's default)."""
+    fill = jax.vmap(lambda key: level_samplers.fill_buffer(world, key, shift, 1))
+    step = jax.vmap(functools.partial(level_samplers.buffered_step, world))
+
+    def run(key, timestep):
+        fill_key, key = jax.random.split(key)
+        buffers = fill(jax.random.split(fill_key, batch))
+
+        def one_step(carry, step_key):
+            timestep, buffers, episodes = carry
+            actions = jax.random.randint(step_key, (batch,), 0, world.num_actions)
+            timestep, buffers = step(buffers, timestep.state, actions)
+            return (timestep, buffers, episodes + timestep.done.sum()), None
+
+        (timestep, _, episodes), _ = jax.lax.scan(one_step, (timestep, buffers, jnp.zeros((), jnp.int32)), jax.random.split(key, length))
+        return timestep, episodes
+
+    return run
+
+
 def measure_layers(name: str, batch: int, args) -> dict[str, float]:
     """Steps per second of the legacy world, today's world and today's world with a level
     buffer, and the episodes per environment per call in buffer mode. The three are timed in
-    turn within every repeat (medians), so load from other processes hits them alike."""
+    turn within every repeat (medians) in CPU seconds of this process (`time.process_time`,
+    all threads), so that other processes on a shared machine change neither the rates much
+    nor the ratios."""
     options = world_options(args.option)
     world, old = worlds.make(name, **options), legacy_world(name, **options)
     shift = world.distributions["test"].shift if args.shift is None else args.shift
@@ -139,6 +166,7 @@ def measure_layers(name: str, batch: int, args) -> dict[str, float]:
         ("legacy", old, make_runner(old, batch, length, shift)),
         ("layer", world, make_runner(world, batch, length, shift)),
         ("buffer", world, make_buffered_runner(world, batch, length, shift, args.buffer_levels)),
+        ("reuse", world, make_reuse_runner(world, batch, length, shift)),
     ):
         timestep = jax.jit(first_timestep, static_argnums=(0, 2, 3))(subject, key, batch, shift)
         compiled = jax.jit(runner).lower(key, timestep).compile()
@@ -154,9 +182,9 @@ def measure_layers(name: str, batch: int, args) -> dict[str, float]:
     times: dict[str, list[float]] = {label: [] for label in calls}
     for _ in range(args.repeats):
         for label, (call, _) in calls.items():
-            start = time.perf_counter()
+            start = time.process_time()
             jax.block_until_ready(call())
-            times[label].append(time.perf_counter() - start)
+            times[label].append(time.process_time() - start)
     out = {label: batch * length / statistics.median(t) for label, t in times.items()}
     out["episodes"] = float(calls["buffer"][1]["second"]) / batch
     return out
@@ -166,13 +194,14 @@ def main_layers(args) -> None:
     """The `--layers` table: legacy vs layer vs level buffer, per world and batch."""
     names = [args.world] if args.world else worlds.names()
     print(f"# world layers  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  cpu: {cpu_model()} x{os.cpu_count()}  jax {jax.__version__}")
-    print(f"# median of {args.repeats} calls of about {args.work} steps; buffer: {args.buffer_levels} levels per env per call")
-    print(f"{'world':>12} {'batch':>6} {'legacy':>9} {'layer':>9} {'buffer':>9} {'layer/legacy':>12} {'buffer/legacy':>13} {'episodes/env/call':>17}")
+    print(f"# steps per CPU-second (process time, all threads), median of {args.repeats} interleaved calls of about {args.work} steps;"
+          f" buffer: {args.buffer_levels} levels per env per call")
+    print(f"{'world':>12} {'batch':>6} {'legacy':>9} {'layer':>9} {'buffer':>9} {'reuse':>9} {'layer/legacy':>12} {'buffer/legacy':>13} {'reuse/legacy':>12} {'episodes/env/call':>17}")
     for name in names:
         for batch in args.batches:
             r = measure_layers(name, batch, args)
-            print(f"{name:>12} {batch:>6} {fmt(r['legacy']):>9} {fmt(r['layer']):>9} {fmt(r['buffer']):>9} "
-                  f"{r['layer'] / r['legacy']:>11.3f}x {r['buffer'] / r['legacy']:>12.2f}x {r['episodes']:>17.2f}", flush=True)
+            print(f"{name:>12} {batch:>6} {fmt(r['legacy']):>9} {fmt(r['layer']):>9} {fmt(r['buffer']):>9} {fmt(r['reuse']):>9} "
+                  f"{r['layer'] / r['legacy']:>11.3f}x {r['buffer'] / r['legacy']:>12.2f}x {r['reuse'] / r['legacy']:>11.2f}x {r['episodes']:>17.2f}", flush=True)
 
 
 def first_timestep(world: worlds.World, key: jax.Array, batch: int, shift: float):

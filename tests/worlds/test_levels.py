@@ -111,7 +111,7 @@ def test_batch_buffer_draws_in_the_step_once_a_buffer_is_used_up():
     """With one buffered level per environment and many episodes, each environment plays its
     buffer level at most once (1024 layouts make equal draws by chance negligible), and the
     share of moved coins over all episodes is the sampler's 0.5."""
-    world, batch, chunk = worlds.make("coin"), 64, 96
+    world, batch, chunk = worlds.make("coin"), 64, 160
     buffers = jax.vmap(lambda k: fill_buffer(world, k, 0.5, 1))(jax.random.split(jax.random.key(5), batch))
     levels = world.sample_levels(jax.random.key(6), 0.5, batch)
     timestep = jax.vmap(world.initial_timestep)(jax.random.split(jax.random.key(7), batch), levels)
@@ -132,7 +132,7 @@ def test_batch_buffer_draws_in_the_step_once_a_buffer_is_used_up():
 
     done, moved, same = jax.device_get(run(timestep, buffers))
     episodes = int(done.sum())
-    assert episodes > 3 * batch
+    assert episodes > 2 * batch
     replays = (done & same).sum(0)
     assert np.all(replays == 1)  # the first reset plays the buffer level, every later one a fresh draw
     low, high = binomial_interval(episodes, 0.5, 0.999)
