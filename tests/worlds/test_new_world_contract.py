@@ -2,7 +2,8 @@
 grid-world layer that is not registered), in both views.
 
 The checks are the functions of tests/worlds/test_contract.py, collected here with this
-module's `world` fixture; left out is the registry check, which needs a registered world.
+module's `world` fixture; left out are the two checks about registration (the world's name in
+the registry, the registry's errors), which need a registered world.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def _load_contract():
 
 
 contract = _load_contract()
-ABOUT_REGISTRATION = {"test_registry_rejects_unknown_names_and_options"}
+ABOUT_REGISTRATION = {"test_world_metadata", "test_registry_rejects_unknown_names_and_options"}
 for _name in dir(contract):
     if _name.startswith("test_") and _name not in ABOUT_REGISTRATION:
         globals()[_name] = getattr(contract, _name)
