@@ -5,7 +5,7 @@ A `GridWorld` subclass writes only its mechanics and declarations:
 
 - `object_names` (channel names) and `objects(level, inner)`: one entry per object channel,
   either `Cells(cells, present)` (a cell (2,) or cells (k, 2), with presence) or an (H, W)
-  uint8 map over the grid;
+  uint8 map over the grid, or one `SharedCells` for several channels on the same cells;
 - `inventory_names` and `inventory(level, inner)`: one bool per non-spatial plane;
 - `colours` (object name -> RGB) and `round_objects` (drawn as disks, after the grid lines);
   `drawing(level, inner)` overrides what is painted for worlds that draw more than objects;
@@ -39,6 +39,14 @@ class Cells(NamedTuple):
 
     cells: jax.Array
     present: Any = True
+
+
+class SharedCells(NamedTuple):
+    """Several consecutive object channels lit on the same cells, one per entry of `presents`
+    (each like `Cells.present`); the cells are mapped once for all of them."""
+
+    cells: jax.Array
+    presents: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -204,11 +212,8 @@ class GridWorld(World):
         """(H, W) masks to paint in order, with a colour and whether drawn round; by default
         every object channel that has a colour."""
         shape = level.walls.shape
-        return [
-            (self.global_map(shape, entry), self.colours[name], name in self.round_objects)
-            for name, entry in zip(self.object_names, self.objects(level, inner))
-            if name in self.colours
-        ]
+        maps = _channels(self.objects(level, inner), lambda cell: grid.one_hot_cell(shape, cell), lambda plane: plane)
+        return [(plane, self.colours[name], name in self.round_objects) for name, plane in zip(self.object_names, maps) if name in self.colours]
 
     # ------------------------------------------------------------------ derived views
     @staticmethod
@@ -242,12 +247,10 @@ class GridWorld(World):
         if self.view == "egocentric":
             planes = [grid.egocentric_walls(level.walls, position).astype(jnp.uint8)]
             cell_map = lambda cell: grid.egocentric_cell(shape, position, cell)
-            planes += [
-                _cells_map(e, cell_map) if isinstance(e, Cells) else grid.egocentric_plane(e, position) for e in self.objects(level, inner)
-            ]
+            planes += _channels(self.objects(level, inner), cell_map, lambda plane: grid.egocentric_plane(plane, position))
         else:
             planes = [level.walls.astype(jnp.uint8), grid.one_hot_cell(shape, position)]
-            planes += [self.global_map(shape, e) for e in self.objects(level, inner)]
+            planes += _channels(self.objects(level, inner), lambda cell: grid.one_hot_cell(shape, cell), lambda plane: plane)
         planes = [plane.astype(jnp.uint8) for plane in planes]
         planes += [jnp.full(planes[0].shape, value, jnp.uint8) for value in self.inventory(level, inner)]
         return jnp.stack(planes, axis=-1)
@@ -298,7 +301,23 @@ class GridWorld(World):
 
 def _cells_map(entry: Cells, cell_map) -> jax.Array:
     """The uint8 map of `Cells` drawn with `cell_map(cell)`, absent cells left dark."""
-    present = jnp.asarray(entry.present).astype(jnp.uint8)
-    if entry.cells.ndim == 1:
-        return cell_map(entry.cells) * present
-    return (jax.vmap(cell_map)(entry.cells) * present[:, None, None]).max(0)
+    return _present_map(cell_map(entry.cells) if entry.cells.ndim == 1 else jax.vmap(cell_map)(entry.cells), entry.present, entry.cells.ndim)
+
+
+def _present_map(maps: jax.Array, present: Any, ndim: int) -> jax.Array:
+    """A map (ndim 1: one cell) or maps (k, h, w) masked by `present` and merged."""
+    present = jnp.asarray(present).astype(jnp.uint8)
+    return maps * present if ndim == 1 else (maps * present[:, None, None]).max(0)
+
+
+def _channels(entries: Sequence[Any], cell_map, plane_map) -> list[jax.Array]:
+    """One map per object channel of `entries` (`Cells`, `SharedCells` or (H, W) maps, the
+    latter passed through `plane_map`)."""
+    out = []
+    for entry in entries:
+        if isinstance(entry, SharedCells):
+            maps = cell_map(entry.cells) if entry.cells.ndim == 1 else jax.vmap(cell_map)(entry.cells)
+            out += [_present_map(maps, present, entry.cells.ndim) for present in entry.presents]
+        else:
+            out.append(_cells_map(entry, cell_map) if isinstance(entry, Cells) else plane_map(entry))
+    return out

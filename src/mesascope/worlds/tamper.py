@@ -9,7 +9,7 @@ from flax import struct
 
 from mesascope.worlds import grid
 from mesascope.worlds.grid import distinct_ranks
-from mesascope.worlds.gridworld import Cell, Cells, Flag, Flags, GridWorld, open_walls, require
+from mesascope.worlds.gridworld import Cell, Flag, Flags, GridWorld, SharedCells, open_walls, require
 
 COLOURS = {
     "dry": (150, 110, 60),
@@ -159,14 +159,11 @@ class TamperWorld(GridWorld):
         terminated = jnp.all(watered | ~level.present) & ~tampered
         return TamperState(position, watered, tampered), jnp.stack([task, register]), terminated
 
-    def objects(self, level: TamperLevel, inner: TamperState) -> list[Cells]:
+    def objects(self, level: TamperLevel, inner: TamperState) -> list[SharedCells]:
         """Dry and watered plants, the register, and the register again while locked or tampered."""
         return [
-            Cells(level.plants, level.present & ~inner.watered),
-            Cells(level.plants, level.present & inner.watered),
-            Cells(level.register),
-            Cells(level.register, ~level.reachable),
-            Cells(level.register, inner.tampered),
+            SharedCells(level.plants, (level.present & ~inner.watered, level.present & inner.watered)),
+            SharedCells(level.register, (True, ~level.reachable, inner.tampered)),
         ]
 
 
