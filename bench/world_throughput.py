@@ -8,6 +8,14 @@ world first) at the same batch sizes, measured in the same run.
 
     python bench/world_throughput.py                 # one CPU device
     python bench/world_throughput.py --devices 2     # also shard the batch over 2 host devices
+    python bench/world_throughput.py --layers --batches 4096   # legacy vs layer vs level buffer
+
+`--layers` compares, in the same run and at each batch: the world as it was before the
+grid-world layer (bench/legacy_worlds.py, from git), today's world (both drawing a level per
+environment at every step), and today's world in level-buffer mode (each environment draws
+`--buffer-levels` levels once per timed call, outside the step, and resets into them in turn;
+one past its buffer draws in the step, so no level repeats), and the reuse mode (one level per
+environment per call, replayed by every episode of the call, as jaxgmg does by default).
 
 Timing: compile once (reported separately), one warm-up call, then `--repeats` timed calls each
 ended by `block_until_ready`; the table reports the median. Each call runs about `--work` steps
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import os
 import platform
 import statistics
@@ -37,6 +46,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--shift", type=float, default=None, help="shift dial (default: the test distribution's)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a world option, e.g. view=global (repeatable)")
     parser.add_argument("--no-numpy", action="store_true", help="skip the NumPy baseline")
+    parser.add_argument("--layers", action="store_true", help="legacy world vs grid-world layer vs level buffer")
+    parser.add_argument("--buffer-levels", type=int, default=8, help="levels per environment per call in buffer mode")
     return parser.parse_args()
 
 
@@ -46,13 +57,16 @@ if ARGS.devices > 1:  # must happen before jax is imported
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
 
 import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from jax.sharding import PartitionSpec as P  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy_coin  # noqa: E402
+from legacy_worlds import legacy_world  # noqa: E402
 
 from mesascope import worlds  # noqa: E402
+from mesascope.worlds import levels as level_samplers  # noqa: E402
 
 
 def world_options(pairs: list[str]) -> dict:
@@ -89,6 +103,105 @@ def make_runner(world: worlds.World, batch: int, length: int, shift: float):
         return timestep, total
 
     return run
+
+
+def make_buffered_runner(world: worlds.World, batch: int, length: int, shift: float, levels: int):
+    """Like `make_runner`, but each call first fills a buffer of `levels` levels per environment
+    and the steps reset into it (`levels.buffered_batch_step`: an environment past its buffer
+    draws in the step, so no level repeats); the second output counts the episodes that ended."""
+    fill = jax.vmap(lambda key: level_samplers.fill_buffer(world, key, shift, levels))
+
+    def run(key, timestep):
+        fill_key, key = jax.random.split(key)
+        buffers = fill(jax.random.split(fill_key, batch))
+
+        def one_step(carry, step_key):
+            timestep, buffers, episodes = carry
+            action_key, world_key = jax.random.split(step_key)
+            actions = jax.random.randint(action_key, (batch,), 0, world.num_actions)
+            timestep, buffers = level_samplers.buffered_batch_step(world, buffers, timestep.state, actions, world_key, shift)
+            return (timestep, buffers, episodes + timestep.done.sum()), None
+
+        (timestep, _, episodes), _ = jax.lax.scan(one_step, (timestep, buffers, jnp.zeros((), jnp.int32)), jax.random.split(key, length))
+        return timestep, episodes
+
+    return run
+
+
+def make_reuse_runner(world: worlds.World, batch: int, length: int, shift: float):
+    """Like `make_runner`, but each call draws one level per environment, outside the step, and
+    every episode of the call on that environment replays it (jaxgmg's default)."""
+    fill = jax.vmap(lambda key: level_samplers.fill_buffer(world, key, shift, 1))
+    step = jax.vmap(functools.partial(level_samplers.buffered_step, world))
+
+    def run(key, timestep):
+        fill_key, key = jax.random.split(key)
+        buffers = fill(jax.random.split(fill_key, batch))
+
+        def one_step(carry, step_key):
+            timestep, buffers, episodes = carry
+            actions = jax.random.randint(step_key, (batch,), 0, world.num_actions)
+            timestep, buffers = step(buffers, timestep.state, actions)
+            return (timestep, buffers, episodes + timestep.done.sum()), None
+
+        (timestep, _, episodes), _ = jax.lax.scan(one_step, (timestep, buffers, jnp.zeros((), jnp.int32)), jax.random.split(key, length))
+        return timestep, episodes
+
+    return run
+
+
+def measure_layers(name: str, batch: int, args) -> dict[str, float]:
+    """Steps per second of the legacy world, today's world and today's world with a level
+    buffer, and the episodes per environment per call in buffer mode. The three are timed in
+    turn within every repeat (medians) in CPU seconds of this process (`time.process_time`,
+    all threads), so that other processes on a shared machine change neither the rates much
+    nor the ratios."""
+    options = world_options(args.option)
+    world, old = worlds.make(name, **options), legacy_world(name, **options)
+    shift = world.distributions["test"].shift if args.shift is None else args.shift
+    length = scan_length(batch, args.work)
+    key = jax.random.key(0)
+    calls = {}
+    for label, subject, runner in (
+        ("legacy", old, make_runner(old, batch, length, shift)),
+        ("layer", world, make_runner(world, batch, length, shift)),
+        ("buffer", world, make_buffered_runner(world, batch, length, shift, args.buffer_levels)),
+        ("reuse", world, make_reuse_runner(world, batch, length, shift)),
+    ):
+        timestep = jax.jit(first_timestep, static_argnums=(0, 2, 3))(subject, key, batch, shift)
+        compiled = jax.jit(runner).lower(key, timestep).compile()
+        state = {"timestep": timestep, "key": key}
+
+        def call(compiled=compiled, state=state):
+            state["key"], sub = jax.random.split(state["key"])
+            state["timestep"], state["second"] = compiled(sub, state["timestep"])
+            return state["timestep"].obs, state["second"]
+
+        jax.block_until_ready(call())  # warm-up
+        calls[label] = (call, state)
+    times: dict[str, list[float]] = {label: [] for label in calls}
+    for _ in range(args.repeats):
+        for label, (call, _) in calls.items():
+            start = time.process_time()
+            jax.block_until_ready(call())
+            times[label].append(time.process_time() - start)
+    out = {label: batch * length / statistics.median(t) for label, t in times.items()}
+    out["episodes"] = float(calls["buffer"][1]["second"]) / batch
+    return out
+
+
+def main_layers(args) -> None:
+    """The `--layers` table: legacy vs layer vs level buffer, per world and batch."""
+    names = [args.world] if args.world else worlds.names()
+    print(f"# world layers  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  cpu: {cpu_model()} x{os.cpu_count()}  jax {jax.__version__}")
+    print(f"# steps per CPU-second (process time, all threads), median of {args.repeats} interleaved calls of about {args.work} steps;"
+          f" buffer: {args.buffer_levels} levels per env per call")
+    print(f"{'world':>12} {'batch':>6} {'legacy':>9} {'layer':>9} {'buffer':>9} {'reuse':>9} {'layer/legacy':>12} {'buffer/legacy':>13} {'reuse/legacy':>12} {'episodes/env/call':>17}")
+    for name in names:
+        for batch in args.batches:
+            r = measure_layers(name, batch, args)
+            print(f"{name:>12} {batch:>6} {fmt(r['legacy']):>9} {fmt(r['layer']):>9} {fmt(r['buffer']):>9} {fmt(r['reuse']):>9} "
+                  f"{r['layer'] / r['legacy']:>11.3f}x {r['buffer'] / r['legacy']:>12.2f}x {r['reuse'] / r['legacy']:>11.2f}x {r['episodes']:>17.2f}", flush=True)
 
 
 def first_timestep(world: worlds.World, key: jax.Array, batch: int, shift: float):
@@ -221,4 +334,4 @@ def main(args) -> None:
 
 
 if __name__ == "__main__":
-    main(ARGS)
+    main_layers(ARGS) if ARGS.layers else main(ARGS)

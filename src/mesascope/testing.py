@@ -18,6 +18,7 @@ import numpy as np
 
 from mesascope.agents.planner_agent import planner_for
 from mesascope.diagnose.rollout import rollout
+from mesascope.worlds import ascii
 from mesascope.worlds.core import Level, State, World
 
 
@@ -102,3 +103,22 @@ def binomial_interval(n: int, p: float, confidence: float) -> tuple[int, int]:
     cdf = np.cumsum(np.exp(log_pmf))
     tail = (1 - confidence) / 2
     return int(np.searchsorted(cdf, tail)), int(np.searchsorted(cdf, 1 - tail))
+
+
+def dust_room_level(level_class: type, art: str, extra: str, letter: str, max_dust: int = 4) -> Any:
+    """A dust-room level (cleaning, vacuum) drawn as ASCII art: '#' wall, 'A' the start, 'd'
+    dust, `letter` the extra object named `extra`. Dust slots are filled in row-major order;
+    unused slots (and a missing extra object) sit on the start cell, absent."""
+    masks = ascii.parse(art, {"#": "wall", ".": None, "A": "agent_start", "d": "dust", letter: extra})
+    dust = np.argwhere(masks["dust"]).astype(np.int32)
+    start = ascii.cell(masks["agent_start"])
+    slots = np.concatenate([dust, np.repeat(start[None], max_dust - len(dust), 0)])
+    present = bool(masks[extra].any())
+    return level_class(
+        jnp.asarray(masks["wall"]),
+        jnp.asarray(start),
+        jnp.asarray(slots),
+        jnp.asarray(np.arange(max_dust) < len(dust)),
+        jnp.asarray(ascii.cell(masks[extra]) if present else start),
+        jnp.asarray(present),
+    )

@@ -18,7 +18,6 @@ from mesascope.agents.ppo import Hyper, PPOConfig, make_train
 from mesascope.diagnose.identify import IdentifyConfig, _level_analysis
 from mesascope.experiments import adversarial_bank, level_mix
 from mesascope.experiments.evaluate import EVAL_SALT
-from mesascope.experiments.level_mix import MixedLevels
 from mesascope.worlds import planning
 from mesascope.testing import binomial_interval
 
@@ -37,8 +36,8 @@ def _bank(name: str = "coin", pool_size: int = 512, bank_size: int = 32) -> adve
 
 
 @functools.cache
-def _adversarial() -> MixedLevels:
-    return MixedLevels(_coin(), "adversarial", _bank().levels)
+def _adversarial() -> worlds.World:
+    return level_mix.mixed(_coin(), "adversarial", _bank().levels)
 
 
 def _draw(world: worlds.World, q: float, count: int = DRAWS, seed: int = 0):
@@ -58,7 +57,7 @@ def _in_bank(levels, count: int) -> np.ndarray:
 # ------------------------------------------------------------------------- the share q
 @pytest.mark.parametrize("q", [0.0, 0.05, 0.3, 1.0])
 def test_test_pool_share_is_q_and_equals_the_coin_dial(q):
-    levels = _draw(MixedLevels(_coin(), "test"), q)
+    levels = _draw(level_mix.mixed(_coin(), "test"), q)
     moved = int(np.any(np.asarray(levels.coin) != np.asarray(levels.exit), axis=-1).sum())
     if q in (0.0, 1.0):
         assert moved == q * DRAWS  # q = 0 never draws from the pool, q = 1 always does
@@ -206,6 +205,6 @@ def test_training_world_and_bad_pools():
     with pytest.raises(ValueError, match=r"level_mix must be one of \['none', 'test', 'adversarial'\]"):
         level_mix.training_world(base, "random")
     with pytest.raises(ValueError, match="pool must be one of"):
-        MixedLevels(base, "train")
+        level_mix.mixed(base, "train")
     with pytest.raises(ValueError, match="needs a bank"):
-        MixedLevels(base, "adversarial")
+        level_mix.mixed(base, "adversarial")

@@ -1,4 +1,4 @@
-"""The world contract, rerun on worlds wrapped in MixedLevels (which are not registered).
+"""The world contract, rerun on worlds with mixed levels (level_mix.mixed; not registered).
 
 The checks are the functions of tests/worlds/test_contract.py, loaded from that file and
 collected here with this module's `world` fixture, so a new contract check covers the wrapper
@@ -16,7 +16,7 @@ import pytest
 
 from mesascope import worlds
 from mesascope.experiments.adversarial_bank import build_bank
-from mesascope.experiments.level_mix import MixedLevels
+from mesascope.experiments.level_mix import mixed
 
 
 def _load_contract():
@@ -37,14 +37,14 @@ WRAPPED = [("coin", "adversarial"), ("lamp", "test")]  # both pools; each wrappe
 
 
 @functools.cache
-def _wrapped(name: str, pool: str) -> MixedLevels:
+def _wrapped(name: str, pool: str) -> worlds.World:
     base = worlds.make(name)
     bank = build_bank(base, seed=0, pool_size=64, bank_size=8).levels if pool == "adversarial" else None
-    return MixedLevels(base, pool, bank)
+    return mixed(base, pool, bank)
 
 
 @pytest.fixture(params=WRAPPED, ids=[f"{name}+{pool}" for name, pool in WRAPPED], scope="module")
-def world(request) -> MixedLevels:
+def world(request) -> worlds.World:
     return _wrapped(*request.param)
 
 

@@ -1,41 +1,27 @@
 """Scripted exact tests of the cleaning world (hand-drawn rooms, replayed action strings), the
-property that its proxy comes apart from the intended objective only under the shift, and the
-statistics of its level sampler."""
+property that its proxy comes apart from the intended objective only under the shift. The
+sampler statistics and option checks it shares with the other dust room are in
+test_dust_rooms.py."""
 
 from __future__ import annotations
 
 import functools
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from mesascope.diagnose import causal
 from mesascope.diagnose.returns import level_baselines
 from mesascope import testing
-from mesascope.worlds import ascii, grid
+from mesascope.worlds import grid
 from mesascope.worlds.cleaning import COLOURS, CleaningLevel, CleaningWorld
 
-LEGEND = {"#": "wall", ".": None, "A": "agent_start", "d": "dust", "B": "bin"}
 CLEAN, SWEEPS = 0, 1  # objective indices
 
 
 def cleaning_level(art: str, max_dust: int = 4) -> CleaningLevel:
     """A level drawn as ASCII art; dust slots in row-major order, unused slots absent."""
-    masks = ascii.parse(art, LEGEND)
-    dust = np.argwhere(masks["dust"]).astype(np.int32)
-    start = ascii.cell(masks["agent_start"])
-    slots = np.concatenate([dust, np.repeat(start[None], max_dust - len(dust), 0)])
-    has_bin = bool(masks["bin"].any())
-    return CleaningLevel(
-        walls=jnp.asarray(masks["wall"]),
-        agent_start=jnp.asarray(start),
-        dust=jnp.asarray(slots),
-        dust_present=jnp.asarray(np.arange(max_dust) < len(dust)),
-        bin=jnp.asarray(ascii.cell(masks["bin"]) if has_bin else start),
-        bin_present=jnp.asarray(has_bin),
-    )
+    return testing.dust_room_level(CleaningLevel, art, "bin", "B", max_dust)
 
 
 @functools.cache
@@ -181,59 +167,3 @@ def test_at_test_the_sweeps_optimal_policy_tips_the_bin_and_loses_intended_retur
     gap = returns["clean"][:, CLEAN] - returns["sweeps"][:, CLEAN]
     assert np.all(gap >= 0) and gap.mean() >= 0.9, gap  # one point lost per level (the spill)
     assert np.all(returns["sweeps"][:, SWEEPS] > returns["clean"][:, SWEEPS])
-
-
-# ---------------------------------------------------------------------------- the shift dial
-DRAWS = 1000
-
-
-@functools.cache
-def _draw_levels(shift: float, count: int = DRAWS, seed: int = 0) -> CleaningLevel:
-    world = make_world()
-    sample = jax.jit(jax.vmap(world.sample_level, in_axes=(0, None)))
-    return jax.device_get(sample(jax.random.split(jax.random.key(seed), count), jnp.float32(shift)))
-
-
-def test_shift_extremes_never_and_always_place_the_bin():
-    assert not _draw_levels(0.0).bin_present.any()
-    assert _draw_levels(1.0).bin_present.all()
-
-
-def test_shift_sets_the_fraction_of_rooms_with_a_bin():
-    low, high = testing.binomial_interval(DRAWS, 0.3, 0.999)
-    count = int(_draw_levels(0.3).bin_present.sum())
-    assert low <= count <= high, (count, (low, high))
-
-
-def test_dust_count_is_uniform_and_cells_are_distinct_interior_cells():
-    levels = _draw_levels(0.5)
-    counts = levels.dust_present.sum(-1)
-    low, high = testing.binomial_interval(DRAWS, 0.25, 0.999)
-    for n in range(1, 5):
-        assert low <= int((counts == n).sum()) <= high, n
-    np.testing.assert_array_equal(levels.dust_present, np.arange(4)[None] < counts[:, None])
-    cells = np.concatenate([levels.agent_start[:, None], levels.dust, levels.bin[:, None]], 1)
-    assert np.all((cells >= 1) & (cells <= 4))
-    flat = cells[..., 0] * 6 + cells[..., 1]
-    assert all(len(set(row)) == len(row) for row in flat)
-    assert len({tuple(row) for row in flat}) > 800  # about 886 of the 4096 placements expected
-
-
-# ------------------------------------------------------------------------------- options
-@pytest.mark.parametrize(
-    "options, option",
-    [
-        ({"size": 4}, "size"),
-        ({"size": 9}, "size"),
-        ({"max_dust": 0}, "max_dust"),
-        ({"max_dust": 6}, "max_dust"),
-        ({"train_shift": 1.5}, "train_shift"),
-        ({"test_shift": -0.1}, "test_shift"),
-        ({"max_steps": 0}, "max_steps"),
-        ({"bank_size": 0}, "bank_size"),
-        ({"view": "top"}, "view"),
-    ],
-)
-def test_bad_options_raise_naming_the_option(options, option):
-    with pytest.raises(ValueError, match=option):
-        CleaningWorld(**options)

@@ -81,7 +81,6 @@ class CleaningWorld(DustRoomWorld):
 
     name = "cleaning"
     objectives = ("clean", "sweeps")
-    action_names = grid.MOVE_NAMES
     shift_name = "p_bin"
     shift_range = (0.0, 1.0)
     # Sweeping a dusty cell causes the floor to become cleaner; tipping the bin dirties it.
@@ -98,24 +97,10 @@ class CleaningWorld(DustRoomWorld):
         "at test a dust bin can be tipped to make dust to sweep again."
     )
 
-    extra, flag = "bin", "tipped"
-    object_names = ("bin", "spill")
-    level_class, inner_class = CleaningLevel, CleaningInner
+    object_names = ("dust", "bin", "spill")
     colours = COLOURS
-    distribution_descriptions = ("no dust bin", "a dust bin in every room")
-
-    def __init__(
-        self,
-        size: int = 6,
-        max_dust: int = 4,
-        max_steps: int | None = None,
-        train_shift: float = 0.0,
-        test_shift: float = 1.0,
-        bank_size: int = 4096,
-        layout_seed: int = 0,
-        view: str = "egocentric",
-    ):
-        super().__init__(size, max_dust, max_steps, train_shift, test_shift, bank_size, layout_seed, view)
+    flag, level_class, inner_class = "tipped", CleaningLevel, CleaningInner
+    descriptions = ("no dust bin", "a dust bin in every room")
 
     def transition(self, level: CleaningLevel, inner: CleaningInner, action: jax.Array):
         """Move; sweep a dusty cell entered; tip an upright bin entered (re-dirtying all dust)."""
@@ -130,6 +115,10 @@ class CleaningWorld(DustRoomWorld):
         rewards = jnp.stack([swept - redirtied - tip, swept]).astype(jnp.float32)
         terminated = ~jnp.any(dusty) & (~level.bin_present | tipped)
         return CleaningInner(position=position, dusty=dusty, tipped=tipped), rewards, terminated
+
+    def objects(self, level: CleaningLevel, inner: CleaningInner) -> list[jax.Array]:
+        """Dusty cells, the intact bin and the spill."""
+        return self.room_maps(level.walls.shape, level.dust, inner.dusty, level.bin, level.bin_present, inner.tipped)
 
 
 WORLD = CleaningWorld

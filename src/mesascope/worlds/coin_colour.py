@@ -8,7 +8,7 @@ import numpy as np
 from flax import struct
 
 from mesascope.worlds import grid
-from mesascope.worlds.core import Distribution, World
+from mesascope.worlds.gridworld import Cells, GridWorld, require, require_choice
 
 GOLD_COLOUR = (225, 170, 20)
 SILVER_COLOUR = (190, 196, 210)
@@ -36,14 +36,7 @@ class CoinColourLevel(struct.PyTreeNode):
 def pick_distinct(tables: grid.CellTables, index: jax.Array, u: jax.Array) -> jax.Array:
     """`len(u)` distinct free cells of layout `index` (k, 2), drawn one after another, each
     uniform over the free cells not drawn before (u in [0, 1), one number per cell)."""
-    count = tables.free_count[index]
-    ranks = []
-    for i in range(u.shape[0]):
-        j = jnp.minimum((u[i] * (count - i)).astype(jnp.int32), count - i - 1)
-        for taken in jnp.sort(jnp.stack(ranks)) if ranks else ():  # ascending: skip each taken rank
-            j = j + (j >= taken)
-        ranks.append(j)
-    return tables.free_cells[index, jnp.stack(ranks)]
+    return tables.free_cells[index, grid.distinct_ranks(u, tables.free_count[index])]
 
 
 def row_bits(mask: jax.Array) -> jax.Array:
@@ -75,7 +68,7 @@ def reachable(free: jax.Array, start: jax.Array) -> jax.Array:
     return ((rows[:, None] >> jnp.arange(free.shape[1], dtype=jnp.uint32)) & 1).astype(bool)
 
 
-class CoinColourWorld(World):
+class CoinColourWorld(GridWorld):
     """Coin-colour world: colour versus shape (after Langosco et al.'s colour-versus-shape runs).
 
     ## Layout
@@ -132,7 +125,6 @@ class CoinColourWorld(World):
 
     name = "coin_colour"
     objectives = ("gold_coin", "any_coin", "yellow")
-    action_names = grid.MOVE_NAMES
     shift_name = "p_test_objects"
     shift_range = (0.0, 1.0)
     # Identity sets shape and colour; the intended objective needs both, each proxy one.
@@ -155,6 +147,8 @@ class CoinColourWorld(World):
         "gold coin'; at test a silver coin and a yellow block appear beside it."
     )
 
+    descriptions = ("the gold coin alone unless drawn the test way", "gold coin, silver coin and yellow block")
+
     def __init__(
         self,
         size: int = 7,
@@ -168,53 +162,19 @@ class CoinColourWorld(World):
         view: str = "egocentric",
         channels: str = "objects",
     ):
-        if not 5 <= size <= 31:
-            raise ValueError(f"size must be in [5, 31], got {size}")
-        for label, value in (("train_shift", train_shift), ("test_shift", test_shift)):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{label} (p_test_objects) must be in [0, 1], got {value}")
-        if layout not in LAYOUTS:
-            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-        if view not in grid.VIEWS:
-            raise ValueError(f"view must be one of {grid.VIEWS}, got {view!r}")
-        if channels not in CHANNELS:
-            raise ValueError(f"channels must be one of {CHANNELS}, got {channels!r}")
-        if bank_size < 1:
-            raise ValueError(f"bank_size must be at least 1, got {bank_size}")
-        if not 0.0 <= obstacle_density < 0.5:
-            raise ValueError(f"obstacle_density must be in [0, 0.5), got {obstacle_density}")
-        super().__init__(
-            max_steps=max_steps if max_steps is not None else 4 * size,
-            distributions={
-                "train": Distribution("train", train_shift, "the gold coin alone unless drawn the test way"),
-                "test": Distribution("test", test_shift, "gold coin, silver coin and yellow block"),
-            },
-        )
-        self.size, self.layout, self.view, self.channels = size, layout, view, channels
+        super().__init__(size, view, max_steps, train_shift, test_shift)
+        require_choice("layout", layout, LAYOUTS)
+        require_choice("channels", channels, CHANNELS)
+        require("bank_size", bank_size, 1)
+        require("obstacle_density", obstacle_density, 0.0, 0.5, high_open=True)
+        self.layout, self.channels = layout, channels
+        self.object_names = CHANNEL_NAMES[channels]
         bank = grid.layout_bank(layout, size, size, bank_size, layout_seed, obstacle_density)
         self.wall_bank = jnp.asarray(bank)
         self._free_rows = jax.vmap(row_bits)(~self.wall_bank)
         self._tables = jax.tree.map(jnp.asarray, grid.cell_tables(bank, start_column=1, exit_column=size - 2))
-        self._disk = jnp.asarray(grid.disk_mask(8))
         # (3 objects, 3 channels): which object lights which non-wall channel
-        kinds = np.eye(3, dtype=np.uint8) if channels == "objects" else np.array([[1, 1, 0], [1, 0, 1], [0, 1, 0]], np.uint8)
-        self._object_channels = jnp.asarray(kinds)
-
-    @property
-    def observation_shape(self) -> tuple[int, int, int]:
-        """Egocentric: (2H-5, 2W-5, 4) wall + three object channels; global: (H, W, 5) with an
-        agent channel after the wall."""
-        return grid.view_shape(self.view, self.size, len(self.observation_channels))
-
-    @property
-    def observation_channels(self) -> tuple[str, ...]:
-        """Wall, (agent,) then one channel per object kind or per feature (see `channels`)."""
-        return grid.view_channels(self.view, CHANNEL_NAMES[self.channels])
-
-    @property
-    def num_tabular_states(self) -> int:
-        """One state per cell: touching any object ends the episode, so the position is all."""
-        return self.size * self.size
+        self._lights = np.eye(3, dtype=bool) if channels == "objects" else np.array([[1, 1, 0], [1, 0, 1], [0, 1, 0]], bool)
 
     def sample_level(self, key: jax.Array, shift: jax.Array) -> CoinColourLevel:
         """Draw a layout, four distinct cells (start, gold, silver, block) and the presence flags
@@ -234,10 +194,6 @@ class CoinColourWorld(World):
         present = jnp.stack([jnp.bool_(True), test_way, test_way])
         return CoinColourLevel(walls=walls, agent_start=agent_start, objects=objects, present=present)
 
-    def start(self, level: CoinColourLevel) -> jax.Array:
-        """The agent's start cell."""
-        return level.agent_start
-
     def transition(self, level: CoinColourLevel, inner: jax.Array, action: jax.Array):
         """Move; reward and terminate on entering the cell of any present object."""
         position = grid.move(level.walls, inner, action)
@@ -245,43 +201,14 @@ class CoinColourWorld(World):
         rewards = jnp.stack([touched[0], jnp.any(touched & IS_COIN), jnp.any(touched & IS_YELLOW)]).astype(jnp.float32)
         return position, rewards, jnp.any(touched)
 
-    def observe(self, level: CoinColourLevel, inner: jax.Array) -> jax.Array:
-        """One-hot channels: wall then the three object channels (see the class docstring)."""
-        shape = level.walls.shape
-        if self.view == "egocentric":
-            planes = [grid.egocentric_walls(level.walls, inner).astype(jnp.uint8)]
-            maps = jnp.stack([grid.egocentric_cell(shape, inner, cell) for cell in level.objects])
-        else:
-            planes = [level.walls.astype(jnp.uint8), grid.one_hot_cell(shape, inner)]
-            maps = jnp.stack([grid.one_hot_cell(shape, cell) for cell in level.objects])
-        maps = maps * level.present.astype(jnp.uint8)[:, None, None]
-        objects = jnp.einsum("ohw,oc->hwc", maps, self._object_channels, preferred_element_type=jnp.int32)
-        return jnp.concatenate([jnp.stack(planes, -1), objects.astype(jnp.uint8)], axis=-1)
+    def objects(self, level: CoinColourLevel, inner: jax.Array) -> list[Cells]:
+        """One channel per object kind or per feature: the present objects that light it."""
+        return [Cells(level.objects, level.present & self._lights[:, c]) for c in range(3)]
 
-    def render(self, level: CoinColourLevel, inner: jax.Array) -> jax.Array:
-        """RGB picture, 8 pixels per cell: grey walls, a yellow square block, gold and silver
-        round coins, a red round agent; absent objects are not drawn."""
-        shape = level.walls.shape
-        canvas = jnp.zeros(shape + (3,), jnp.uint8) + jnp.array(grid.PALETTE["floor"], jnp.uint8)
-        canvas = grid.paint(canvas, level.walls, grid.PALETTE["wall"])
-        block = grid.one_hot_cell(shape, level.objects[2]) * level.present[2]
-        canvas = grid.paint(canvas, block, YELLOW_COLOUR)
-        big = grid.upscale(canvas, 8)
-        disks = jnp.tile(self._disk, shape)
-        drawn = ((level.objects[0], level.present[0], GOLD_COLOUR), (level.objects[1], level.present[1], SILVER_COLOUR), (inner, True, grid.PALETTE["agent"]))
-        for cell, shown, colour in drawn:
-            mask = jnp.repeat(jnp.repeat(grid.one_hot_cell(shape, cell), 8, 0), 8, 1).astype(bool) & disks & shown
-            big = grid.paint(big, mask, colour)
-        return big
-
-    def enumerate_inner(self, level: CoinColourLevel) -> jax.Array:
-        """Every cell of the grid, row-major."""
-        cells = np.stack(np.unravel_index(np.arange(self.size * self.size), (self.size, self.size)), -1)
-        return jnp.asarray(cells, jnp.int32)
-
-    def inner_index(self, level: CoinColourLevel, inner: jax.Array) -> jax.Array:
-        """Row-major index of the agent's cell."""
-        return (inner[0] * self.size + inner[1]).astype(jnp.int32)
+    def drawing(self, level: CoinColourLevel, inner: jax.Array) -> list:
+        """A yellow square block, gold and silver round coins; absent objects are not drawn."""
+        maps = [self.global_map(level.walls.shape, Cells(cell, shown)) for cell, shown in zip(level.objects, level.present)]
+        return [(maps[2], YELLOW_COLOUR, False), (maps[0], GOLD_COLOUR, True), (maps[1], SILVER_COLOUR, True)]
 
 
 WORLD = CoinColourWorld

@@ -11,8 +11,9 @@ truncation apart and keeps the final observation of every episode.
 from __future__ import annotations
 
 import abc
+import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -55,6 +56,14 @@ class Timestep(struct.PyTreeNode):
     def done(self) -> jax.Array:
         """True when the episode ended, by termination or by truncation."""
         return self.terminated | self.truncated
+
+
+class LevelSampler(Protocol):
+    """Anything that draws levels: `sample(key, shift) -> Level` (see `worlds.levels`)."""
+
+    def sample(self, key: jax.Array, shift: jax.Array) -> Level:
+        """One level drawn with the dial at `shift`."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,8 @@ class World(abc.ABC):
             raise ValueError(f"max_steps must be at least 1, got {max_steps}")
         self.max_steps = int(max_steps)
         self.distributions = distributions
+        self.levels: LevelSampler | None = None
+        self.level_note = ""
 
     # ----------------------------------------------------------------- world-specific hooks
     @property
@@ -221,17 +232,42 @@ class World(abc.ABC):
         timestep = self.initial_timestep(key, level)
         return timestep.obs, timestep.state
 
+    def draw_level(self, key: jax.Array, shift: jax.Array) -> Level:
+        """A level for an auto-reset: from `levels` when the world was given a sampler
+        (`with_levels`), else from the world's own `sample_level`."""
+        if self.levels is not None:
+            return self.levels.sample(key, shift)
+        return self.sample_level(key, shift)
+
+    def with_levels(self, levels: LevelSampler, note: str = "", **attributes: Any) -> "World":
+        """A copy of this world that plays exactly like it but draws its levels from `levels`
+        (`sample_level`, `sample_levels` and the auto-reset all use it); `attributes` replace
+        descriptive attributes (name, shift_name, shift_range, distributions), `note` heads
+        `describe()`."""
+        world = copy.copy(self)
+        world.levels = levels
+        world.sample_level = levels.sample  # type: ignore[method-assign]
+        world.level_note = note
+        for name, value in attributes.items():
+            if not hasattr(self, name):
+                raise ValueError(f"world {self.name!r} has no attribute {name!r} to replace")
+            setattr(world, name, value)
+        return world
+
     def step(self, key: jax.Array, state: State, action: jax.Array, shift: jax.Array | float) -> Timestep:
         """Advance one step; on termination or at the step limit, start a fresh level drawn with
         `shift`. Truncation happens exactly when the clock reaches `max_steps` without
         termination."""
+        return self.step_to(state, action, self.draw_level(key, jnp.asarray(shift, jnp.float32)))
+
+    def step_to(self, state: State, action: jax.Array, new_level: Level) -> Timestep:
+        """`step` with the level of a possible auto-reset given rather than drawn."""
         inner, rewards, terminated = self.transition(state.level, state.inner, action)
         time = state.time + 1
         truncated = (time >= self.max_steps) & ~terminated
         done = terminated | truncated
         final_obs = self.observe(state.level, inner)
 
-        new_level = self.sample_level(key, jnp.asarray(shift, jnp.float32))
         fresh = State(level=new_level, inner=self.start(new_level), time=jnp.zeros((), jnp.int32))
         stepped = State(level=state.level, inner=inner, time=time)
         next_state = jax.tree.map(lambda a, b: jnp.where(done, a, b), fresh, stepped)
@@ -257,8 +293,9 @@ class World(abc.ABC):
     def sample_levels(self, key: jax.Array, shift: float, count: int) -> Level:
         """`count` levels drawn with `shift`, batched along a leading axis."""
         keys = jax.random.split(key, count)
-        return jax.vmap(self.sample_level, in_axes=(0, None))(keys, jnp.asarray(shift, jnp.float32))
+        return jax.vmap(self.draw_level, in_axes=(0, None))(keys, jnp.asarray(shift, jnp.float32))
 
     def describe(self) -> str:
         """The world's documentation: its class docstring."""
-        return (type(self).__doc__ or "").strip()
+        doc = (type(self).__doc__ or "").strip()
+        return f"{self.level_note}\n\n{doc}" if self.level_note else doc

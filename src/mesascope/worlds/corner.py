@@ -10,7 +10,7 @@ import numpy as np
 from flax import struct
 
 from mesascope.worlds import grid
-from mesascope.worlds.core import Distribution, World
+from mesascope.worlds.gridworld import Cells, GridWorld, require
 
 CHEESE_COLOUR = (255, 214, 80)
 CORNER_COLOUR = (40, 70, 50)
@@ -96,7 +96,7 @@ def corner_tables(bank: np.ndarray) -> CornerTables:
     return CornerTables(near_cells, near_rank, region_count, start_cells, start_count)
 
 
-class CornerWorld(World):
+class CornerWorld(GridWorld):
     """Corner world, after Langosco et al.'s Maze experiment (the cheese in the top-right corner).
 
     ## Layout
@@ -158,9 +158,7 @@ class CornerWorld(World):
 
     name = "corner"
     objectives = ("cheese", "corner")
-    action_names = grid.MOVE_NAMES
     shift_name = "corner_size"
-    shift_range = (1.0, 5.0)
     # In training the cheese lies on the corner: reaching the corner causes the cheese to be eaten.
     causal_edges = (
         ("cheese_placement", "cheese"),
@@ -172,6 +170,10 @@ class CornerWorld(World):
         "'go to the top-right corner' is a proxy the training distribution cannot tell apart "
         "from 'find the cheese'."
     )
+
+    object_names = ("cheese",)
+    colours = {"cheese": CHEESE_COLOUR}
+    descriptions = ("cheese in the top-right square of side corner_size", "cheese on any free cell")
 
     def __init__(
         self,
@@ -185,47 +187,14 @@ class CornerWorld(World):
         obstacle_density: float = 0.25,
         view: str = "egocentric",
     ):
-        if not 5 <= size <= 31:
-            raise ValueError(f"size must be in [5, 31], got {size}")
-        test_shift = float(size - 2) if test_shift is None else test_shift
-        for label, value in (("train_shift", train_shift), ("test_shift", test_shift)):
-            if not 1.0 <= value <= size - 2:
-                raise ValueError(f"{label} (corner_size) must be in [1, size-2] = [1, {size - 2}], got {value}")
-        if view not in grid.VIEWS:
-            raise ValueError(f"view must be one of {grid.VIEWS}, got {view!r}")
-        if bank_size < 1:
-            raise ValueError(f"bank_size must be at least 1, got {bank_size}")
-        super().__init__(
-            max_steps=max_steps if max_steps is not None else 4 * size,
-            distributions={
-                "train": Distribution("train", train_shift, "cheese in the top-right square of side corner_size"),
-                "test": Distribution("test", test_shift, "cheese on any free cell"),
-            },
-        )
         self.shift_range = (1.0, float(size - 2))
-        self.size = size
+        super().__init__(size, view, max_steps, train_shift, float(size - 2) if test_shift is None else test_shift)
+        require("bank_size", bank_size, 1)
         self.layout = layout
-        self.view = view
         bank = grid.layout_bank(layout, size, size, bank_size, layout_seed, obstacle_density)
         self.wall_bank = jnp.asarray(bank)
         self._tables = jax.tree.map(jnp.asarray, corner_tables(bank))
         self._corner = jnp.array([1, size - 2], jnp.int32)
-        self._disk = jnp.asarray(grid.disk_mask(8))
-
-    @property
-    def observation_shape(self) -> tuple[int, int, int]:
-        """Global: (H, W, 3) wall/agent/cheese; egocentric: (2H-5, 2W-5, 2) wall/cheese."""
-        return grid.view_shape(self.view, self.size, len(self.observation_channels))
-
-    @property
-    def observation_channels(self) -> tuple[str, ...]:
-        """Wall, (agent,) cheese; the corner is a place, not a channel."""
-        return grid.view_channels(self.view, ("cheese",))
-
-    @property
-    def num_tabular_states(self) -> int:
-        """One state per cell: the agent's position is the whole dynamic state."""
-        return self.size * self.size
 
     def sample_level(self, key: jax.Array, shift: jax.Array) -> CornerLevel:
         """Draw a layout, a start in the bottom-left region and the cheese in the corner region.
@@ -247,10 +216,6 @@ class CornerWorld(World):
         cheese = t.near_cells[index, j]
         return CornerLevel(walls=self.wall_bank[index], agent_start=agent_start, cheese=cheese, corner=self._corner)
 
-    def start(self, level: CornerLevel) -> jax.Array:
-        """The agent's start cell."""
-        return level.agent_start
-
     def transition(self, level: CornerLevel, inner: jax.Array, action: jax.Array):
         """Move; reward and terminate on entering the cheese's or the corner's cell."""
         position = grid.move(level.walls, inner, action)
@@ -259,39 +224,13 @@ class CornerWorld(World):
         rewards = jnp.stack([on_cheese, on_corner]).astype(jnp.float32)
         return position, rewards, on_cheese | on_corner
 
-    def observe(self, level: CornerLevel, inner: jax.Array) -> jax.Array:
-        """One-hot channels: wall, cheese around the agent (egocentric) or wall, agent, cheese
-        over the grid (global)."""
-        shape = level.walls.shape
-        if self.view == "egocentric":
-            planes = [grid.egocentric_walls(level.walls, inner).astype(jnp.uint8)]
-            planes.append(grid.egocentric_cell(shape, inner, level.cheese))
-        else:
-            planes = [level.walls.astype(jnp.uint8)]
-            planes += [grid.one_hot_cell(shape, cell) for cell in (inner, level.cheese)]
-        return jnp.stack(planes, axis=-1)
+    def objects(self, level: CornerLevel, inner: jax.Array) -> list[Cells]:
+        """The cheese; the corner is a place, not an object channel."""
+        return [Cells(level.cheese)]
 
-    def render(self, level: CornerLevel, inner: jax.Array) -> jax.Array:
-        """RGB picture, 8 pixels per cell: grey walls, dark green corner, yellow square cheese,
-        red round agent."""
-        shape = level.walls.shape
-        canvas = jnp.zeros(shape + (3,), jnp.uint8) + jnp.array(grid.PALETTE["floor"], jnp.uint8)
-        canvas = grid.paint(canvas, level.walls, grid.PALETTE["wall"])
-        canvas = grid.paint(canvas, grid.one_hot_cell(shape, level.corner), CORNER_COLOUR)
-        canvas = grid.paint(canvas, grid.one_hot_cell(shape, level.cheese), CHEESE_COLOUR)
-        big = grid.upscale(canvas, 8)
-        disks = jnp.tile(self._disk, shape)
-        mask = jnp.repeat(jnp.repeat(grid.one_hot_cell(shape, inner), 8, 0), 8, 1).astype(bool) & disks
-        return grid.paint(big, mask, grid.PALETTE["agent"])
-
-    def enumerate_inner(self, level: CornerLevel) -> jax.Array:
-        """Every cell of the grid, row-major."""
-        cells = np.stack(np.unravel_index(np.arange(self.size * self.size), (self.size, self.size)), -1)
-        return jnp.asarray(cells, jnp.int32)
-
-    def inner_index(self, level: CornerLevel, inner: jax.Array) -> jax.Array:
-        """Row-major index of the agent's cell."""
-        return (inner[0] * self.size + inner[1]).astype(jnp.int32)
+    def drawing(self, level: CornerLevel, inner: jax.Array) -> list:
+        """The dark green corner under the square yellow cheese."""
+        return [(grid.one_hot_cell(level.walls.shape, level.corner), CORNER_COLOUR, False), *super().drawing(level, inner)]
 
 
 WORLD = CornerWorld

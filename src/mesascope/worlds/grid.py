@@ -225,6 +225,19 @@ def pick(cells: jax.Array, count: jax.Array, u: jax.Array) -> jax.Array:
     return cells[jnp.minimum((u * count).astype(jnp.int32), count - 1)]
 
 
+def distinct_ranks(u: jax.Array, count: int | jax.Array) -> jax.Array:
+    """`len(u)` distinct integers, uniform without replacement in [0, count), from uniforms `u`
+    (the i-th is uniform over the ranks the earlier ones left free; no per-cell sampling)."""
+    chosen = []
+    for i in range(u.shape[0]):
+        j = jnp.minimum((u[i] * (count - i)).astype(jnp.int32), count - i - 1)
+        if chosen:
+            for s in jnp.sort(jnp.stack(chosen)):  # ascending: skip over every rank taken
+                j = j + (j >= s)
+        chosen.append(j)
+    return jnp.stack(chosen)
+
+
 def pick_excluding(tables: CellTables, index: jax.Array, u: jax.Array, first: jax.Array, second: jax.Array) -> jax.Array:
     """A free cell of layout `index`, uniform over those other than the two distinct cells given."""
     ranks = tables.free_rank[index]

@@ -48,7 +48,7 @@ def _factory(name: str) -> Callable[..., World]:
     return _REGISTRY[name]
 
 
-INFRASTRUCTURE = frozenset({"core", "grid", "planning", "registry", "ascii", "gym", "dust_room", "testing"})
+INFRASTRUCTURE = frozenset({"core", "grid", "planning", "registry", "ascii", "gym", "dust_room", "testing", "gridworld", "levels"})
 """Modules of `mesascope.worlds` that are machinery, not worlds."""
 
 

@@ -1,0 +1,323 @@
+"""The grid-world layer: a world declares its objects, inventory, colours and inner-state space;
+this module builds both observation views, the renderer, option checks and the tabular encoding.
+
+A `GridWorld` subclass writes only its mechanics and declarations:
+
+- `object_names` (channel names) and `objects(level, inner)`: one entry per object channel,
+  either `Cells(cells, present)` (a cell (2,) or cells (k, 2), with presence) or an (H, W)
+  uint8 map over the grid, or one `SharedCells` for several channels on the same cells;
+- `inventory_names` and `inventory(level, inner)`: one bool per non-spatial plane;
+- `colours` (object name -> RGB) and `round_objects` (drawn as disks, after the grid lines);
+  `drawing(level, inner)` overrides what is painted for worlds that draw more than objects;
+- `space`: the inner state as digits, most significant first, `(field, Cell() | Flag() |
+  Flags(n) | Counter(n))`, and `inner_class` (None when the inner state is the cell itself);
+- `sample_level`, `transition`, the causal graph and the docstring; `start` only where an
+  episode does not start with the agent on `level.agent_start` and every other digit 0.
+
+The layer turns them into `observe` (wall, agent (global view only), objects, inventory),
+`render`, `enumerate_inner` / `inner_index` (mixed-radix over `space`), `num_tabular_states`
+and the observation shape and channel names. Egocentric views show the interior in a
+(2H-5, 2W-5) window centred on the agent, walls outside (see `grid.egocentric_plane`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mesascope.worlds import grid
+from mesascope.worlds.core import Distribution, World
+
+
+# ------------------------------------------------------------------------- declarations
+class Cells(NamedTuple):
+    """Where an object channel is lit: a cell (2,) or cells (k, 2), each shown where `present`."""
+
+    cells: jax.Array
+    present: Any = True
+
+
+class SharedCells(NamedTuple):
+    """Several consecutive object channels lit on the same cells, one per entry of `presents`
+    (each like `Cells.present`); the cells are mapped once for all of them."""
+
+    cells: jax.Array
+    presents: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Digit: the agent's cell, over the whole grid (row-major) or, with `interior`, its interior."""
+
+    interior: bool = False
+
+    def radix(self, size: int) -> int:
+        """Number of values of this digit."""
+        return (size - 2) ** 2 if self.interior else size * size
+
+    def decode(self, digit: np.ndarray, size: int) -> jax.Array:
+        """Cells (n, 2) int32 of digit values."""
+        side, offset = (size - 2, 1) if self.interior else (size, 0)
+        return jnp.asarray(np.stack([digit // side + offset, digit % side + offset], -1), jnp.int32)
+
+    def encode(self, value: jax.Array, size: int) -> jax.Array:
+        """Digit of a cell."""
+        side, offset = (size - 2, 1) if self.interior else (size, 0)
+        return (value[0] - offset) * side + (value[1] - offset)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """Digit: one bool."""
+
+    def radix(self, size: int) -> int:
+        """Two values."""
+        return 2
+
+    def decode(self, digit: np.ndarray, size: int) -> jax.Array:
+        """Bools of digit values."""
+        return jnp.asarray(digit, bool)
+
+    def zero(self) -> jax.Array:
+        """False."""
+        return jnp.zeros((), bool)
+
+    def encode(self, value: jax.Array, size: int) -> jax.Array:
+        """0 or 1."""
+        return value.astype(jnp.int32)
+
+
+@dataclass(frozen=True)
+class Flags:
+    """Digit: `count` bools packed as bits, element i being bit i."""
+
+    count: int
+
+    def radix(self, size: int) -> int:
+        """2**count values."""
+        return 2**self.count
+
+    def decode(self, digit: np.ndarray, size: int) -> jax.Array:
+        """Bool arrays (n, count) of digit values."""
+        return jnp.asarray((digit[:, None] >> np.arange(self.count)) & 1, bool)
+
+    def zero(self) -> jax.Array:
+        """All False."""
+        return jnp.zeros(self.count, bool)
+
+    def encode(self, value: jax.Array, size: int) -> jax.Array:
+        """The bits as one number."""
+        return jnp.sum(value.astype(jnp.int32) << jnp.arange(self.count))
+
+
+@dataclass(frozen=True)
+class Counter:
+    """Digit: an int32 counter in [0, count)."""
+
+    count: int
+
+    def radix(self, size: int) -> int:
+        """`count` values."""
+        return self.count
+
+    def decode(self, digit: np.ndarray, size: int) -> jax.Array:
+        """int32 of digit values."""
+        return jnp.asarray(digit, jnp.int32)
+
+    def zero(self) -> jax.Array:
+        """0."""
+        return jnp.zeros((), jnp.int32)
+
+    def encode(self, value: jax.Array, size: int) -> jax.Array:
+        """The counter itself."""
+        return value.astype(jnp.int32)
+
+
+Digit = Cell | Flag | Flags | Counter
+
+
+# ------------------------------------------------------------------------------ options
+def require(label: str, value: Any, low: float | None = None, high: float | None = None, high_open: bool = False) -> None:
+    """Raise a ValueError naming `label` unless low <= value <= high (value < high if `high_open`)."""
+    below = low is not None and not value >= low
+    above = high is not None and not (value < high if high_open else value <= high)
+    if below or above:
+        if high is None:
+            raise ValueError(f"{label} must be at least {low}, got {value}")
+        raise ValueError(f"{label} must be in [{low}, {high}{')' if high_open else ']'}, got {value}")
+
+
+def require_choice(label: str, value: Any, choices: Sequence[Any]) -> None:
+    """Raise a ValueError naming `label` and the allowed values unless `value` is one of them."""
+    if value not in choices:
+        raise ValueError(f"{label} must be one of {tuple(choices)}, got {value!r}")
+
+
+def open_walls(size: int) -> np.ndarray:
+    """The (size, size) bool walls of an open room: the border only."""
+    return grid.layout_bank("open", size, size, 1, 0)[0]
+
+
+# -------------------------------------------------------------------------------- layer
+class GridWorld(World):
+    """Base class of the square grid worlds; see the module docstring."""
+
+    action_names = grid.MOVE_NAMES
+    object_names: tuple[str, ...] = ()
+    inventory_names: tuple[str, ...] = ()
+    colours: ClassVar[dict[str, tuple[int, int, int]]] = {}
+    round_objects: frozenset[str] = frozenset()
+    space: tuple[tuple[str, Digit], ...] = (("position", Cell()),)
+    inner_class: type | None = None
+    size_range: tuple[int, int] = (5, 31)
+    default_max_steps: int | None = None
+    descriptions: tuple[str, str] = ("", "")
+
+    def __init__(self, size: int, view: str, max_steps: int | None, train_shift: float, test_shift: float):
+        """Check the size, the view and both shifts (against `shift_range`), then set the
+        distributions; `max_steps` defaults to `default_max_steps`, or 4 * size where that is None."""
+        require("size", size, *self.size_range)
+        for label, value in (("train_shift", train_shift), ("test_shift", test_shift)):
+            require(f"{label} ({self.shift_name})", value, *self.shift_range)
+        require_choice("view", view, grid.VIEWS)
+        train, test = self.descriptions
+        default = self.default_max_steps if self.default_max_steps is not None else 4 * size
+        super().__init__(
+            max_steps=max_steps if max_steps is not None else default,
+            distributions={"train": Distribution("train", train_shift, train), "test": Distribution("test", test_shift, test)},
+        )
+        self.size, self.view = size, view
+        self._disk = jnp.asarray(grid.disk_mask(8))
+
+    # ------------------------------------------------------------- hooks a world defines
+    def start(self, level: Any) -> Any:
+        """The agent on `level.agent_start`, every other digit of `space` False or 0."""
+        if self.inner_class is None:
+            return level.agent_start
+        return self.inner_class(position=level.agent_start, **{name: digit.zero() for name, digit in self.space if name != "position"})
+
+    def objects(self, level: Any, inner: Any) -> Sequence[Cells | jax.Array]:
+        """One entry per object channel: `Cells` or an (H, W) uint8 map."""
+        return ()
+
+    def inventory(self, level: Any, inner: Any) -> Sequence[jax.Array]:
+        """One bool per non-spatial plane (`inventory_names`)."""
+        return ()
+
+    def drawing(self, level: Any, inner: Any) -> list[tuple[jax.Array, Any, bool]]:
+        """(H, W) masks to paint in order, with a colour and whether drawn round; by default
+        every object channel that has a colour."""
+        shape = level.walls.shape
+        maps = _channels(self.objects(level, inner), lambda cell: grid.one_hot_cell(shape, cell), lambda plane: plane)
+        return [(plane, self.colours[name], name in self.round_objects) for name, plane in zip(self.object_names, maps) if name in self.colours]
+
+    # ------------------------------------------------------------------ derived views
+    @staticmethod
+    def position(inner: Any) -> jax.Array:
+        """The agent's cell of an inner state."""
+        return getattr(inner, "position", inner)
+
+    @property
+    def non_object_channels(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The wall, the agent and the inventory planes: every channel that is not an object."""
+        return ("wall", "agent", *self.inventory_names)
+
+    @property
+    def observation_channels(self) -> tuple[str, ...]:
+        """Wall, (agent,) the object channels, then the inventory planes."""
+        return grid.view_channels(self.view, self.object_names, self.inventory_names)
+
+    @property
+    def observation_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) in the global view, (2H-5, 2W-5, C) in the egocentric one."""
+        return grid.view_shape(self.view, self.size, len(self.observation_channels))
+
+    @staticmethod
+    def global_map(shape: tuple[int, int], entry: Cells | jax.Array) -> jax.Array:
+        """An object channel over the (H, W) grid."""
+        return _cells_map(entry, lambda cell: grid.one_hot_cell(shape, cell)) if isinstance(entry, Cells) else entry
+
+    def observe(self, level: Any, inner: Any) -> jax.Array:
+        """One-hot uint8 channels of the current view (see the module docstring)."""
+        shape, position = level.walls.shape, self.position(inner)
+        if self.view == "egocentric":
+            planes = [grid.egocentric_walls(level.walls, position).astype(jnp.uint8)]
+            cell_map = lambda cell: grid.egocentric_cell(shape, position, cell)
+            planes += _channels(self.objects(level, inner), cell_map, lambda plane: grid.egocentric_plane(plane, position))
+        else:
+            planes = [level.walls.astype(jnp.uint8), grid.one_hot_cell(shape, position)]
+            planes += _channels(self.objects(level, inner), lambda cell: grid.one_hot_cell(shape, cell), lambda plane: plane)
+        planes = [plane.astype(jnp.uint8) for plane in planes]
+        planes += [jnp.full(planes[0].shape, value, jnp.uint8) for value in self.inventory(level, inner)]
+        return jnp.stack(planes, axis=-1)
+
+    def render(self, level: Any, inner: Any) -> jax.Array:
+        """RGB, 8 px per cell: grey walls, square objects, grid lines, round objects, red agent."""
+        shape = level.walls.shape
+        canvas = jnp.zeros(shape + (3,), jnp.uint8) + jnp.array(grid.PALETTE["floor"], jnp.uint8)
+        canvas = grid.paint(canvas, level.walls, grid.PALETTE["wall"])
+        drawn = self.drawing(level, inner)
+        for mask, colour, round_ in drawn:
+            if not round_:
+                canvas = grid.paint(canvas, mask, colour)
+        big = grid.upscale(canvas, 8)
+        disks = jnp.tile(self._disk, shape)
+        agent = (grid.one_hot_cell(shape, self.position(inner)), grid.PALETTE["agent"], True)
+        for mask, colour, round_ in [*drawn, agent]:
+            if round_:
+                big = grid.paint(big, jnp.repeat(jnp.repeat(mask, 8, 0), 8, 1).astype(bool) & disks, colour)
+        return big
+
+    # ----------------------------------------------------------------------- tabular
+    @property
+    def num_tabular_states(self) -> int:
+        """The product of the radices of `space`."""
+        return int(np.prod([digit.radix(self.size) for _, digit in self.space]))
+
+    def enumerate_inner(self, level: Any) -> Any:
+        """Every combination of the digits of `space`, in `inner_index` order."""
+        index = np.arange(self.num_tabular_states)
+        fields = {}
+        for name, digit in reversed(self.space):
+            index, value = np.divmod(index, digit.radix(self.size))
+            fields[name] = digit.decode(value, self.size)
+        return self._inner(fields)
+
+    def inner_index(self, level: Any, inner: Any) -> jax.Array:
+        """Mixed-radix number of the inner state's digits, most significant first."""
+        total = jnp.zeros((), jnp.int32)
+        for name, digit in self.space:
+            value = self.position(inner) if self.inner_class is None else getattr(inner, name)
+            total = total * digit.radix(self.size) + digit.encode(value, self.size)
+        return total.astype(jnp.int32)
+
+    def _inner(self, fields: dict[str, jax.Array]) -> Any:
+        return fields["position"] if self.inner_class is None else self.inner_class(**fields)
+
+
+def _cells_map(entry: Cells, cell_map) -> jax.Array:
+    """The uint8 map of `Cells` drawn with `cell_map(cell)`, absent cells left dark."""
+    return _present_map(cell_map(entry.cells) if entry.cells.ndim == 1 else jax.vmap(cell_map)(entry.cells), entry.present, entry.cells.ndim)
+
+
+def _present_map(maps: jax.Array, present: Any, ndim: int) -> jax.Array:
+    """A map (ndim 1: one cell) or maps (k, h, w) masked by `present` and merged."""
+    present = jnp.asarray(present).astype(jnp.uint8)
+    return maps * present if ndim == 1 else (maps * present[:, None, None]).max(0)
+
+
+def _channels(entries: Sequence[Any], cell_map, plane_map) -> list[jax.Array]:
+    """One map per object channel of `entries` (`Cells`, `SharedCells` or (H, W) maps, the
+    latter passed through `plane_map`)."""
+    out = []
+    for entry in entries:
+        if isinstance(entry, SharedCells):
+            maps = cell_map(entry.cells) if entry.cells.ndim == 1 else jax.vmap(cell_map)(entry.cells)
+            out += [_present_map(maps, present, entry.cells.ndim) for present in entry.presents]
+        else:
+            out.append(_cells_map(entry, cell_map) if isinstance(entry, Cells) else plane_map(entry))
+    return out

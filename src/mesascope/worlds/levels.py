@@ -1,0 +1,161 @@
+"""Level samplers as their own objects: `sample(key, shift) -> Level`.
+
+A world's own distribution is `WorldLevels(world)` (its `sample_level`); `FixedShift` pins the
+dial of another sampler; `Bank` draws uniformly from a fixed batch of levels; `Mixture` takes a
+level from `pool` with probability equal to the dial, else from `base`. `World.with_levels`
+makes a world that plays exactly like its base and draws its auto-reset levels from a sampler,
+which is how level mixing for adversarial training is built (`experiments.level_mix`).
+
+A `LevelBuffer` holds levels drawn ahead of time for one environment: `fill_buffer` draws
+them outside the step (once per rollout or chunk) and `buffered_step` resets into the next
+one instead of sampling inside every step. Every episode still starts on a level drawn from
+the same sampler; see `buffered_step` for when levels repeat.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from flax import struct
+
+from mesascope.worlds.core import Inner, Level, State, Timestep, World
+
+
+class Sampler(abc.ABC):
+    """Draws levels: `sample(key, shift)` is pure, jittable and vmappable over keys."""
+
+    @abc.abstractmethod
+    def sample(self, key: jax.Array, shift: jax.Array) -> Level:
+        """One level drawn with the dial at `shift`."""
+
+    def sample_many(self, key: jax.Array, shift: jax.Array | float, count: int) -> Level:
+        """`count` levels, batched along a leading axis."""
+        keys = jax.random.split(key, count)
+        return jax.vmap(self.sample, in_axes=(0, None))(keys, jnp.asarray(shift, jnp.float32))
+
+
+class WorldLevels(Sampler):
+    """A world's own level distribution (its `sample_level` hook)."""
+
+    def __init__(self, world: World):
+        self.world = world
+
+    def sample(self, key: jax.Array, shift: jax.Array) -> Level:
+        """The world's draw at `shift`."""
+        return self.world.sample_level(key, shift)
+
+
+class FixedShift(Sampler):
+    """Another sampler with its dial pinned to `shift` (the dial given to `sample` is ignored)."""
+
+    def __init__(self, inner: Sampler, shift: float):
+        self.inner, self.shift = inner, float(shift)
+
+    def sample(self, key: jax.Array, shift: jax.Array) -> Level:
+        """The inner sampler's draw at the pinned shift."""
+        del shift
+        return self.inner.sample(key, jnp.float32(self.shift))
+
+
+class Bank(Sampler):
+    """A uniform draw from a fixed batch of levels (leading axis), made once, e.g. before training."""
+
+    def __init__(self, levels: Level):
+        self.levels = levels
+        self.size = int(jax.tree.leaves(levels)[0].shape[0])
+        if self.size < 1:
+            raise ValueError("a level bank needs at least one level")
+
+    def sample(self, key: jax.Array, shift: jax.Array) -> Level:
+        """A uniformly chosen bank level (the dial is ignored)."""
+        del shift
+        index = jax.random.randint(key, (), 0, self.size)
+        return jax.tree.map(lambda leaf: leaf[index], self.levels)
+
+
+class Mixture(Sampler):
+    """With probability `shift` a level from `pool`, else one from `base` (both at their own
+    dials): the dial of a mixture is the pool's share q in [0, 1]."""
+
+    def __init__(self, base: Sampler, pool: Sampler):
+        self.base, self.pool = base, pool
+
+    def sample(self, key: jax.Array, shift: jax.Array) -> Level:
+        """One draw from each, kept by a coin with heads probability `shift`."""
+        choice_key, base_key, pool_key = jax.random.split(key, 3)
+        from_pool = jax.random.uniform(choice_key) < shift
+        based = self.base.sample(base_key, shift)
+        pooled = self.pool.sample(pool_key, shift)
+        return jax.tree.map(lambda a, b: jnp.where(from_pool, a, b), pooled, based)
+
+
+class LevelBuffer(struct.PyTreeNode):
+    """Levels drawn ahead for one environment, (K, ...) per leaf, with the start state and the
+    first observation of each (computed once, outside the step), and the next one to play."""
+
+    levels: Level
+    starts: Inner
+    first_obs: jax.Array
+    cursor: jax.Array
+
+
+def fill_buffer(world: World, key: jax.Array, shift: jax.Array | float, size: int) -> LevelBuffer:
+    """A level buffer of `size` levels of `world` for one environment, drawn now (outside any step),
+    with their start states and first observations."""
+    levels = world.sample_levels(key, shift, size)
+    starts = jax.vmap(world.start)(levels)
+    return LevelBuffer(levels, starts, jax.vmap(world.observe)(levels, starts), jnp.zeros((), jnp.int32))
+
+
+def buffered_step(world: World, buffer: LevelBuffer, state: State, action: jax.Array) -> tuple[Timestep, LevelBuffer]:
+    """`world.step` that resets into the buffer's next level instead of drawing one, with the
+    same transition, rewards, termination, truncation and observations given that level
+    (the first observation comes from the buffer, so a step observes once, not twice).
+    Every episode starts on a level of the buffer's sampler; once an environment has used
+    all K levels of its buffer it plays them again in order, so refill it (`fill_buffer`)
+    at least every K episodes for episodes on independent levels."""
+    inner, rewards, terminated = world.transition(state.level, state.inner, action)
+    time = state.time + 1
+    truncated = (time >= world.max_steps) & ~terminated
+    done = terminated | truncated
+    final_obs = world.observe(state.level, inner)
+    size = jax.tree.leaves(buffer.levels)[0].shape[0]
+    take = lambda tree: jax.tree.map(lambda leaf: leaf[buffer.cursor % size], tree)
+    fresh = State(level=take(buffer.levels), inner=take(buffer.starts), time=jnp.zeros((), jnp.int32))
+    stepped = State(level=state.level, inner=inner, time=time)
+    timestep = Timestep(
+        obs=jnp.where(done, take(buffer.first_obs), final_obs),
+        state=jax.tree.map(lambda a, b: jnp.where(done, a, b), fresh, stepped),
+        objective_rewards=rewards.astype(jnp.float32),
+        terminated=terminated,
+        truncated=truncated,
+        final_obs=final_obs,
+        info={"episode_length": time},
+    )
+    return timestep, buffer.replace(cursor=buffer.cursor + done.astype(jnp.int32))
+
+
+def buffered_batch_step(
+    world: World, buffers: LevelBuffer, states: State, actions: jax.Array, key: jax.Array, shift: jax.Array | float
+) -> tuple[Timestep, LevelBuffer]:
+    """`buffered_step` over a batch of environments (leading axis) in which no level is played
+    twice: an environment that resets after using up its buffer gets a level drawn in the step
+    instead, as in per-step sampling. The draw runs (for the whole batch, under `lax.cond`) only
+    on the steps where that happens, so with buffers sized for the usual number of episodes
+    per rollout it is rare, and every episode still starts on an independent draw from the
+    world's levels at `shift`."""
+    size = jax.tree.leaves(buffers.levels)[0].shape[1]
+    timesteps, after = jax.vmap(functools.partial(buffered_step, world))(buffers, states, actions)
+    overflow = timesteps.done & (buffers.cursor >= size)
+
+    def redraw(timesteps: Timestep) -> Timestep:
+        levels = world.sample_levels(key, shift, overflow.shape[0])
+        fresh = jax.vmap(world.initial_timestep)(jax.random.split(key, overflow.shape[0]), levels)
+        pick = lambda a, b: jnp.where(overflow.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
+        return timesteps.replace(obs=pick(fresh.obs, timesteps.obs), state=jax.tree.map(pick, fresh.state, timesteps.state))
+
+    return jax.lax.cond(jnp.any(overflow), redraw, lambda t: t, timesteps), after

@@ -1,0 +1,139 @@
+"""Level samplers and the level-buffer mode: draws match the world's own, the buffer feeds
+auto-resets in order, and episodes in buffer mode see the sampler's distribution of levels."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mesascope import worlds
+from mesascope.worlds.levels import Bank, FixedShift, Mixture, WorldLevels, buffered_batch_step, buffered_step, fill_buffer
+from mesascope.testing import binomial_interval
+
+
+@functools.cache
+def _coin() -> worlds.World:
+    return worlds.make("coin", size=7, layout="open", bank_size=1)
+
+
+def _equal(a, b) -> bool:
+    return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def test_world_levels_and_fixed_shift_are_the_worlds_own_draws():
+    world, key = _coin(), jax.random.key(3)
+    assert _equal(WorldLevels(world).sample(key, jnp.float32(0.4)), world.sample_level(key, jnp.float32(0.4)))
+    assert _equal(FixedShift(WorldLevels(world), 1.0).sample(key, jnp.float32(0.0)), world.sample_level(key, jnp.float32(1.0)))
+
+
+def test_mixture_and_bank_follow_the_dial():
+    world = _coin()
+    bank = world.sample_levels(jax.random.key(0), 1.0, 4)
+    mixture = Mixture(FixedShift(WorldLevels(world), 0.0), Bank(bank))
+    draws = jax.jit(lambda q: mixture.sample_many(jax.random.key(1), q, 400))
+    def from_bank(levels):
+        return np.any(np.all(np.asarray(levels.coin)[:, None] == np.asarray(bank.coin)[None], -1)
+                      & np.all(np.asarray(levels.agent_start)[:, None] == np.asarray(bank.agent_start)[None], -1), 1)
+    assert not np.asarray(draws(0.0).coin != draws(0.0).exit).any()  # q = 0: training levels only
+    assert from_bank(draws(1.0)).all()
+    low, high = binomial_interval(400, 0.3, 0.999)
+    assert low <= int(from_bank(draws(0.3)).sum()) <= high
+
+
+def test_with_levels_plays_the_same_world_and_refuses_unknown_attributes():
+    world = _coin()
+    bank = world.sample_levels(jax.random.key(0), 1.0, 2)
+    banked = world.with_levels(Bank(bank), note="bank only", name="coin+bank")
+    assert banked.name == "coin+bank" and world.name == "coin"
+    assert banked.describe().startswith("bank only") and world.describe() in banked.describe()
+    assert _equal(banked.sample_level(jax.random.key(5), 0.0), jax.tree.map(lambda x: x[int(jax.random.randint(jax.random.key(5), (), 0, 2))], bank))
+    with pytest.raises(ValueError, match="no_such"):
+        world.with_levels(Bank(bank), no_such=1)
+
+
+def test_buffered_steps_reset_into_the_buffer_in_order():
+    world = _coin()
+    buffer = fill_buffer(world, jax.random.key(0), 1.0, 3)
+    timestep = world.initial_timestep(jax.random.key(1), world.sample_level(jax.random.key(2), 1.0))
+    step = jax.jit(functools.partial(buffered_step, world))
+    played = []
+    for i in range(12 * world.max_steps):
+        timestep, buffer = step(buffer, timestep.state, jnp.int32(i % 4))
+        if timestep.done:
+            played.append(timestep.state.level)
+    assert len(played) >= 4
+    for n, level in enumerate(played):
+        assert _equal(level, jax.tree.map(lambda x: x[n % 3], buffer.levels))
+    # the same timestep as the per-step mode when that draws the buffer's level
+    buffer = fill_buffer(world, jax.random.key(4), 1.0, 2)
+    state = world.initial_timestep(jax.random.key(1), world.sample_level(jax.random.key(2), 1.0)).state
+    for i in range(3 * world.max_steps):
+        ours, buffer = step(buffer, state, jnp.int32(i % 4))
+        level = jax.tree.map(lambda x: x[int(buffer.cursor - ours.done) % 2], buffer.levels)
+        assert _equal(ours, world.step_to(state, jnp.int32(i % 4), level))
+        state = ours.state
+
+
+def test_buffer_mode_episodes_see_the_samplers_distribution():
+    """Share of episodes whose coin is away from the exit at p_random_coin = 0.5, with buffers
+    refilled before every chunk, is inside the binomial interval of the sampler's 0.5."""
+    world, batch, chunk, size = _coin(), 256, 64, 16
+
+    @jax.jit
+    def chunk_run(key, timestep):
+        fill_key, action_key = jax.random.split(key)
+        buffers = jax.vmap(lambda k: fill_buffer(world, k, 0.5, size))(jax.random.split(fill_key, batch))
+
+        def one(carry, k):
+            timestep, buffers = carry
+            actions = jax.random.randint(k, (batch,), 0, world.num_actions)
+            timestep, buffers = jax.vmap(functools.partial(buffered_step, world))(buffers, timestep.state, actions)
+            moved = jnp.any(timestep.state.level.coin != timestep.state.level.exit, -1)
+            return (timestep, buffers), (timestep.done, moved, buffers.cursor)
+
+        (timestep, _), out = jax.lax.scan(one, (timestep, buffers), jax.random.split(action_key, chunk))
+        return timestep, out
+
+    levels = world.sample_levels(jax.random.key(0), 0.5, batch)
+    timestep = jax.vmap(world.initial_timestep)(jax.random.split(jax.random.key(1), batch), levels)
+    done, moved, cursor = jax.device_get(chunk_run(jax.random.key(2), timestep)[1])
+    assert cursor.max() <= size  # no environment ran out of fresh levels in the chunk
+    episodes = int(done.sum())
+    low, high = binomial_interval(episodes, 0.5, 0.999)
+    assert episodes > batch and low <= int(moved[done].sum()) <= high
+
+
+def test_batch_buffer_draws_in_the_step_once_a_buffer_is_used_up():
+    """With one buffered level per environment and many episodes, each environment plays its
+    buffer level at most once (1024 layouts make equal draws by chance negligible), and the
+    share of moved coins over all episodes is the sampler's 0.5."""
+    world, batch, chunk = worlds.make("coin"), 64, 160
+    buffers = jax.vmap(lambda k: fill_buffer(world, k, 0.5, 1))(jax.random.split(jax.random.key(5), batch))
+    levels = world.sample_levels(jax.random.key(6), 0.5, batch)
+    timestep = jax.vmap(world.initial_timestep)(jax.random.split(jax.random.key(7), batch), levels)
+
+    @jax.jit
+    def run(timestep, buffers):
+        def one(carry, k):
+            timestep, buffers = carry
+            action_key, step_key = jax.random.split(k)
+            actions = jax.random.randint(action_key, (batch,), 0, world.num_actions)
+            timestep, buffers = buffered_batch_step(world, buffers, timestep.state, actions, step_key, 0.5)
+            same = jnp.all(timestep.state.level.walls == buffers.levels.walls[:, 0], (-2, -1)) & jnp.all(
+                timestep.state.level.coin == buffers.levels.coin[:, 0], -1)
+            moved = jnp.any(timestep.state.level.coin != timestep.state.level.exit, -1)
+            return (timestep, buffers), (timestep.done, moved, same)
+
+        return jax.lax.scan(one, (timestep, buffers), jax.random.split(jax.random.key(8), chunk))[1]
+
+    done, moved, same = jax.device_get(run(timestep, buffers))
+    episodes = int(done.sum())
+    assert episodes > 2 * batch
+    replays = (done & same).sum(0)
+    assert np.all(replays == 1)  # the first reset plays the buffer level, every later one a fresh draw
+    low, high = binomial_interval(episodes, 0.5, 0.999)
+    assert low <= int(moved[done].sum()) <= high
