@@ -48,7 +48,7 @@ def test_failure1_a_tie_on_training_levels_is_ambiguous(world_name, objective):
 
 
 def test_failure2_accidents_are_not_read_as_intent():
-    verdict = diagnose("cleaning", "clean", "test", lapse=0.5)
+    verdict = diagnose("cleaning", "clean", "test", lapse=0.5, levels=128)
     assert verdict.best == "clean", verdict.evidence
     assert verdict.verdict != "proxy-aligned"
 
