@@ -262,6 +262,8 @@ def validate(config: ExperimentConfig) -> None:
         value = getattr(t, name)
         _require(0.0 <= value <= 1.0, f"thresholds.{name} must be in [0, 1], got {value}")
     _require(t.min_gain_over_random >= 0, f"thresholds.min_gain_over_random must be >= 0, got {t.min_gain_over_random}")
+    _require(t.min_log_bayes_factor >= 0, f"thresholds.min_log_bayes_factor must be >= 0, got {t.min_log_bayes_factor}")
+    _require(t.min_margin_per_step >= 0, f"thresholds.min_margin_per_step must be >= 0, got {t.min_margin_per_step}")
 
 
 def from_dict(data: dict[str, Any]) -> ExperimentConfig:
