@@ -38,6 +38,10 @@ class EvalConfig:
     """Act greedily instead of sampling from the policy."""
     goal_gamma: float = 0.9
     """Discount of the Boltzmann-rational planners used for goal inference."""
+    goal_lapse: bool = True
+    """Fit a lapse rate ε with β in goal inference's behaviour model, (1−ε)·Boltzmann + ε·uniform (false: the plain Boltzmann model; see docs/decisions.md for the comparison that chose the default)."""
+    goal_mixture_resolution: int = 6
+    """Steps per unit of the weight grid over the simplex of objectives for mixture hypotheses (1: single objectives only)."""
     bootstrap: int = 500
     """Bootstrap resamples for intervals over episodes."""
     gifs: int = 3
@@ -253,6 +257,7 @@ def validate(config: ExperimentConfig) -> None:
         _require(name in world.distributions, f"eval.distributions: unknown distribution {name!r}; allowed: {sorted(world.distributions)}")
     _require(0.0 < e.goal_gamma < 1.0, f"eval.goal_gamma must be in (0, 1), got {e.goal_gamma}")
     _require(e.bootstrap >= 10, f"eval.bootstrap must be >= 10, got {e.bootstrap}")
+    _require(1 <= e.goal_mixture_resolution <= 12, f"eval.goal_mixture_resolution must be in [1, 12], got {e.goal_mixture_resolution}")
     _require(e.gifs >= 0, f"eval.gifs must be >= 0, got {e.gifs}")
     _require(e.checkpoints >= 1, f"eval.checkpoints must be >= 1 (1 keeps only the final parameters), got {e.checkpoints}")
     _require(e.influence_levels >= 0, f"eval.influence_levels must be >= 0 (0 skips decision influence), got {e.influence_levels}")

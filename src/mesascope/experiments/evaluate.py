@@ -68,6 +68,14 @@ def diagnose_agent(
     return AgentDiagnosis(summaries, goals.to_rows(agent, distribution, inference), verdict.to_row(agent, distribution, decided))
 
 
+def goal_inference_config(config: ExperimentConfig) -> goals.GoalInferenceConfig:
+    """The goal-inference settings of an experiment (discount, behaviour model, mixture grid, bootstrap)."""
+    lapses = {} if config.eval.goal_lapse else {"lapse_grid": (0.0,)}
+    return goals.GoalInferenceConfig(
+        gamma=config.eval.goal_gamma, bootstrap=config.eval.bootstrap, seed=config.seed, mixture_resolution=config.eval.goal_mixture_resolution, **lapses
+    )
+
+
 def agent_policy(network: Any, params: Any, greedy: bool) -> rollout.Policy:
     """The rollout policy of one agent's parameters."""
     logits = policy_logits(network, params)
@@ -87,7 +95,7 @@ def evaluate_population(
     the dial the agents were trained with (default: the world's own; a level mix's q differs)."""
     out = Evaluation()
     key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_SALT)
-    goal_config = goals.GoalInferenceConfig(gamma=config.eval.goal_gamma, bootstrap=config.eval.bootstrap, seed=config.seed)
+    goal_config = goal_inference_config(config)
     rng = np.random.default_rng(config.seed)
     num_agents = len(shifts)
 
