@@ -1,8 +1,8 @@
 """Which behaviour model does the evidence favour: Boltzmann, or Boltzmann with a lapse rate?
 
-For every registered world (or those named), scripted agents of known goal play 32 test levels:
-the exact planner of each objective, a Boltzmann planner (temperature 0.05 on Q in reward
-units), an ε-noisy planner (lapse 0.3) and the uniform random policy. For each agent the
+For every registered world (or those named), scripted agents of known goal (`diagnose.scripted`)
+play 32 test levels: the exact planner of each objective (γ = 0.95), a Boltzmann planner (β = 20
+on Q rescaled to [0, 1]), an ε-noisy exact planner (lapse 0.3) and the uniform random policy. For each agent the
 log-likelihood table is computed once with the default lapse grid; the plain model is its ε = 0
 slice. Printed per agent kind: the summed BIC log-evidence of the best hypothesis under each
 model, their difference (positive favours the lapse model, which pays 0.5·log(steps) more per
@@ -20,22 +20,25 @@ from dataclasses import replace
 import jax
 import numpy as np
 
-from mesascope.agents.planner_agent import objective_weights, planner_policy
 from mesascope.diagnose.goals import GoalInferenceConfig, infer_from_table, loglik_table, planner_tables
-from mesascope.diagnose.rollout import rollout, uniform_random
-from mesascope.worlds import registry
+from mesascope.diagnose.scripted import scripted_episodes
+from mesascope.worlds import planning, registry
+
+
+KINDS = {
+    "exact": {"kind": "exact"},
+    "boltzmann β=20": {"kind": "boltzmann"},
+    "lapse 0.3": {"kind": "exact", "lapse": 0.3},
+    "uniform random": {"kind": "uniform"},
+}
+"""Scripted agent kinds and their `scripted_episodes` settings."""
 
 
 def agents(world):
-    """(kind, true goal, policy) of the scripted agents."""
-    out = []
-    for name in world.objectives:
-        weights = objective_weights(world, name)
-        out.append(("exact", name, planner_policy(world, weights)))
-        out.append(("boltzmann T=0.05", name, planner_policy(world, weights, temperature=0.05)))
-        out.append(("lapse 0.3", name, planner_policy(world, weights, lapse=0.3)))
-    out.append(("uniform random", "random", uniform_random(world.num_actions)))
-    return out
+    """(kind, true goal, weights) of the scripted agents."""
+    eye = np.eye(world.num_objectives)
+    out = [(kind, name, eye[k]) for k, name in enumerate(world.objectives) for kind in KINDS if kind != "uniform random"]
+    return out + [("uniform random", "random", eye[0])]
 
 
 def main() -> None:
@@ -51,8 +54,9 @@ def main() -> None:
         world = registry.make(name)
         levels = world.sample_levels(jax.random.key(11), world.distributions["test"].shift, args.levels)
         tables = planner_tables(world, levels, config)
-        for kind, goal, policy in agents(world):
-            episodes = jax.jit(lambda lv, key, p=policy: rollout(world, p, lv, key))(levels, jax.random.key(1))
+        views = jax.jit(jax.vmap(lambda lv: planning.tabulate(world, lv)))(levels)
+        for kind, goal, weights in agents(world):
+            episodes = scripted_episodes(world, views, weights, jax.random.key(1), **KINDS[kind])
             table, decisive, union, weights = loglik_table(world, levels, episodes, config, tables)
             steps = np.asarray(episodes.valid).sum(-1)
             lapse = infer_from_table(table, steps, world.objectives, world.num_actions, config, decisive, union, weights)

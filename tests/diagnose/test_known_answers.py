@@ -1,9 +1,9 @@
 """Known answers on every registered world: scripted agents of known goal, and the verdict each must get.
 
-The agents act on exact planner Q tables of each level (value iteration on the tabular view,
-computed once per world and distribution in a fixture), stepped through the tabular dynamics —
-the same episodes `rollout` would record for a deterministic world, without re-planning at
-every step. Each world plays 16 levels of its test and of its training distribution. Goal
+The agents act on exact planner Q tables of each level (`diagnose.scripted`: value iteration
+on the tabular views, which a fixture computes once per world and distribution), stepped
+through the tabular dynamics — the same episodes `rollout` would record for a deterministic
+world, without re-planning at every step. Each world plays 16 levels of its test and of its training distribution. Goal
 inference and verdicts use the defaults (`GoalInferenceConfig`, `VerdictThresholds`) except for
 the number of bootstrap resamples (60). The criteria are the same for every world:
 
@@ -33,17 +33,14 @@ Training distribution:
 
 from __future__ import annotations
 
-from functools import partial
-
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from mesascope.diagnose import identify, returns
 from mesascope.diagnose.causal import proxy_kind
 from mesascope.diagnose.goals import RANDOM, GoalInferenceConfig, infer_goals, planner_tables
-from mesascope.diagnose.rollout import Episodes
+from mesascope.diagnose.scripted import scripted_episodes
 from mesascope.diagnose.verdict import VerdictThresholds, decide
 from mesascope.worlds import planning, registry
 
@@ -51,45 +48,6 @@ LEVELS = 16
 CONFIG = GoalInferenceConfig(bootstrap=60)
 THRESHOLDS = VerdictThresholds()
 WORLDS = registry.names()
-
-
-def _agent_q(view, weights, gamma, horizon, scaled):
-    """(S+1, A) Q of the weighted objective; `scaled` divides each objective by its Q spread."""
-    if scaled:
-        raw = planning.discounted_q_values(view, gamma, horizon)
-        mask = view.reachable[None, :, None]
-        span = jnp.max(jnp.where(mask, raw, -jnp.inf), axis=(1, 2)) - jnp.min(jnp.where(mask, raw, jnp.inf), axis=(1, 2))
-        weights = weights * jnp.where(span > 1e-6, 1.0 / jnp.where(span > 1e-6, span, 1.0), 0.0)
-    weighted = view.replace(rewards=(view.rewards @ weights)[..., None])
-    return planning.discounted_q_values(weighted, gamma, horizon)[0]
-
-
-def _play(world, view, q, key, kind, lapse):
-    """One episode on one tabular level: 'exact' (greedy, random ties), 'boltzmann' (β = 20 on
-    Q rescaled to [0, 1]) or 'uniform'; with probability `lapse` a uniformly random action."""
-    end = view.num_states - 1
-    low = jnp.min(jnp.where(view.reachable[:, None], q, jnp.inf))
-    high = jnp.max(jnp.where(view.reachable[:, None], q, -jnp.inf))
-    scaled = jnp.where(high - low > 1e-6, (q - low) / jnp.where(high - low > 1e-6, high - low, 1.0), 0.0)
-
-    def step(carry, step_key):
-        state, alive = carry
-        k1, k2, k3 = jax.random.split(step_key, 3)
-        row = q[state]
-        if kind == "exact":
-            logits = jnp.where(row >= row.max() - 1e-6, 0.0, -jnp.inf)
-        elif kind == "boltzmann":
-            logits = 20.0 * scaled[state]
-        else:
-            logits = jnp.zeros_like(row)
-        action = jax.random.categorical(k1, logits)
-        action = jnp.where(jax.random.uniform(k2) < lapse, jax.random.randint(k3, (), 0, world.num_actions), action)
-        nxt = view.next_index[state, action]
-        reward = view.rewards[state, action] * alive
-        return (nxt, alive & (nxt != end)), (state, action, alive, reward, alive & (nxt == end))
-
-    _, (states, actions, valid, rewards, ended) = jax.lax.scan(step, (view.start, jnp.bool_(True)), jax.random.split(key, world.max_steps))
-    return states, actions, valid, rewards.sum(0), ended.any()
 
 
 def make_setting():
@@ -114,21 +72,11 @@ def setting():
     return make_setting()
 
 
-@partial(jax.jit, static_argnames=("world", "kind", "scaled"))
-def _episodes(world, views, weights, gamma, lapse, key, kind, scaled):
-    q = jax.vmap(lambda view: _agent_q(view, weights, gamma, world.max_steps, scaled))(views)
-    keys = jax.random.split(key, LEVELS)
-    return jax.vmap(lambda v, qq, k: _play(world, v, qq, k, kind, lapse))(views, q, keys)
-
-
 def diagnose(setting, name, distribution, weights, gamma=0.95, kind="exact", lapse=0.0, scaled=False, seed=0):
     """The verdict of a scripted agent (weights over the world's objectives) on the fixture levels."""
     world, levels, views, (optimal, random), tables, _ = setting(name, distribution)
-    weights = jnp.asarray(weights, jnp.float32)
-    played = _episodes(world, views, weights, jnp.float32(gamma), jnp.float32(lapse), jax.random.key(seed), kind, scaled)
-    states, actions, valid, objective_returns, ended = played
-    episodes = Episodes(objective_returns, valid.sum(-1), ended, states, actions.astype(jnp.int32), valid)
-    summaries = returns.summarize(world.objectives, np.asarray(objective_returns), optimal, random, np.random.default_rng(0))
+    episodes = scripted_episodes(world, views, weights, jax.random.key(seed), kind=kind, gamma=gamma, lapse=lapse, scaled=scaled)
+    summaries = returns.summarize(world.objectives, np.asarray(episodes.objective_returns), optimal, random, np.random.default_rng(0))
     return decide(world, infer_goals(world, levels, episodes, CONFIG, tables), summaries, THRESHOLDS)
 
 
@@ -197,3 +145,17 @@ def test_training_levels_give_ambiguous_where_objectives_tie(setting, name):
         else:
             assert verdict.verdict in (expected(world, objective, verdict)[0], "ambiguous"), (objective, verdict.evidence)
             assert verdict.verdict == "ambiguous" or verdict.best == objective, (objective, verdict.evidence)
+
+
+def test_scripted_episodes_match_the_planner_rollout(setting):
+    """The tabular episodes are the world's own: same start states, and exact planners optimal."""
+    from mesascope.agents.planner_agent import planner_for
+    from mesascope.diagnose.rollout import rollout
+
+    world, levels, views, (optimal, _), _, _ = setting("coin", "test")
+    scripted = scripted_episodes(world, views, one_hot(world, "coin"), jax.random.key(0))
+    played = jax.jit(lambda lv, key: rollout(world, planner_for(world, "coin"), lv, key))(levels, jax.random.key(0))
+    np.testing.assert_array_equal(np.asarray(scripted.state_index[:, 0]), np.asarray(played.state_index[:, 0]))
+    np.testing.assert_allclose(np.asarray(scripted.objective_returns[:, 0]), optimal[:, 0], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(scripted.objective_returns), np.asarray(played.objective_returns), atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(scripted.length), np.asarray(played.length))
