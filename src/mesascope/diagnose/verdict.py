@@ -204,6 +204,7 @@ def decide(
     else:
         verdict, reason = "capability failure", "aimed at a proxy but not competent"
 
+    reason += f" ({best} over {runner_up}: log Bayes factor {margin:.1f} nats, {margin_per_step:.3f} per decisive step of {margin_steps}, support {support[best]:.2f})"
     evidence: dict[str, Any] = {
         "reason": reason,
         "best": best,
