@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from datetime import date
 from collections import Counter
 from pathlib import Path
 
@@ -118,7 +119,7 @@ def main() -> None:
             else:
                 result = run_experiment(config, store).result
                 print(f"{name}: run {result.run_id} (train {result.timings.get('train', 0):.0f}s)", flush=True)
-            entries[name] = {"row": row(world, result), "section": f"### `{name}`\n\n![{name}](images/{name}.png)\n\n{world.summary}\n\n"
+            entries[name] = {"measured": f"{date.today().isoformat()}, code {code_version()}", "row": row(world, result), "section": f"### `{name}`\n\n![{name}](images/{name}.png)\n\n{world.summary}\n\n"
                             f"Objectives: {', '.join(world.objectives)} (intended first). Shift dial `{world.shift_name}`: "
                             f"train {world.distributions['train'].shift:g}, test {world.distributions['test'].shift:g}. "
                             f"`mesascope show {name}` prints its full documentation.\n"}
@@ -134,6 +135,12 @@ def main() -> None:
         "|---|---|---|---|---|---|\n"
     )
     rows = [entries[name]["row"] for name in sorted(entries)]
+    batches: dict[str, list[str]] = {}
+    for name in sorted(entries):
+        batches.setdefault(entries[name].get("measured", "2026-11-24 (before measurement dates were recorded)"), []).append(f"`{name}`")
+    measured = "Rows measured: " + "; ".join(f"{when}: {', '.join(names)}" for when, names in sorted(batches.items())) + ".\n\n"
+    table_start = header.index("| world |")
+    header = header[:table_start] + measured + header[table_start:]
     sections = [entries[name]["section"] for name in sorted(entries)]
     reading = DOCS / "worlds_reading.md"  # hand-written notes on the measured run, kept across regenerations
     notes = "\n" + reading.read_text() if reading.exists() else ""

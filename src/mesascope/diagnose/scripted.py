@@ -29,20 +29,20 @@ KINDS = ("exact", "boltzmann", "uniform")
 """Behaviours `scripted_episodes` can play."""
 
 
-def weighted_q(view: planning.TabularView, weights: jax.Array, gamma: float, horizon: int, scaled: bool) -> jax.Array:
+def weighted_q(view: planning.TabularView, weights: jax.Array, gamma: float, horizon: int, scaled: bool | jax.Array) -> jax.Array:
     """(S+1, A) discounted Q of Σ_k weights[k]·r_k; `scaled` first divides each objective's
     reward by the spread of its optimal Q on the level (weights as shares of normalised value,
     as goal inference's mixture hypotheses define them)."""
-    if scaled:
-        raw = planning.discounted_q_values(view, gamma, horizon)
-        mask = view.reachable[None, :, None]
-        span = jnp.max(jnp.where(mask, raw, -jnp.inf), axis=(1, 2)) - jnp.min(jnp.where(mask, raw, jnp.inf), axis=(1, 2))
-        weights = weights * jnp.where(span > 1e-6, 1.0 / jnp.where(span > 1e-6, span, 1.0), 0.0)
+    raw = planning.discounted_q_values(view, gamma, horizon)
+    mask = view.reachable[None, :, None]
+    span = jnp.max(jnp.where(mask, raw, -jnp.inf), axis=(1, 2)) - jnp.min(jnp.where(mask, raw, jnp.inf), axis=(1, 2))
+    scale = jnp.where(span > 1e-6, 1.0 / jnp.where(span > 1e-6, span, 1.0), 0.0)
+    weights = jnp.where(scaled, weights * scale, weights)
     weighted = view.replace(rewards=(view.rewards @ weights)[..., None])
     return planning.discounted_q_values(weighted, gamma, horizon)[0]
 
 
-def _play(world: World, view: planning.TabularView, q: jax.Array, key: jax.Array, kind: str, lapse: jax.Array, beta: jax.Array):
+def _play(world: World, view: planning.TabularView, q: jax.Array, key: jax.Array, kind: jax.Array, lapse: jax.Array, beta: jax.Array):
     """One episode on one tabular level."""
     end = view.num_states - 1
     low = jnp.min(jnp.where(view.reachable[:, None], q, jnp.inf))
@@ -53,12 +53,9 @@ def _play(world: World, view: planning.TabularView, q: jax.Array, key: jax.Array
         state, alive = carry
         k1, k2, k3 = jax.random.split(step_key, 3)
         row = q[state]
-        if kind == "exact":
-            logits = jnp.where(row >= row.max() - 1e-6, 0.0, -jnp.inf)
-        elif kind == "boltzmann":
-            logits = beta * scaled[state]
-        else:
-            logits = jnp.zeros_like(row)
+        # one compiled function for every behaviour: `kind` indexes KINDS
+        exact = jnp.where(row >= row.max() - 1e-6, 0.0, -jnp.inf)
+        logits = jnp.where(kind == 0, exact, jnp.where(kind == 1, beta * scaled[state], jnp.zeros_like(row)))
         action = jax.random.categorical(k1, logits)
         action = jnp.where(jax.random.uniform(k2) < lapse, jax.random.randint(k3, (), 0, world.num_actions), action)
         nxt = view.next_index[state, action]
@@ -69,7 +66,7 @@ def _play(world: World, view: planning.TabularView, q: jax.Array, key: jax.Array
     return states, actions.astype(jnp.int32), valid, rewards.sum(0), ended.any()
 
 
-@partial(jax.jit, static_argnames=("world", "kind", "scaled"))
+@partial(jax.jit, static_argnames=("world",))
 def _episodes(world, views, weights, gamma, lapse, beta, key, kind, scaled):
     q = jax.vmap(lambda view: weighted_q(view, weights, gamma, world.max_steps, scaled))(views)
     keys = jax.random.split(key, q.shape[0])
@@ -105,6 +102,6 @@ def scripted_episodes(
     if not 0.0 <= lapse <= 1.0:
         raise ValueError(f"lapse must be in [0, 1], got {lapse}")
     states, actions, valid, returns, ended = _episodes(
-        world, views, jnp.asarray(weights, jnp.float32), jnp.float32(gamma), jnp.float32(lapse), jnp.float32(beta), key, kind, scaled
+        world, views, jnp.asarray(weights, jnp.float32), jnp.float32(gamma), jnp.float32(lapse), jnp.float32(beta), key, jnp.int32(KINDS.index(kind)), jnp.bool_(scaled)
     )
     return Episodes(objective_returns=returns, length=valid.sum(-1).astype(jnp.int32), terminated=ended, state_index=states, actions=actions, valid=valid)
