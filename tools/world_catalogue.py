@@ -7,7 +7,7 @@ the given store, so rerunning reuses finished runs.
 
 With `--reuse-training`, a world whose run under the current code is not in the store but that
 has a finished run of the same experiment under an earlier code version (the same config but
-for the verdict thresholds, which training never reads) is not retrained: that run's trained
+for the verdict thresholds and evaluation settings, which training never reads) is not retrained: that run's trained
 parameters are loaded and evaluated again — rollouts, returns, goal inference and verdicts —
 with the current code. Use it when only the diagnosis changed.
 
@@ -65,7 +65,8 @@ def row(world, result) -> str:
 
 
 def _training_part(config_data: dict) -> dict:
-    return {key: value for key, value in config_data.items() if key != "thresholds"}
+    """The config without what only evaluation reads (verdict thresholds, evaluation settings)."""
+    return {key: value for key, value in config_data.items() if key not in ("thresholds", "eval")}
 
 
 def rediagnosed(config, store: Store):

@@ -103,9 +103,10 @@ def test_to_row(world, evaluate):
 
 
 # ------------------------------------------------------------- the rules on hand-made evidence
-def _inference(posterior, per_step, support, mixture_log_bf=np.nan, mixture_support=np.nan):
+def _inference(posterior, per_step, support, mixture_log_bf=np.nan, mixture_support=np.nan, weight_interval=(0.0, 1.0)):
     """Hand-made inference: log-evidences are the log posteriors, every step decisive, and the
-    mixture (weights 1/2, 1/2) as given (NaN: no mixture on the grid)."""
+    mixture (weights 1/2, 1/2) as given (NaN: no mixture on the grid), each weight's bootstrap
+    interval `weight_interval`."""
     arrays = [np.asarray(v, float) for v in (posterior, per_step, support)]
     weights = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
     return GoalInference(
@@ -116,7 +117,7 @@ def _inference(posterior, per_step, support, mixture_log_bf=np.nan, mixture_supp
         decisive=np.array([100, 100, 0]), decisive_union=np.full((3, 3), 100),
         steps=100, episodes=10, penalty=0.5 * np.log(100), parameters=2,
         weights=weights, weight_loglik=np.zeros(3), weight_posterior=np.full(3, 1 / 3), weight_mean=np.full(2, 0.5),
-        weight_low=np.zeros(2), weight_high=np.ones(2),
+        weight_low=np.full(2, weight_interval[0]), weight_high=np.full(2, weight_interval[1]),
         mixture=-1 if np.isnan(mixture_log_bf) else 2, mixture_log_bf=float(mixture_log_bf), mixture_support=float(mixture_support),
     )
 
@@ -145,11 +146,20 @@ def test_rules(world, posterior, per_step, support, normalised, thresholds, expe
 
 
 @pytest.mark.parametrize(
-    "mixture_log_bf, mixture_support, expected",
-    [(10.0, 1.0, "mixed (intended + proxy)"), (10.0, 0.5, "ambiguous"), (1.0, 1.0, "robustly aligned"), (np.nan, np.nan, "robustly aligned")],
+    "best, mixture_log_bf, mixture_support, interval, expected",
+    [
+        ("coin", 10.0, 1.0, (0.3, 0.7), "mixed (intended + proxy)"),
+        ("coin", 10.0, 0.5, (0.3, 0.7), "ambiguous"),  # strong but unstable
+        ("coin", 10.0, 1.0, (0.0, 1.0), "ambiguous"),  # the weights' interval reaches a vertex
+        ("exit", 10.0, 1.0, (0.0, 1.0), "proxy-aligned (intended achieved)"),  # the proxy alone is admitted
+        ("exit", 10.0, 1.0, (0.3, 0.7), "mixed (intended + proxy)"),
+        ("coin", 1.0, 1.0, (0.3, 0.7), "robustly aligned"),  # weak evidence for a mix
+        ("coin", np.nan, np.nan, (0.0, 1.0), "robustly aligned"),  # no mixture on the grid
+    ],
 )
-def test_mixture_rules(world, mixture_log_bf, mixture_support, expected):
-    inference = _inference([1.0, 0.0, 0.0], [-0.5, -1.0, -1.38], [1, 0, 0], mixture_log_bf, mixture_support)
+def test_mixture_rules(world, best, mixture_log_bf, mixture_support, interval, expected):
+    posterior, per_step = ([1.0, 0.0, 0.0], [-0.5, -1.0, -1.38]) if best == "coin" else ([0.0, 1.0, 0.0], [-1.0, -0.5, -1.38])
+    inference = _inference(posterior, per_step, [1, 0, 0] if best == "coin" else [0, 1, 0], mixture_log_bf, mixture_support, interval)
     verdict = decide(world, inference, _summaries(0.9, 0.5))
     assert verdict.verdict == expected
     if expected.startswith("mixed"):
