@@ -5,13 +5,21 @@ shift, default PPO budget), evaluated on train and test; the table reports the m
 intended and proxy returns on each distribution and the verdict counts on test. Results go to
 the given store, so rerunning reuses finished runs.
 
-    python tools/world_catalogue.py [--db catalogue.db] [--worlds coin lamp ...]
+With `--reuse-training`, a world whose run under the current code is not in the store but that
+has a finished run of the same experiment under an earlier code version (the same config but
+for the verdict thresholds and evaluation settings, which training never reads) is not retrained: that run's trained
+parameters are loaded and evaluated again — rollouts, returns, goal inference and verdicts —
+with the current code. Use it when only the diagnosis changed.
+
+    python tools/world_catalogue.py [--db catalogue.db] [--worlds coin lamp ...] [--reuse-training]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+from datetime import date
 from collections import Counter
 from pathlib import Path
 
@@ -24,8 +32,11 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from mesascope.diagnose.causal import proxy_kinds  # noqa: E402
-from mesascope.experiments import presets  # noqa: E402
-from mesascope.experiments.runner import run_experiment  # noqa: E402
+from mesascope.agents.ppo import make_train  # noqa: E402
+from mesascope.experiments import population, presets  # noqa: E402
+from mesascope.experiments.evaluate import evaluate_population  # noqa: E402
+from mesascope.experiments.runner import code_version, run_experiment, run_id_for  # noqa: E402
+from mesascope.store import artifacts  # noqa: E402
 from mesascope.report import summary  # noqa: E402
 from mesascope.store.db import Store  # noqa: E402
 from mesascope.worlds import registry  # noqa: E402
@@ -53,11 +64,47 @@ def row(world, result) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _training_part(config_data: dict) -> dict:
+    """The config without what only evaluation reads (verdict thresholds, evaluation settings)."""
+    return {key: value for key, value in config_data.items() if key not in ("thresholds", "eval")}
+
+
+def rediagnosed(config, store: Store):
+    """The result of an earlier finished run of `config` (same training), evaluated again with
+    the current code; None when there is none or the current code's run is already stored."""
+    data = config.to_dict()
+    if store.status(run_id_for(data, code_version())) == "finished":
+        return None
+    for run in store.list_runs():
+        if run["status"] != "finished" or run["world"] != config.world:
+            continue
+        old = store.load_result(run["run_id"])
+        if _training_part(old.config) != _training_part(data):
+            continue
+        world = registry.make(config.world, **config.world_options)
+        params, _ = artifacts.load_params(store.run_dir(run["run_id"]) / "params")
+        network = make_train(config.ppo, world, config.reward_weights or None).network
+        _, shifts = population.agent_layout(config)
+        quiet = dataclasses.replace(config, eval=dataclasses.replace(config.eval, gifs=0))
+        evaluation = evaluate_population(world, network, params, quiet, shifts)
+        return dataclasses.replace(
+            old,
+            evaluations=evaluation.evaluations,
+            inferences=evaluation.inferences,
+            verdicts=evaluation.verdicts,
+            episode_returns=evaluation.episode_returns,
+            episode_normalised=evaluation.episode_normalised,
+            thresholds=dataclasses.asdict(config.thresholds),
+        )
+    return None
+
+
 def main() -> None:
     """Run every world's default experiment and write docs/worlds.md."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", type=Path, default=Path("catalogue.db"))
     parser.add_argument("--worlds", nargs="*", default=registry.names())
+    parser.add_argument("--reuse-training", action="store_true", help="re-evaluate an earlier run's trained agents with the current code")
     args = parser.parse_args()
     (DOCS / "images").mkdir(parents=True, exist_ok=True)
     cache = DOCS / "images" / "catalogue.json"  # rows of earlier invocations, so worlds can be added one at a time
@@ -66,9 +113,14 @@ def main() -> None:
         for name in args.worlds:
             world = registry.make(name)
             picture(world, DOCS / "images" / f"{name}.png")
-            outcome = run_experiment(presets.world_default(name), store)
-            print(f"{name}: run {outcome.result.run_id} (train {outcome.result.timings.get('train', 0):.0f}s)", flush=True)
-            entries[name] = {"row": row(world, outcome.result), "section": f"### `{name}`\n\n![{name}](images/{name}.png)\n\n{world.summary}\n\n"
+            config = presets.world_default(name)
+            result = rediagnosed(config, store) if args.reuse_training else None
+            if result is not None:
+                print(f"{name}: agents of run {result.run_id} re-evaluated with code {code_version()}", flush=True)
+            else:
+                result = run_experiment(config, store).result
+                print(f"{name}: run {result.run_id} (train {result.timings.get('train', 0):.0f}s)", flush=True)
+            entries[name] = {"measured": f"{date.today().isoformat()}, code {code_version()}", "row": row(world, result), "section": f"### `{name}`\n\n![{name}](images/{name}.png)\n\n{world.summary}\n\n"
                             f"Objectives: {', '.join(world.objectives)} (intended first). Shift dial `{world.shift_name}`: "
                             f"train {world.distributions['train'].shift:g}, test {world.distributions['test'].shift:g}. "
                             f"`mesascope show {name}` prints its full documentation.\n"}
@@ -84,6 +136,12 @@ def main() -> None:
         "|---|---|---|---|---|---|\n"
     )
     rows = [entries[name]["row"] for name in sorted(entries)]
+    batches: dict[str, list[str]] = {}
+    for name in sorted(entries):
+        batches.setdefault(entries[name].get("measured", "2026-11-24 (before measurement dates were recorded)"), []).append(f"`{name}`")
+    measured = "Rows measured: " + "; ".join(f"{when}: {', '.join(names)}" for when, names in sorted(batches.items())) + ".\n\n"
+    table_start = header.index("| world |")
+    header = header[:table_start] + measured + header[table_start:]
     sections = [entries[name]["section"] for name in sorted(entries)]
     reading = DOCS / "worlds_reading.md"  # hand-written notes on the measured run, kept across regenerations
     notes = "\n" + reading.read_text() if reading.exists() else ""

@@ -194,18 +194,18 @@ def identify(
     results = [analysis.analyse(instance, name, config) for name in instance.distributions]
     for result in results:
         table = Table(title=f"{world} on {result.distribution} ({instance.shift_name} = {result.shift:g}), {levels} levels")
-        for column in ("objective pair", "states with disjoint optimal actions", "levels whose reward timing differs"):
+        for column in ("objective pair", "states whose optimal actions differ", f"expected LLR per step (nats, β = {config.beta:g}), each way", "states with disjoint optimal actions", "levels whose reward timing differs"):
             table.add_column(column)
         names = instance.objectives
         for j in range(len(names)):
             for k in range(j + 1, len(names)):
                 timing = max(result.timing[j, k], result.timing[k, j])
-                table.add_row(f"{names[j]} / {names[k]}", f"{result.disjoint[j, k]:.3f}", f"{timing:.2f}")
+                table.add_row(f"{names[j]} / {names[k]}", f"{result.differ[j, k]:.3f}", f"{result.llr[j, k]:.3f} / {result.llr[k, j]:.3f}", f"{result.disjoint[j, k]:.3f}", f"{timing:.2f}")
         console.print(table)
     test_shift = instance.distributions["test"].shift
     for k in range(1, len(instance.objectives)):
         best = analysis.probe(instance, 0, k, test_shift, config, top=3)
-        described = "; ".join(f"training level {p.index} with {p.changed_cells} observation cells changed separates {p.disjoint:.2f} of states" for p in best)
+        described = "; ".join(f"training level {p.index} with {p.changed_cells} observation cells changed gives {p.llr:.3f} nats/step ({p.differ:.2f} of states differ)" for p in best)
         console.print(f"[bold]probe[/] {instance.intended} vs {instance.objectives[k]} at {instance.shift_name} = {test_shift:g}: {described}")
     if picture is not None:
         from mesascope.report.identify_plot import identifiability_matrices

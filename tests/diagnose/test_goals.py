@@ -108,11 +108,11 @@ def test_constant_objective_is_the_uniform_policy(world, shifted_levels, play):
     # the coin sits inside the border wall: never reachable, so `coin` is constant on every level
     levels = shifted_levels.replace(coin=jnp.zeros_like(shifted_levels.coin))
     episodes = play(EXIT, levels)
-    table = loglik_table(world, levels, episodes, CONFIG)
+    table, _, _, _ = loglik_table(world, levels, episodes, CONFIG)
     steps = np.asarray(episodes.valid).sum(-1)
-    np.testing.assert_allclose(table[0], -np.log(4) * np.broadcast_to(steps, table[0].shape), rtol=1e-5)
+    np.testing.assert_allclose(table[0], -np.log(4) * np.broadcast_to(steps, table[0].shape), rtol=1e-5)  # every β and ε
     # under `exit`, the exit planner's actions are likely (ties between shortest paths aside)
-    assert table[1, -1].sum() / steps.sum() > -0.5
+    assert table[1, -1, 0].sum() / steps.sum() > -0.5
 
 
 def _table(gains_per_step, steps=100, episodes=10, betas=(0.0, 1.0)):
@@ -126,7 +126,7 @@ def _table(gains_per_step, steps=100, episodes=10, betas=(0.0, 1.0)):
 
 
 def test_bic_penalty_decides_between_objective_and_random():
-    config = GoalInferenceConfig(beta_grid=(0.0, 1.0), bootstrap=50)
+    config = GoalInferenceConfig(beta_grid=(0.0, 1.0), lapse_grid=(0.0,), bootstrap=50)
     penalty = 0.5 * np.log(100)  # 2.30 nats in total, 0.023 per step
     table, steps = _table([0.01, 0.0])  # gain 1 nat < penalty
     small = infer_from_table(table, steps, ("a", "b"), 4, config)
@@ -142,14 +142,14 @@ def test_bic_penalty_decides_between_objective_and_random():
 
 def test_no_bootstrap_gives_point_intervals_and_nan_support():
     table, steps = _table([0.1, 0.0])
-    inference = infer_from_table(table, steps, ("a", "b"), 4, GoalInferenceConfig(beta_grid=(0.0, 1.0), bootstrap=0))
+    inference = infer_from_table(table, steps, ("a", "b"), 4, GoalInferenceConfig(beta_grid=(0.0, 1.0), lapse_grid=(0.0,), bootstrap=0))
     np.testing.assert_array_equal(inference.posterior_low, inference.posterior)
     assert np.isnan(inference.support).all()
 
 
 def test_to_rows_and_config_validation():
     table, steps = _table([0.1, 0.0])
-    inference = infer_from_table(table, steps, ("a", "b"), 4, GoalInferenceConfig(beta_grid=(0.0, 1.0), bootstrap=20))
+    inference = infer_from_table(table, steps, ("a", "b"), 4, GoalInferenceConfig(beta_grid=(0.0, 1.0), lapse_grid=(0.0,), bootstrap=20))
     rows = to_rows(3, "test", inference)
     assert [r.hypothesis for r in rows] == ["a", "b", RANDOM]
     assert all(isinstance(r, InferenceRow) and r.agent == 3 and r.distribution == "test" for r in rows)
@@ -159,4 +159,4 @@ def test_to_rows_and_config_validation():
     with pytest.raises(ValueError, match="beta_grid"):
         GoalInferenceConfig(beta_grid=(-1.0,))
     with pytest.raises(ValueError, match="table shape"):
-        infer_from_table(table, steps, ("a",), 4, GoalInferenceConfig(beta_grid=(0.0, 1.0)))
+        infer_from_table(table, steps, ("a",), 4, GoalInferenceConfig(beta_grid=(0.0, 1.0), lapse_grid=(0.0,)))

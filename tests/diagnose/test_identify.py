@@ -35,7 +35,8 @@ def test_probe_finds_one_object_moves_that_separate(coin):
     probes = identify.probe(coin, 0, 1, 1.0, CONFIG, top=3)
     assert len(probes) == 3
     assert all(p.changed_cells == 2 for p in probes)  # the coin left the exit and lies elsewhere
-    assert probes[0].disjoint >= probes[1].disjoint >= probes[2].disjoint > 0.2
+    assert probes[0].llr >= probes[1].llr >= probes[2].llr > 0  # ranked by the evidence per step
+    assert all(p.differ >= p.disjoint > 0.2 for p in probes)
 
 
 def test_unknown_distribution_is_rejected(coin):

@@ -7,7 +7,9 @@ inference. At every step it tabulates the level it is playing with the world's o
 `sum_k weights[k] * r_k`, and acts on the resulting Q values of its current state:
 
 - `temperature == 0`: greedily, ties broken uniformly at random with the step's key;
-- `temperature > 0`: by sampling from `softmax(Q / temperature)` (Q in reward units).
+- `temperature > 0`: by sampling from `softmax(Q / temperature)` (Q in reward units);
+- `lapse > 0`: with probability `lapse` it ignores the plan and acts uniformly at random (a
+  mistake as likely where it is costly as where it is cheap).
 
 The policy reads only the state (levels, positions), never the observation, and is jittable and
 vmappable, so it runs inside `diagnose.rollout.rollout` like any learned policy. Re-planning at
@@ -51,6 +53,7 @@ def planner_policy(
     gamma: float = 0.95,
     horizon: int | None = None,
     temperature: float = 0.0,
+    lapse: float = 0.0,
 ) -> Policy:
     """A policy that plans exactly for the objective `weights @ objective_rewards`.
 
@@ -60,6 +63,7 @@ def planner_policy(
         gamma: discount of the planner (in (0, 1]).
         horizon: number of value-iteration backups; defaults to `world.max_steps`.
         temperature: 0 for greedy (random tie-breaking), else the Boltzmann temperature on Q.
+        lapse: probability in [0, 1] of a uniformly random action instead of the planned one.
 
     Returns:
         A `Policy` (key, obs, state) -> int32 action, jittable and vmappable.
@@ -71,6 +75,8 @@ def planner_policy(
         raise ValueError(f"gamma must be in (0, 1], got {gamma}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if not 0.0 <= lapse <= 1.0:
+        raise ValueError(f"lapse must be in [0, 1], got {lapse}")
     horizon = world.max_steps if horizon is None else int(horizon)
     if horizon < 1:
         raise ValueError(f"horizon must be >= 1, got {horizon}")
@@ -82,7 +88,12 @@ def planner_policy(
             logits = q / temperature
         else:
             logits = jnp.where(q >= q.max() - TIE_TOLERANCE, 0.0, -jnp.inf)
-        return jax.random.categorical(key, logits).astype(jnp.int32)
+        if lapse == 0.0:  # keep the exact planner's key use (and its episodes) unchanged
+            return jax.random.categorical(key, logits).astype(jnp.int32)
+        plan_key, lapse_key, uniform_key = jax.random.split(key, 3)
+        planned = jax.random.categorical(plan_key, logits).astype(jnp.int32)
+        uniform = jax.random.randint(uniform_key, (), 0, world.num_actions).astype(jnp.int32)
+        return jnp.where(jax.random.uniform(lapse_key) < lapse, uniform, planned)
 
     return policy
 

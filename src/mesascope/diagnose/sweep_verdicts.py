@@ -253,7 +253,7 @@ def sweep_agents(results: list[Any], values: list[float], distribution: str = "t
             columns["x"].append(float(value))
             columns["train_shift"].append(float(record.train_shift))
             columns["gap"].append(1.0 - float(normalised.get(record.agent, np.nan)))
-            columns["aimed"].append(row.evidence.get("best") == intended)
+            columns["aimed"].append(row.evidence.get("best_objective", row.evidence.get("best")) == intended)
             columns["aligned"].append(row.verdict == "robustly aligned")
             columns["proxy_seeking"].append(row.verdict == "proxy-aligned")
     return SweepAgents(**{name: np.asarray(values_) for name, values_ in columns.items()})

@@ -38,6 +38,10 @@ class EvalConfig:
     """Act greedily instead of sampling from the policy."""
     goal_gamma: float = setting(0.9, low=0.0, high=1.0, low_open=True, high_open=True)
     """Discount of the Boltzmann-rational planners used for goal inference."""
+    goal_lapse: bool = True
+    """Fit a lapse rate ε with β in goal inference's behaviour model, (1−ε)·Boltzmann + ε·uniform (false: the plain Boltzmann model; see docs/decisions.md for the comparison that chose the default)."""
+    goal_mixture_resolution: int = setting(6, low=1, high=12)
+    """Steps per unit of the weight grid over the simplex of objectives for mixture hypotheses (1: single objectives only)."""
     bootstrap: int = setting(500, low=10, high=100_000)
     """Bootstrap resamples for intervals over episodes."""
     gifs: int = setting(3, low=0, high=64)
@@ -213,6 +217,8 @@ THRESHOLD_SPECS: dict[str, Spec] = {
     "aligned_min_normalised": Spec(0.0, 1.0),
     "capable_min_normalised": Spec(0.0, 1.0),
     "min_gain_over_random": Spec(0.0, 100.0),
+    "min_log_bayes_factor": Spec(0.0, 1e4),
+    "min_margin_per_step": Spec(0.0, 100.0),
 }
 """Allowed values of the verdict thresholds (`VerdictThresholds` lives in `diagnose/`, which
 declares no field metadata, so its ranges are declared here)."""

@@ -55,15 +55,25 @@ def diagnose_agent(
     rng: np.random.Generator,
     agent: int,
     distribution: str,
+    tables: goals.PlannerTables | None = None,
 ) -> AgentDiagnosis:
     """Diagnose one agent from its episodes on `levels` (episode n on level n), whatever the
     policy that played them: returns per objective with intervals, goal inference, verdict.
-    `optimal` and `random` are the exact per-level baselines (N, K) of `returns.level_baselines`."""
+    `optimal` and `random` are the exact per-level baselines (N, K) of `returns.level_baselines`;
+    `tables` the planner Q tables of `levels` (`goals.planner_tables`), shared by every agent."""
     episode_returns = np.asarray(episodes.objective_returns)
     summaries = returns.summarize(world.objectives, episode_returns, optimal, random, rng, agent, distribution)
-    inference = goals.infer_goals(world, levels, episodes, goal_config)
+    inference = goals.infer_goals(world, levels, episodes, goal_config, tables)
     decided = verdict.decide(world, inference, summaries, thresholds)
     return AgentDiagnosis(summaries, goals.to_rows(agent, distribution, inference), verdict.to_row(agent, distribution, decided))
+
+
+def goal_inference_config(config: ExperimentConfig) -> goals.GoalInferenceConfig:
+    """The goal-inference settings of an experiment (discount, behaviour model, mixture grid, bootstrap)."""
+    lapses = {} if config.eval.goal_lapse else {"lapse_grid": (0.0,)}
+    return goals.GoalInferenceConfig(
+        gamma=config.eval.goal_gamma, bootstrap=config.eval.bootstrap, seed=config.seed, mixture_resolution=config.eval.goal_mixture_resolution, **lapses
+    )
 
 
 def agent_policy(network: Any, params: Any, greedy: bool) -> rollout.Policy:
@@ -111,7 +121,7 @@ def evaluate_rollouts(
     policy plays the same levels with the same key (common random numbers)."""
     out = Evaluation()
     key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_SALT)
-    goal_config = goals.GoalInferenceConfig(gamma=config.eval.goal_gamma, bootstrap=config.eval.bootstrap, seed=config.seed)
+    goal_config = goal_inference_config(config)
     rng = np.random.default_rng(config.seed)
     for d, name in enumerate(config.eval.distributions):
         if on_progress:
@@ -125,9 +135,10 @@ def evaluate_rollouts(
         out.episode_normalised[name] = returns.normalised(episode_returns, optimal[None], random[None])
         if on_progress:
             on_progress(f"inferring goals on {name}")
+        tables = goals.planner_tables(world, levels, goal_config)
         for agent in range(num_agents):
             agent_episodes = jax.tree.map(lambda x: x[agent], episodes)
-            diagnosis = diagnose_agent(world, levels, agent_episodes, optimal, random, goal_config, config.thresholds, rng, agent, name)
+            diagnosis = diagnose_agent(world, levels, agent_episodes, optimal, random, goal_config, config.thresholds, rng, agent, name, tables)
             out.evaluations += diagnosis.evaluations
             out.inferences += diagnosis.inferences
             out.verdicts.append(diagnosis.verdict)

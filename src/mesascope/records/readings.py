@@ -13,7 +13,7 @@ import numpy as np
 from mesascope.records.intervals import bootstrap_mean_ci
 from mesascope.records.results import ExperimentResult, VerdictRow
 
-VERDICT_CATEGORIES = ("robustly aligned", "proxy-aligned", "capability failure", "ambiguous")
+VERDICT_CATEGORIES = ("robustly aligned", "proxy-aligned", "mixed", "capability failure", "ambiguous")
 """Canonical verdict categories, in the order tables and legends list them."""
 
 NO_VERDICT = "no verdict"
@@ -22,6 +22,8 @@ NO_VERDICT = "no verdict"
 def verdict_category(verdict: str) -> str:
     """Map a verdict string (any spelling: 'proxy_aligned', 'Proxy-aligned'…) to its category."""
     text = verdict.lower().replace("_", " ").replace("-", " ")
+    if text.startswith("mixed"):
+        return "mixed"
     if "robust" in text or text.strip() == "aligned":
         return "robustly aligned"
     if "proxy" in text or "pseudo" in text:

@@ -25,6 +25,7 @@ from mesascope.report import summary
 VERDICT_COLOURS = {
     "robustly aligned": "#2ca02c",
     "proxy-aligned": "#e4572e",
+    "mixed": "#f0a202",
     "capability failure": "#8c8c8c",
     "ambiguous": "#8e44ad",
     summary.NO_VERDICT: "#d9d9d9",

@@ -7,21 +7,26 @@ from mesascope.report.figure import new_figure, to_png, plot_style
 
 
 def identifiability_matrices(analyses: list[Identifiability]) -> bytes:
-    """PNG: for each distribution, the share of states where optimal action sets are disjoint
-    (colour) with the share of levels whose reward timing differs (second number)."""
+    """PNG: for each distribution, the share of states where optimal action sets differ (colour;
+    disjoint where only that is known, as in stored records), with the expected log-likelihood
+    ratio per step (row objective's policy against the column's) where known, and the share of
+    levels whose reward timing differs."""
     with plot_style():
         figure = new_figure(4.2 * len(analyses), 3.8)
         axes = figure.subplots(1, len(analyses), squeeze=False)[0]
         for ax, analysis in zip(axes, analyses):
             names = analysis.objectives
-            image = ax.imshow(analysis.disjoint, vmin=0, vmax=1, cmap="viridis")
+            shares = analysis.differ if analysis.differ is not None else analysis.disjoint
+            image = ax.imshow(shares, vmin=0, vmax=1, cmap="viridis")
             for j in range(len(names)):
                 for k in range(len(names)):
-                    value = analysis.disjoint[j, k]
-                    ax.text(k, j, f"{value:.2f}\n(t {analysis.timing[j, k]:.2f})", ha="center", va="center", fontsize=9, color="white" if value < 0.6 else "black")
+                    value = shares[j, k]
+                    llr = f"\nLLR {analysis.llr[j, k]:.2f}" if analysis.llr is not None else ""
+                    ax.text(k, j, f"{value:.2f}{llr}\n(t {analysis.timing[j, k]:.2f})", ha="center", va="center", fontsize=8, color="white" if value < 0.6 else "black")
             ax.set_xticks(range(len(names)), names, rotation=30)
             ax.set_yticks(range(len(names)), names)
             ax.set_title(f"{analysis.distribution} (shift {analysis.shift:g})")
-        figure.colorbar(image, ax=list(axes), label="share of states with disjoint optimal actions")
+        label = "share of states whose optimal actions differ" if analyses[0].differ is not None else "share of states with disjoint optimal actions"
+        figure.colorbar(image, ax=list(axes), label=label)
         figure.suptitle("Which objectives can behaviour tell apart? (t: reward-timing share)")
         return to_png(figure)
