@@ -17,6 +17,7 @@ from mesascope.cli import app
 from mesascope.experiments import config as C
 from mesascope.experiments import population
 from mesascope.experiments import runner as runner_module
+from mesascope.experiments import training as training_module
 from mesascope.experiments.checkpoints import Checkpoints
 from mesascope.store.db import Store
 
@@ -94,7 +95,7 @@ def test_the_cli_refuses_before_any_compilation(tmp_path, monkeypatch, key):
     def no_training(*args, **kwargs):
         raise AssertionError("training was compiled for a config that should have been refused")
 
-    monkeypatch.setattr(runner_module, "make_train", no_training)
+    monkeypatch.setattr(training_module, "make_train", no_training)
     db = tmp_path / "m.db"
     base = C.apply_overrides(C.ExperimentConfig(), TINY)
     for value in ("nan", "inf", "99999999999999999999999", "[/x]", ""):

@@ -76,7 +76,7 @@ def score_levels(world: World, levels: Level, twins: Level, config: IdentifyConf
 
     def score(pair):
         level, twin = pair
-        disjoint, _ = _level_analysis(world, level, config)
+        disjoint, *_ = _level_analysis(world, level, config)  # the bank still ranks by disjoint optimal actions
         changed = jnp.sum(jnp.any(first_obs(level) != first_obs(twin), axis=-1))
         return disjoint[0, 1:].max(), changed
 
