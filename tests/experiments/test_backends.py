@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import signal
 
+import jax
 import numpy as np
 import pytest
 
@@ -51,7 +52,10 @@ def test_a_cell_round_trips_through_its_bytes(local_cells):
         decode_cell(save({"x": np.zeros(2)}))
 
 
-def test_process_pool_returns_the_same_bytes_as_this_process(local_cells):
+def test_process_pool_returns_the_same_bytes_as_this_process(local_cells, monkeypatch):
+    """Even when XLA_FLAGS changed after JAX started here (importing the CLI asks for more host
+    devices), workers get this process's device count, so they split agents the same way."""
+    monkeypatch.setenv("XLA_FLAGS", f"--xla_force_host_platform_device_count={len(jax.devices()) + 1}")
     cells, trained = local_cells
     got = dict(ProcessBackend(workers=2).train(cells))
     assert {i: digest(c) for i, c in got.items()} == {i: digest(c) for i, c in trained.items()}
@@ -71,8 +75,9 @@ def test_a_killed_worker_loses_only_its_own_cell(local_cells):
     assert finished == {0: digest(trained[0])}
 
 
-def test_ray_backend_on_a_real_local_ray_returns_the_same_bytes(local_cells):
+def test_ray_backend_on_a_real_local_ray_returns_the_same_bytes(local_cells, monkeypatch):
     ray = pytest.importorskip("ray", reason="the ray extra is part of the test install")
+    monkeypatch.setenv("XLA_FLAGS", f"--xla_force_host_platform_device_count={len(jax.devices()) + 1}")
     cells, trained = local_cells
     try:
         backend = make_backend("ray", workers=2)

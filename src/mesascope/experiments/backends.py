@@ -7,8 +7,9 @@ yielded, and a rerun trains only what was not stored. Workers receive the config
 return the cell as safetensors bytes: the same bytes whichever backend trained it.
 
 Process workers are started with `spawn` (JAX's thread pool does not survive `fork`,
-docs/design.md §5) and inherit this process's `XLA_FLAGS`, so every worker splits its population
-over the same host devices as the driver would. Ray is an optional extra
+docs/design.md §5) and are given as many host devices as this process has (whatever `XLA_FLAGS`
+says now: it may have changed after JAX started here), so every worker splits its population over
+the same devices as the driver would, and so computes the same bytes. Ray is an optional extra
 (`pip install 'mesascope[ray]'`); with no address it starts a local instance.
 """
 
@@ -21,7 +22,10 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Protocol
 
+import jax
+
 from mesascope.experiments.config import ExperimentConfig, from_dict
+from mesascope.experiments.population import HOST_DEVICE_FLAG
 from mesascope.experiments.training import TrainedCell, decode_cell, encode_cell, train_cell
 
 BACKENDS = ("local", "processes", "ray")
@@ -38,6 +42,12 @@ class Backend(Protocol):
     def train(self, cells: Sequence[ExperimentConfig]) -> Iterator[tuple[int, TrainedCell]]:
         """Yield `(index into cells, trained cell)` in the order cells finish."""
         ...
+
+
+def worker_xla_flags() -> str:
+    """`XLA_FLAGS` for a worker: this process's flags with its actual number of host devices."""
+    flags = [flag for flag in os.environ.get("XLA_FLAGS", "").split() if not flag.startswith(HOST_DEVICE_FLAG)]
+    return " ".join([*flags, f"{HOST_DEVICE_FLAG}={len(jax.devices())}"])
 
 
 def train_encoded(config_json: str) -> bytes:
@@ -65,7 +75,15 @@ class ProcessBackend:
         context = multiprocessing.get_context("spawn")
         failures: list[str] = []
         with ProcessPoolExecutor(max_workers=min(self.workers, len(cells)) or 1, mp_context=context) as pool:
-            pending = {pool.submit(train_encoded, json.dumps(config.to_dict())): i for i, config in enumerate(cells)}
+            saved = os.environ.get("XLA_FLAGS")
+            os.environ["XLA_FLAGS"] = worker_xla_flags()  # spawned workers copy the environment as they start
+            try:
+                pending = {pool.submit(train_encoded, json.dumps(config.to_dict())): i for i, config in enumerate(cells)}
+            finally:
+                if saved is None:
+                    os.environ.pop("XLA_FLAGS", None)
+                else:
+                    os.environ["XLA_FLAGS"] = saved
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -95,7 +113,7 @@ class RayBackend:
                 ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False, log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError) as error:
                 raise BackendError(f"could not reach a Ray cluster at {address!r}: {error}") from None
-        env = {"XLA_FLAGS": os.environ.get("XLA_FLAGS", "")}
+        env = {"XLA_FLAGS": worker_xla_flags()}
         self.task = ray.remote(num_cpus=1, max_retries=0)(train_encoded).options(runtime_env={"env_vars": env})
 
     def train(self, cells: Sequence[ExperimentConfig]) -> Iterator[tuple[int, TrainedCell]]:
