@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Optional
 
@@ -13,7 +12,7 @@ from mesascope.experiments.population import request_host_devices
 
 request_host_devices()  # before JAX starts: lets a population use every core (docs/design.md §5)
 
-from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, open_store, output_file, progress_reporter, sigterm_as_interrupt, text  # noqa: E402
+from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, open_store, output_file, progress_reporter, sigterm_as_interrupt, text, training_errors  # noqa: E402
 from mesascope.commands.common import fail as _fail  # noqa: E402
 from mesascope.commands.config import config_command, config_epilog  # noqa: E402
 from mesascope.commands.dose import dose, scatter  # noqa: E402
@@ -86,24 +85,12 @@ def show(
 
 
 def _run(config, db: Path, force: bool) -> None:
-    from mesascope.experiments.runner import TrainingDiverged, run_experiment
+    from mesascope.experiments.runner import run_experiment
     from mesascope.report.terminal import print_summary
-    from mesascope.store.db import RunInProgressError
 
     with open_store(db) as store, sigterm_as_interrupt(), progress_reporter() as progress:
-        try:
+        with training_errors(db, "interrupted: the run is marked failed and will be redone next time", "the run is marked failed", "the run's"):
             outcome = run_experiment(config, store, progress, force=force)
-        except KeyboardInterrupt:
-            console.print("[yellow]interrupted: the run is marked failed and will be redone next time[/]")
-            raise typer.Exit(code=130)
-        except RunInProgressError as error:
-            _fail(str(error), code=1)
-        except TrainingDiverged as error:
-            _fail(f"{error}; the run is marked failed", code=1)
-        except OSError as error:
-            _fail(f"cannot write the run's files: {error}", code=1)
-        except sqlite3.Error as error:  # e.g. locked by another writer for longer than 30 s
-            _fail(f"the store {db} cannot be written: {error}", code=1)
     if outcome.reused:
         console.print(f"[dim]run {outcome.result.run_id} was already finished: reusing it (rerun with --force to redo it)[/]")
     if outcome.redone and outcome.redone != "--force":

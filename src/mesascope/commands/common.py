@@ -82,6 +82,32 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 @contextmanager
+def training_errors(db: Path, interrupted: str, marked_failed: str, files_of: str) -> Iterator[None]:
+    """Turn what can stop a run or a sweep into a clean exit: Ctrl-C (code 130, printing
+    `interrupted`), a run held by another live process, training that diverged (`marked_failed`
+    says which run is now failed), unwritable files (`files_of` says whose) or an unwritable
+    store (code 1)."""
+    import sqlite3
+
+    from mesascope.experiments.runner import TrainingDiverged
+    from mesascope.store.db import RunInProgressError
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        console.print(f"[yellow]{interrupted}[/]")
+        raise typer.Exit(code=130)
+    except RunInProgressError as error:
+        fail(str(error), code=1)
+    except TrainingDiverged as error:
+        fail(f"{error}; {marked_failed}", code=1)
+    except OSError as error:
+        fail(f"cannot write {files_of} files: {error}", code=1)
+    except sqlite3.Error as error:  # e.g. locked by another writer for longer than 30 s
+        fail(f"the store {db} cannot be written: {error}", code=1)
+
+
+@contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Handle SIGTERM like Ctrl-C while the block runs, so a terminated run is marked failed
     (and redone next time) instead of being left 'running'."""

@@ -3,13 +3,12 @@ planning knob), sweep-level verdicts, and a sweep report."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from mesascope.commands.common import DB_OPTION, console, fail, open_store, output_file, progress_reporter, sigterm_as_interrupt, text
+from mesascope.commands.common import DB_OPTION, console, fail, open_store, output_file, progress_reporter, sigterm_as_interrupt, text, training_errors
 
 DIRECTION_HELP = (
     "Read larger swept values as LESS capacity or compute (e.g. temperature, l2): the sweep "
@@ -54,9 +53,7 @@ def _trained_results(target, key, values, seeds, steps, assignments, db, force):
     """Validate the whole sweep, then run (or reuse) each experiment with a progress bar."""
     from mesascope.experiments import config as config_module
     from mesascope.experiments import presets
-    from mesascope.experiments.runner import TrainingDiverged
     from mesascope.experiments.sweep import Sweep, run_sweep
-    from mesascope.store.db import RunInProgressError
 
     try:
         base = presets.get(target)
@@ -72,19 +69,9 @@ def _trained_results(target, key, values, seeds, steps, assignments, db, force):
         console.print(f"{text(key)} = {text(values[i])}: run [bold]{outcome.result.run_id}[/] ({state})")
 
     with open_store(db) as store, sigterm_as_interrupt(), progress_reporter() as progress:
-        try:
+        with training_errors(db, "interrupted: finished runs are kept; the same command resumes the sweep",
+                             "that run of the sweep is marked failed", "the sweep's"):
             done = run_sweep(plan, store, progress, on_run=announce, force=force)
-        except KeyboardInterrupt:
-            console.print("[yellow]interrupted: finished runs are kept; the same command resumes the sweep[/]")
-            raise typer.Exit(code=130)
-        except RunInProgressError as error:
-            fail(str(error), code=1)
-        except TrainingDiverged as error:
-            fail(f"{error}; that run of the sweep is marked failed", code=1)
-        except OSError as error:
-            fail(f"cannot write the sweep's files: {error}", code=1)
-        except sqlite3.Error as error:  # e.g. locked by another writer for longer than 30 s
-            fail(f"the store {db} cannot be written: {error}", code=1)
     return done.results, list(values), plan.sweep_id()
 
 
