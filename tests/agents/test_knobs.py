@@ -163,3 +163,11 @@ def test_fused_actor_critic_computes_the_two_mlps(world, depth):
     want_value = MLP(16, depth, 1).apply({"params": params["params"]["critic"]}, x)[..., 0]
     np.testing.assert_allclose(np.asarray(logits), np.asarray(want_logits), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.asarray(value), np.asarray(want_value), rtol=1e-5, atol=1e-6)
+
+
+def test_halting_without_a_thinking_budget_is_refused_before_any_work():
+    from mesascope.experiments import config as C
+
+    with pytest.raises(C.ConfigError, match="ppo.halting needs a thinking budget"):
+        C.apply_overrides(C.ExperimentConfig(), ["ppo.halting=true"])
+    C.apply_overrides(C.ExperimentConfig(), ["ppo.halting=true", "ppo.thinking_steps=3"])  # with a budget it is fine

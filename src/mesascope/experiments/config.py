@@ -320,6 +320,7 @@ def validate(config: ExperimentConfig) -> None:
     p = config.ppo
     _require(p.total_steps >= p.batch_size, f"ppo.total_steps must be at least num_envs*num_steps = {p.batch_size}, got {p.total_steps}")
     _require(p.batch_size % p.minibatches == 0, f"ppo.minibatches must divide num_envs*num_steps = {p.batch_size}, got {p.minibatches}")
+    _require(not p.halting or p.thinking_steps > 0, "ppo.halting needs a thinking budget: set ppo.thinking_steps to a positive number (1-64), or ppo.halting=false")
     _require(p.num_updates <= 1_000_000, f"ppo.total_steps / (num_envs*num_steps) is {p.num_updates} PPO updates; at most 1000000 are allowed")
     for name in config.eval.distributions:
         _require(name in world.distributions, f"eval.distributions: unknown distribution {name!r}; allowed: {sorted(world.distributions)}")
