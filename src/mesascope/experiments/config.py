@@ -26,6 +26,18 @@ class ConfigError(ValueError):
     """A bad configuration value or key; the message names the field and the allowed values."""
 
 
+TRACED_KNOBS: dict[str, str] = {
+    "l2": "l2",
+    "l1": "l1",
+    "ppo.learning_rate": "learning_rate",
+    "ppo.entropy_coef": "entropy_coef",
+    "time_penalty": "time_penalty",
+    "channel_penalty": "channel_penalty",
+}
+"""Numeric training knobs that may differ per agent inside one compiled program (config key ->
+the `Hyper` field it sets). The training shift is one too, through `train_shifts`."""
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     """How trained agents are evaluated and diagnosed."""
@@ -85,6 +97,14 @@ class ExperimentConfig:
     """L2 weight-decay strength on network kernels."""
     l1: float = setting(0.0, low=0.0, high=1e3)
     """L1 strength on network kernels."""
+    time_penalty: float = setting(0.0, low=0.0, high=1e3)
+    """Speed prior: loss weight of the expected thinking iterations per decision (needs ppo.halting)."""
+    channel_penalty: float = setting(0.0, low=0.0, high=1e3)
+    """Internals-based selection: loss weight of the policy's sensitivity to `penalised_channel` (KL to the policy with that channel blanked)."""
+    penalised_channel: str = ""
+    """The observation channel `channel_penalty` selects against (one of the world's channels; see `mesascope show WORLD`); empty: none."""
+    knob_grid: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    """Traced knobs that vary across agents inside one compiled program: knob -> values (set as knob_grid.l2=0,1e-3). Agents are the product of train_shifts, every axis here and the seeds; a knob here overrides its scalar field."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """PPO settings."""
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -96,8 +116,12 @@ class ExperimentConfig:
 
     @property
     def num_agents(self) -> int:
-        """Agents in the population: seeds per shift value times shift values."""
-        return self.seeds * len(self.train_shifts)
+        """Agents in the population: seeds per cell, times shift values, times the values of each
+        knob_grid axis."""
+        cells = len(self.train_shifts)
+        for values in self.knob_grid.values():
+            cells *= len(values)
+        return self.seeds * cells
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able nested dict of every field."""
@@ -126,6 +150,8 @@ def allowed_keys(config: ExperimentConfig | None = None) -> list[str]:
             keys += [f"{f.name}.{g.name}" for g in dataclasses.fields(value)]
         elif f.name == "world_options":
             keys += [f"world_options.{k}" for k in registry.options(config.world)] if config.world in registry.names() else []
+        elif f.name == "knob_grid":
+            keys += [f"knob_grid.{k}" for k in TRACED_KNOBS]
         else:
             keys.append(f.name)
     return keys
@@ -157,6 +183,9 @@ def _set(config: ExperimentConfig, key: str, raw: str) -> ExperimentConfig:
         typed = default is not None and default is not inspect.Parameter.empty
         value = _parse(raw, type(default) if typed else None, key)
         return dataclasses.replace(config, world_options={**config.world_options, rest: value})
+    if head == "knob_grid":
+        _require(rest in TRACED_KNOBS, f"knob_grid keys are the traced knobs {list(TRACED_KNOBS)}, got {key!r} (knobs that change shapes, like ppo.width, need one program each: sweep them with --grid)")
+        return dataclasses.replace(config, knob_grid={**config.knob_grid, rest: _parse(raw, tuple[float, ...], key)})
     current = getattr(config, head)
     if dataclasses.is_dataclass(current):
         sub_names = {f.name: f for f in dataclasses.fields(current)}
@@ -297,6 +326,7 @@ def validate(config: ExperimentConfig) -> None:
     _require(config.world in registry.names(), f"world must be one of {registry.names()}, got {config.world!r}")
     _require(isinstance(config.world_options, dict), f"world_options must be a mapping, got {config.world_options!r}")
     _check_world_options(config.world_options)
+    _require(isinstance(config.knob_grid, dict), f"knob_grid must be a mapping of knob -> values, got {config.knob_grid!r}")
     check_fields(config)
     try:
         world = registry.make(config.world, **config.world_options)
@@ -322,8 +352,35 @@ def validate(config: ExperimentConfig) -> None:
     _require(p.batch_size % p.minibatches == 0, f"ppo.minibatches must divide num_envs*num_steps = {p.batch_size}, got {p.minibatches}")
     _require(not p.halting or p.thinking_steps > 0, "ppo.halting needs a thinking budget: set ppo.thinking_steps to a positive number (1-64), or ppo.halting=false")
     _require(p.num_updates <= 1_000_000, f"ppo.total_steps / (num_envs*num_steps) is {p.num_updates} PPO updates; at most 1000000 are allowed")
+    _check_knob_grid(config)
+    channels = tuple(getattr(world, "observation_channels", ()))
+    _require(not config.penalised_channel or config.penalised_channel in channels,
+             f"penalised_channel must be one of {config.world}'s observation channels {list(channels)} (or empty), got {config.penalised_channel!r}")
+    _require(not _may_be_positive(config, "channel_penalty") or config.penalised_channel,
+             f"channel_penalty needs penalised_channel: one of {list(channels)}")
+    _require(not _may_be_positive(config, "time_penalty") or p.halting,
+             "time_penalty weighs the expected thinking iterations, which only a halting head makes variable: set ppo.thinking_steps and ppo.halting=true")
     for name in config.eval.distributions:
         _require(name in world.distributions, f"eval.distributions: unknown distribution {name!r}; allowed: {sorted(world.distributions)}")
+
+
+def _check_knob_grid(config: ExperimentConfig) -> None:
+    """Each knob_grid axis: a traced knob, a non-empty list of distinct values, each allowed for
+    the knob's own field."""
+    for key, values in config.knob_grid.items():
+        _require(key in TRACED_KNOBS, f"knob_grid keys are the traced knobs {list(TRACED_KNOBS)}, got {key!r}")
+        _require(isinstance(values, tuple) and len(values) > 0, f"knob_grid.{key} needs at least one value, got {values!r}")
+        _require(len(set(values)) == len(values), f"knob_grid.{key} values repeat: {list(values)}")
+        cls, name = (PPOConfig, key.split(".", 1)[1]) if key.startswith("ppo.") else (ExperimentConfig, key)
+        spec = field_spec(cls, next(f for f in dataclasses.fields(cls) if f.name == name))
+        for value in values:
+            why = _type_problem(value, float) or finite_problem(value) or (spec.problem(value) if spec else None)
+            _require(why is None, f"knob_grid.{key} {why}")
+
+
+def _may_be_positive(config: ExperimentConfig, key: str) -> bool:
+    """Whether some agent gets a positive value of the traced knob `key`."""
+    return getattr(config, key) > 0 or any(v > 0 for v in config.knob_grid.get(key, ()))
 
 
 def config_rows(config: ExperimentConfig | None = None) -> list[tuple[str, str, str, str, str]]:
@@ -338,6 +395,9 @@ def config_rows(config: ExperimentConfig | None = None) -> list[tuple[str, str, 
             value = getattr(obj, f.name)
             if dataclasses.is_dataclass(value):
                 add(type(value), value, f"{f.name}.")
+                continue
+            if f.name == "knob_grid":
+                rows.append(("knob_grid.KNOB", "list of float", "(none)", "KNOB one of " + ", ".join(TRACED_KNOBS) + "; each value allowed for that knob", cls_doc(docs, f.name, cls)))
                 continue
             if f.name == "world_options":
                 for option, default in registry.options(config.world).items():
@@ -394,4 +454,6 @@ def from_dict(data: dict[str, Any]) -> ExperimentConfig:
     for name in ("train_shifts", "reward_weights"):
         if name in data:
             data[name] = tuple(data[name])
+    if "knob_grid" in data:
+        data["knob_grid"] = {key: tuple(values) for key, values in data["knob_grid"].items()}
     return ExperimentConfig(**data)

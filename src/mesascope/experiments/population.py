@@ -3,6 +3,7 @@ when the host exposes several CPU devices, split over them along the agent axis.
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Any, Callable
 
@@ -13,7 +14,7 @@ from jax.sharding import Mesh, PartitionSpec
 
 from mesascope.agents.ppo import Hyper, Trainer
 from mesascope.experiments.checkpoints import Checkpoints, checkpoint_updates
-from mesascope.experiments.config import ExperimentConfig
+from mesascope.experiments.config import TRACED_KNOBS, ExperimentConfig
 
 HOST_DEVICE_FLAG = "--xla_force_host_platform_device_count"
 
@@ -31,22 +32,42 @@ def request_host_devices(count: int | None = None) -> None:
     os.environ["XLA_FLAGS"] = f"{flags} {HOST_DEVICE_FLAG}={count}".strip()
 
 
+def grid_cells(config: ExperimentConfig) -> list[dict[str, float]]:
+    """The population's cells in agent order: every combination of a training shift and one value
+    of each knob_grid axis (axes in sorted key order, the shift outermost), as key -> value."""
+    axes = [("train_shift", config.train_shifts)] + sorted(config.knob_grid.items())
+    return [dict(zip([name for name, _ in axes], combo)) for combo in itertools.product(*(values for _, values in axes))]
+
+
+def agent_knobs(config: ExperimentConfig) -> dict[str, np.ndarray]:
+    """Every traced knob's value per agent (key -> (agents,)): cells in blocks of `seeds` agents;
+    a knob outside knob_grid takes its scalar config value."""
+    cells = grid_cells(config)
+    knobs = {"train_shift": np.repeat([cell["train_shift"] for cell in cells], config.seeds).astype(np.float32)}
+    for key in TRACED_KNOBS:
+        scalar = getattr(config.ppo, key[4:]) if key.startswith("ppo.") else getattr(config, key)
+        knobs[key] = np.repeat([cell.get(key, scalar) for cell in cells], config.seeds).astype(np.float32)
+    return knobs
+
+
 def agent_layout(config: ExperimentConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(seed index, training shift) of every agent: shift values in blocks of `seeds` agents."""
-    shifts = np.repeat(np.asarray(config.train_shifts, np.float32), config.seeds)
-    seeds = np.tile(np.arange(config.seeds), len(config.train_shifts))
-    return seeds, shifts
+    """(seed index, training shift) of every agent: cells (`grid_cells`) in blocks of `seeds` agents."""
+    seeds = np.tile(np.arange(config.seeds), len(grid_cells(config)))
+    return seeds, agent_knobs(config)["train_shift"]
 
 
 def population_hyper(config: ExperimentConfig) -> Hyper:
-    """Per-agent numeric knobs, batched along the agent axis."""
-    _, shifts = agent_layout(config)
-    count = len(shifts)
-    return Hyper(
-        shift=jnp.asarray(shifts),
-        l2=jnp.full(count, config.l2, jnp.float32),
-        l1=jnp.full(count, config.l1, jnp.float32),
-    )
+    """Per-agent numeric knobs, batched along the agent axis. Knobs that are at their static
+    default for every agent stay None, so the default program is the one without them."""
+    knobs = agent_knobs(config)
+    optional = {}
+    for key, name in TRACED_KNOBS.items():
+        if name in ("l2", "l1"):
+            continue
+        varies = key in config.knob_grid or (key in ("time_penalty", "channel_penalty") and getattr(config, key) > 0)
+        if varies:
+            optional[name] = jnp.asarray(knobs[key])
+    return Hyper(shift=jnp.asarray(knobs["train_shift"]), l2=jnp.asarray(knobs["l2"]), l1=jnp.asarray(knobs["l1"]), **optional)
 
 
 def population_keys(config: ExperimentConfig) -> jax.Array:

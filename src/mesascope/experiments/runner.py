@@ -1,6 +1,11 @@
 """Run an experiment end to end: validate, train, evaluate, diagnose, store, report.
 
-A run is identified by a hash of its config and the code version. A finished run is reused
+A run is identified by a hash of its config and the code version; it is one *diagnosis* of one
+*training*. Its training id hashes only what determines the trained parameters (world and
+options, training knobs, trainer config, seeds, and the source of the code that trains), so a
+run that differs from a finished one only in its thresholds, evaluation settings or diagnostic
+code loads that run's stored parameters and checkpoints instead of training again
+(`mesascope diagnose RUN` asks for exactly that). A finished run is reused
 (after checking every file it stored against its recorded hash; a damaged one is redone);
 an interrupted or crashed one is marked failed (or left running after a hard kill) and redone
 from scratch next time, never read as finished. While a run is computed its process holds a
@@ -47,20 +52,48 @@ PRESENTATION = ("report", "commands", "cli.py", "testing.py")
 """Parts of the package that only present stored results: changing them is not a new run."""
 
 
-def code_version() -> str:
-    """The package version plus a digest of the source files that make results, so a change to
-    worlds, agents, diagnostics, experiments or the store is a new run, while a better plot,
-    report or command (`PRESENTATION`) reuses every finished run."""
+TRAINING_SOURCES = ("worlds", "agents", "fields.py", "experiments/config.py", "experiments/training.py",
+                    "experiments/population.py", "experiments/level_mix.py", "experiments/adversarial_bank.py",
+                    "diagnose/identify.py")
+"""The source that determines trained parameters (the adversarial level mix scores levels with
+diagnose/identify.py); a change anywhere else re-diagnoses stored parameters, never retrains."""
+
+TRAINING_ONLY = ("seeds", "seed", "world", "world_options", "train_shifts", "level_mix", "adversarial_pool",
+                 "adversarial_bank", "reward_weights", "l2", "l1", "time_penalty", "channel_penalty",
+                 "penalised_channel", "knob_grid", "ppo", "devices")
+"""Config fields training reads (plus `eval.checkpoints`: which snapshots training keeps)."""
+
+
+def _source_digest(include: Callable[[Path], bool]) -> str:
     digest = hashlib.sha256()
     root = Path(mesascope.__file__).parent
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
-        if relative.parts[0] in PRESENTATION:
-            continue
-        if path.suffix in (".py", ".sql") and path.is_file():
+        if path.suffix in (".py", ".sql") and path.is_file() and include(relative):
             digest.update(str(relative).encode())
             digest.update(path.read_bytes())
-    return f"{mesascope.__version__}+{digest.hexdigest()[:10]}"
+    return digest.hexdigest()[:10]
+
+
+def code_version() -> str:
+    """The package version plus a digest of the source files that make results, so a change to
+    worlds, agents, diagnostics, experiments or the store is a new run, while a better plot,
+    report or command (`PRESENTATION`) reuses every finished run."""
+    return f"{mesascope.__version__}+{_source_digest(lambda p: p.parts[0] not in PRESENTATION)}"
+
+
+def training_version() -> str:
+    """A digest of the source that trains (`TRAINING_SOURCES`)."""
+    return _source_digest(lambda p: any(p.as_posix() == s or p.parts[0] == s for s in TRAINING_SOURCES))
+
+
+def training_id_for(config: ExperimentConfig) -> str:
+    """12 hex characters naming the training `config` asks for: equal for configs that differ
+    only in name, evaluation settings (but the number of checkpoints) and thresholds."""
+    data = config.to_dict()
+    payload = {key: data[key] for key in TRAINING_ONLY}
+    payload["checkpoints"] = config.eval.checkpoints
+    return "t" + run_id_for(payload, training_version())[1:]
 
 
 STAGE_LOG = "MESASCOPE_STAGE_LOG"
@@ -113,7 +146,7 @@ def run_experiment(config: ExperimentConfig, store: Store, progress: Progress | 
                 write_report(result, report_path)
             return RunOutcome(result, report_path, reused=True)
 
-    store.begin_run(run_id, config.name, config.world, config_data, version, replace_finished=bool(redone))
+    store.begin_run(run_id, config.name, config.world, config_data, version, replace_finished=bool(redone), training_id=training_id_for(config))
     try:
         with store.heartbeat(run_id):
             result, files = _execute(config, world, run_id, store, progress)
@@ -125,6 +158,19 @@ def run_experiment(config: ExperimentConfig, store: Store, progress: Progress | 
     _stage("report")
     write_report(result, report_path)
     return RunOutcome(result, report_path, reused=False, redone=redone)
+
+
+def _trained_by(store: Store, training_id: str, run_id: str) -> ExperimentResult | None:
+    """A finished run (not `run_id`) whose stored training is `training_id` and whose files are
+    intact, or None: then the parameters must be trained."""
+    for candidate in store.trained_runs(training_id):
+        if candidate == run_id:
+            continue
+        try:
+            return store.load_result(candidate)  # checks every stored file against its hash
+        except StoreError:
+            continue
+    return None
 
 
 def check_finite(curves: dict[str, np.ndarray], params: list, batch_size: int) -> None:
@@ -155,6 +201,7 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
     if config.level_mix != "none":
         timings["level_mix"] = time.perf_counter() - start
     seeds, shifts = population.agent_layout(config)
+    knobs = {key: values for key, values in population.agent_knobs(config).items() if key != "train_shift"}
 
     start = time.perf_counter()
     _stage("train")
@@ -163,9 +210,17 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
         if progress:
             progress(f"training {config.num_agents} agents", done, total)
 
-    cell = train_cell(config, on_chunk, built=(trainer, shift_name))
-    params, curves, checkpoints = cell.params, cell.curves, cell.checkpoints
-    timings["train"] = time.perf_counter() - start
+    source = _trained_by(store, training_id_for(config), run_id)
+    if source is None:
+        cell = train_cell(config, on_chunk, built=(trainer, shift_name))
+        params, curves, checkpoints = cell.params, cell.curves, cell.checkpoints
+        timings["train"] = time.perf_counter() - start
+    else:
+        if progress:
+            progress(f"loading the parameters trained by run {source.run_id}", 0, 0)
+        checkpoints = checkpoint_store.load(store.run_dir(source.run_id), config.ppo.num_updates * config.ppo.batch_size)
+        params, curves = checkpoints.params[-1], source.curves
+        timings["load_training"] = time.perf_counter() - start
     check_finite(curves, checkpoints.params, config.ppo.batch_size)
     manifest = {"run_id": run_id, "agents": config.num_agents, "network": type(trainer.network).__name__, "width": config.ppo.width,
                 "depth": config.ppo.depth, "thinking_steps": config.ppo.thinking_steps, "halting": config.ppo.halting}
@@ -194,7 +249,8 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
         objectives=world.objectives,
         shift_name=shift_name,
         config=config.to_dict(),
-        agents=[AgentRecord(agent=i, seed=int(seeds[i]), train_shift=float(shifts[i])) for i in range(config.num_agents)],
+        agents=[AgentRecord(agent=i, seed=int(seeds[i]), train_shift=float(shifts[i]), knobs={k: float(v[i]) for k, v in knobs.items()})
+                for i in range(config.num_agents)],
         curve_steps=steps,
         curves={name: np.asarray(values, np.float64) for name, values in curves.items()},
         evaluations=evaluation.evaluations,

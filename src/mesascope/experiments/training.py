@@ -42,7 +42,8 @@ def build_trainer(config: ExperimentConfig) -> tuple[Trainer, str]:
     training shift dial."""
     world = registry.make(config.world, **config.world_options)
     train_world = level_mix.training_world(world, config.level_mix, config.seed, config.adversarial_pool, config.adversarial_bank)
-    return make_train(config.ppo, train_world, config.reward_weights or None), train_world.shift_name
+    trainer = make_train(config.ppo, train_world, config.reward_weights or None, penalised_channel=config.penalised_channel or None)
+    return trainer, train_world.shift_name
 
 
 def train_cell(

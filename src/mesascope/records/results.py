@@ -15,11 +15,14 @@ import numpy as np
 
 @dataclass(frozen=True)
 class AgentRecord:
-    """One trained agent of a population: its index, seed and training shift value."""
+    """One trained agent of a population: its index, seed, training shift value and the value of
+    every traced training knob it was trained with (config key -> value; empty for runs stored
+    before knobs were recorded)."""
 
     agent: int
     seed: int
     train_shift: float
+    knobs: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -46,12 +46,16 @@ from mesascope.records.results import (
 from mesascope.store import artifacts as art
 from mesascope.store import lease
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         "ALTER TABLE runs ADD COLUMN owner_pid INTEGER",
         "ALTER TABLE runs ADD COLUMN owner_host TEXT",
         "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT",
+    ),
+    2: (
+        "ALTER TABLE runs ADD COLUMN training_id TEXT",
+        "ALTER TABLE agents ADD COLUMN knobs_json TEXT NOT NULL DEFAULT '{}'",
     ),
 }
 """Statements taking a store from version v to v + 1; they only add, never drop."""
@@ -426,8 +430,10 @@ class Store:
         config: Mapping[str, Any],
         code_version: str,
         replace_finished: bool = False,
+        training_id: str | None = None,
     ) -> None:
-        """Register a run as 'running', owned by this process (see `store.lease`).
+        """Register a run as 'running', owned by this process (see `store.lease`); `training_id`
+        names what determines its trained parameters, so later runs can reuse them.
 
         An earlier attempt that failed, or whose owner is dead, is discarded first: its rows and
         its artifact folder are deleted. Raises RunInProgressError while a live process computes
@@ -467,10 +473,25 @@ class Store:
             stamp = _now()
             conn.execute(
                 "INSERT INTO runs (run_id, name, world, config_json, code_version, status, "
-                "created_at, owner_pid, owner_host, heartbeat_at) "
-                "VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
-                (run_id, name, world, config_json, code_version, stamp, me.pid, me.host, stamp),
+                "created_at, owner_pid, owner_host, heartbeat_at, training_id) "
+                "VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                (run_id, name, world, config_json, code_version, stamp, me.pid, me.host, stamp, training_id),
             )
+
+    def trained_runs(self, training_id: str) -> list[str]:
+        """Finished runs whose parameters came from the training `training_id`, newest first."""
+        rows = self.conn.execute(
+            "SELECT run_id FROM runs WHERE training_id=? AND status='finished' ORDER BY finished_at DESC",
+            (training_id,),
+        )
+        return [r[0] for r in rows]
+
+    def training_id(self, run_id: str) -> str | None:
+        """The training id recorded with a run (None for runs stored before training ids)."""
+        row = self.conn.execute("SELECT training_id FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        if row is None:
+            raise self._unknown(run_id)
+        return row[0]
 
     def heartbeat(self, run_id: str) -> lease.Heartbeat:
         """A context manager that keeps this process's lease on `run_id` fresh while it runs."""

@@ -1,4 +1,5 @@
--- mesascope store, schema version 2 (version 1 lacked the lease columns; db.MIGRATIONS adds them).
+-- mesascope store, schema version 3 (version 1 lacked the lease columns, version 2 the training id
+-- and the agents' knob values; db.MIGRATIONS adds them).
 --
 -- Applied as one script when a store is created. Every statement is idempotent so two processes
 -- racing to create the same file end with one schema. SQLite stores NaN as NULL, so the nullable
@@ -28,7 +29,8 @@ CREATE TABLE IF NOT EXISTS runs (
     curves_json     TEXT,            -- JSON: curve_steps, their dtype, and metric names/dtypes/shapes
     owner_pid       INTEGER,         -- the lease of a running run: the computing process,
     owner_host      TEXT,            -- its host,
-    heartbeat_at    TEXT             -- and when it last said it was alive (ISO 8601, UTC)
+    heartbeat_at    TEXT,            -- and when it last said it was alive (ISO 8601, UTC)
+    training_id     TEXT             -- hash of what determines the trained parameters (runs sharing it share training)
 );
 
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, finished_at);
@@ -39,6 +41,7 @@ CREATE TABLE IF NOT EXISTS agents (
     agent       INTEGER NOT NULL,
     seed        INTEGER NOT NULL,
     train_shift REAL,
+    knobs_json  TEXT NOT NULL DEFAULT '{}',  -- JSON object: traced knob -> value
     UNIQUE (run_id, agent)
 );
 
@@ -109,6 +112,6 @@ CREATE TABLE IF NOT EXISTS artifacts (
 );
 
 INSERT INTO schema_version (version)
-SELECT 2 WHERE NOT EXISTS (SELECT 1 FROM schema_version);
+SELECT 3 WHERE NOT EXISTS (SELECT 1 FROM schema_version);
 
 COMMIT;
