@@ -33,7 +33,10 @@ def tiny() -> ExperimentConfig:
     return C.apply_overrides(ExperimentConfig(name="tiny"), TINY_SETTINGS)
 
 
-def test_run_stores_everything_and_reuses_a_finished_run(tmp_path, tiny):
+def test_run_stores_everything_and_reuses_a_finished_run(tmp_path, tiny, monkeypatch):
+    """A population over a knob grid (2 shifts x 2 L2 values x 1 seed) runs, is stored with each
+    agent's knob values, is reused, and is re-diagnosed under a new threshold without training."""
+    tiny = C.apply_overrides(tiny, ["seeds=1", "knob_grid.l2=0,0.01"])
     with Store(tmp_path / "m.db") as store:
         first = runner_module.run_experiment(tiny, store)
         assert not first.reused
@@ -49,6 +52,21 @@ def test_run_stores_everything_and_reuses_a_finished_run(tmp_path, tiny):
         assert (store.run_dir(result.run_id) / "params.safetensors").exists()
         second = runner_module.run_experiment(tiny, store)
         assert second.reused and second.result.run_id == first.result.run_id
+        assert [(a.train_shift, a.knobs["l2"]) for a in result.agents] == [(0.0, 0.0), (0.0, 0.01), (0.5, 0.0), (0.5, 0.01)]
+        assert {a.knobs["ppo.learning_rate"] for a in result.agents} == {tiny.ppo.learning_rate}
+
+        def no_training(*args, **kwargs):
+            raise AssertionError("a change of threshold must not train")
+
+        monkeypatch.setattr(runner_module, "train_cell", no_training)
+        stricter = C.apply_overrides(tiny, ["thresholds.min_support=0.99", "eval.bootstrap=30"])
+        assert runner_module.training_id_for(stricter) == runner_module.training_id_for(tiny)
+        third = runner_module.run_experiment(stricter, store)
+        assert not third.reused and third.result.run_id != first.result.run_id
+        assert store.training_id(third.result.run_id) == store.training_id(first.result.run_id)
+        assert third.result.thresholds["min_support"] == 0.99
+        np.testing.assert_array_equal(third.result.curves["return/coin"], result.curves["return/coin"])
+        assert "load_training" in third.result.timings and "train" not in third.result.timings
 
 
 def test_interrupted_run_is_marked_failed_then_redone(tmp_path, tiny, monkeypatch):

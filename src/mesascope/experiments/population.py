@@ -41,12 +41,13 @@ def grid_cells(config: ExperimentConfig) -> list[dict[str, float]]:
 
 def agent_knobs(config: ExperimentConfig) -> dict[str, np.ndarray]:
     """Every traced knob's value per agent (key -> (agents,)): cells in blocks of `seeds` agents;
-    a knob outside knob_grid takes its scalar config value."""
+    a knob outside knob_grid takes its scalar config value. Values are the config's (float64;
+    training sees them as float32), the shift as float32 as it always was."""
     cells = grid_cells(config)
     knobs = {"train_shift": np.repeat([cell["train_shift"] for cell in cells], config.seeds).astype(np.float32)}
     for key in TRACED_KNOBS:
         scalar = getattr(config.ppo, key[4:]) if key.startswith("ppo.") else getattr(config, key)
-        knobs[key] = np.repeat([cell.get(key, scalar) for cell in cells], config.seeds).astype(np.float32)
+        knobs[key] = np.repeat(np.asarray([cell.get(key, scalar) for cell in cells], np.float64), config.seeds)
     return knobs
 
 
@@ -66,8 +67,8 @@ def population_hyper(config: ExperimentConfig) -> Hyper:
             continue
         varies = key in config.knob_grid or (key in ("time_penalty", "channel_penalty") and getattr(config, key) > 0)
         if varies:
-            optional[name] = jnp.asarray(knobs[key])
-    return Hyper(shift=jnp.asarray(knobs["train_shift"]), l2=jnp.asarray(knobs["l2"]), l1=jnp.asarray(knobs["l1"]), **optional)
+            optional[name] = jnp.asarray(knobs[key], jnp.float32)
+    return Hyper(shift=jnp.asarray(knobs["train_shift"]), l2=jnp.asarray(knobs["l2"], jnp.float32), l1=jnp.asarray(knobs["l1"], jnp.float32), **optional)
 
 
 def population_keys(config: ExperimentConfig) -> jax.Array:
