@@ -33,6 +33,16 @@ def test_overrides_apply_to_nested_and_world_fields():
         ("level_mix=random", ["level_mix must be one of", "['none', 'test', 'adversarial']", "'random'"]),
         ("adversarial_pool=0", ["adversarial_pool must be in [1, 65536]", "got 0"]),
         ("adversarial_bank=600", ["adversarial_bank must be in [1, adversarial_pool] = [1, 512]", "600"]),
+        ("knob_grid.ppo.width=8,16", ["knob_grid keys are the traced knobs", "'l2'", "--grid"]),
+        ("knob_grid.l2=", ["knob_grid.l2 needs at least one value"]),
+        ("knob_grid.l2=0,0", ["knob_grid.l2 values repeat"]),
+        ("knob_grid.l2=0,-1", ["knob_grid.l2 must be in [0, 1000]", "-1"]),
+        ("knob_grid.ppo.learning_rate=0,0.1", ["knob_grid.ppo.learning_rate must be in (0, 1]"]),
+        ("knob_grid.l1=0,nan", ["knob_grid.l1", "finite"]),
+        ("knob_grid.l1=a,b", ["knob_grid.l1 must be a number"]),
+        ("time_penalty=0.1", ["time_penalty", "ppo.halting=true"]),
+        ("channel_penalty=0.1", ["channel_penalty needs penalised_channel"]),
+        ("penalised_channel=smell", ["penalised_channel must be one of", "'smell'"]),
     ],
 )
 def test_bad_overrides_name_the_field_and_allowed_values(assignment, words):
@@ -43,8 +53,25 @@ def test_bad_overrides_name_the_field_and_allowed_values(assignment, words):
 
 
 def test_config_round_trips_through_plain_data():
-    cfg = C.apply_overrides(presets.get("coin-demo"), ["train_shifts=0,0.1", "eval.distributions=test"])
+    cfg = C.apply_overrides(presets.get("coin-demo"), ["train_shifts=0,0.1", "eval.distributions=test", "knob_grid.l2=0,1e-3,1e-2"])
     assert C.from_dict(cfg.to_dict()) == cfg
+
+
+def test_a_knob_grid_multiplies_the_population_and_lays_agents_out_in_cells():
+    from mesascope.experiments import population
+
+    cfg = C.apply_overrides(C.ExperimentConfig(), ["train_shifts=0,0.5", "seeds=2", "knob_grid.l2=0,0.1,1", "knob_grid.ppo.entropy_coef=0,0.05"])
+    assert cfg.num_agents == 2 * 3 * 2 * 2
+    knobs = population.agent_knobs(cfg)
+    cells = list(zip(knobs["train_shift"], knobs["l2"], knobs["ppo.entropy_coef"]))
+    assert cells[:4] == [(0.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 0.0, 0.05), (0.0, 0.0, 0.05)]
+    assert len(set(cells)) == 12 and all(cells.count(c) == 2 for c in set(cells))
+    seeds, shifts = population.agent_layout(cfg)
+    assert list(seeds[:4]) == [0, 1, 0, 1] and list(shifts) == list(knobs["train_shift"])
+    hyper = population.population_hyper(cfg)
+    assert hyper.entropy_coef.shape == (24,) and hyper.learning_rate is None and hyper.time_penalty is None
+    default = population.population_hyper(C.ExperimentConfig())
+    assert default.entropy_coef is None and default.learning_rate is None  # the default program is unchanged
 
 
 def test_every_field_is_documented():

@@ -397,7 +397,9 @@ def config_rows(config: ExperimentConfig | None = None) -> list[tuple[str, str, 
                 add(type(value), value, f"{f.name}.")
                 continue
             if f.name == "knob_grid":
-                rows.append(("knob_grid.KNOB", "list of float", "(none)", "KNOB one of " + ", ".join(TRACED_KNOBS) + "; each value allowed for that knob", cls_doc(docs, f.name, cls)))
+                for key in TRACED_KNOBS:
+                    rows.append((f"knob_grid.{key}", "list of float", ",".join(map(str, value.get(key, ()))) or "(not varied)",
+                                 f"each value as {key} allows, finite; non-empty, no repeats", cls_doc(docs, f.name, cls)))
                 continue
             if f.name == "world_options":
                 for option, default in registry.options(config.world).items():
