@@ -1,4 +1,4 @@
-"""The `mesascope` command line: list, show, config, run, demo, report, identify, runs, dose, scatter, sweep, influence, export."""
+"""The `mesascope` command line: list, show, config, run, diagnose, demo, report, identify, runs, dose, scatter, sweep, influence, export."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from mesascope.experiments.population import request_host_devices
 
 request_host_devices()  # before JAX starts: lets a population use every core (docs/design.md §5)
 
-from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, open_store, output_file, progress_reporter, sigterm_as_interrupt, text, training_errors  # noqa: E402
+from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, open_store, output_file, run_and_print, text  # noqa: E402
 from mesascope.commands.common import fail as _fail  # noqa: E402
 from mesascope.commands.config import config_command, config_epilog  # noqa: E402
+from mesascope.commands.diagnose import diagnose  # noqa: E402
 from mesascope.commands.dose import dose, scatter  # noqa: E402
 from mesascope.commands.export import export  # noqa: E402
 from mesascope.commands.influence import influence  # noqa: E402
@@ -84,21 +85,7 @@ def show(
         console.print(f"causal graph saved to {text(graph)}")
 
 
-def _run(config, db: Path, force: bool) -> None:
-    from mesascope.experiments.runner import run_experiment
-    from mesascope.report.terminal import print_summary
 
-    with open_store(db) as store, sigterm_as_interrupt(), progress_reporter() as progress:
-        with training_errors(db, "interrupted: the run is marked failed and will be redone next time", "the run is marked failed", "the run's"):
-            outcome = run_experiment(config, store, progress, force=force)
-    if outcome.reused:
-        console.print(f"[dim]run {outcome.result.run_id} was already finished: reusing it (rerun with --force to redo it)[/]")
-    if outcome.redone and outcome.redone != "--force":
-        console.print(f"[yellow]the finished run was damaged, so it was redone: {text(outcome.redone)}[/]")
-    print_summary(outcome.result, console)
-    timings = ", ".join(f"{k} {v:.0f}s" for k, v in outcome.result.timings.items())
-    console.print(f"run id [bold]{outcome.result.run_id}[/] ({timings})")
-    console.print(f"report: [bold]{text(outcome.report_path.resolve())}[/]")
 
 
 app.command("config")(config_command)
@@ -123,7 +110,7 @@ def run(
         config = config_module.apply_overrides(config, extra + list(assignments))
     except ValueError as error:
         _fail(str(error))
-    _run(config, db, force)
+    run_and_print(config, db, force)
 
 
 @app.command()
@@ -132,7 +119,7 @@ def demo(db: Path = DB_OPTION, force: bool = typer.Option(False, "--force", help
     from mesascope.experiments import presets
 
     console.print("[bold]mesascope demo[/]: agents rewarded for the coin, trained with the coin at the exit (p_random_coin = 0) or moved on 30% of levels (0.3); tested with the coin anywhere.")
-    _run(presets.get("coin-demo"), db, force)
+    run_and_print(presets.get("coin-demo"), db, force)
 
 
 @app.command()
@@ -214,6 +201,7 @@ def runs(db: Path = DB_OPTION) -> None:
     console.print(table)
 
 
+app.command("diagnose")(diagnose)
 app.command("dose")(dose)
 app.command("scatter")(scatter)
 app.command("sweep")(sweep)

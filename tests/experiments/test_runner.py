@@ -67,6 +67,15 @@ def test_run_stores_everything_and_reuses_a_finished_run(tmp_path, tiny, monkeyp
         assert third.result.thresholds["min_support"] == 0.99
         np.testing.assert_array_equal(third.result.curves["return/coin"], result.curves["return/coin"])
         assert "load_training" in third.result.timings and "train" not in third.result.timings
+    cli = CliRunner()
+    db = str(tmp_path / "m.db")
+    refused = cli.invoke(app, ["diagnose", first.result.run_id, "--db", db, "--set", "l2=0.5"])
+    assert refused.exit_code == 2 and "l2 change what is trained" in refused.output
+    done = cli.invoke(app, ["diagnose", first.result.run_id, "--db", db, "--set", "thresholds.min_log_bayes_factor=5"])
+    assert done.exit_code == 0, done.output
+    with Store(tmp_path / "m.db") as store:
+        rows = store.list_runs()
+        assert len(rows) == 3 and len({store.training_id(r["run_id"]) for r in rows}) == 1
 
 
 def test_interrupted_run_is_marked_failed_then_redone(tmp_path, tiny, monkeypatch):

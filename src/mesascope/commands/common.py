@@ -139,3 +139,23 @@ def progress_reporter() -> Iterator[Callable[[str, int, int], None]]:
             bar.update(tasks[phase], completed=done if total else 1)
 
         yield progress
+
+
+def run_and_print(config: Any, db: Path, force: bool, trained_by: str | None = None) -> None:
+    """Run (or reuse) the experiment `config` in the store at `db` with a progress bar (from the
+    parameters of run `trained_by` when given), then print its summary, timings and report path;
+    failures become clear errors."""
+    from mesascope.experiments.runner import run_experiment
+    from mesascope.report.terminal import print_summary
+
+    with open_store(db) as store, sigterm_as_interrupt(), progress_reporter() as progress:
+        with training_errors(db, "interrupted: the run is marked failed and will be redone next time", "the run is marked failed", "the run's"):
+            outcome = run_experiment(config, store, progress, force=force, trained_by=trained_by)
+    if outcome.reused:
+        console.print(f"[dim]run {outcome.result.run_id} was already finished: reusing it (rerun with --force to redo it)[/]")
+    if outcome.redone and outcome.redone != "--force":
+        console.print(f"[yellow]the finished run was damaged, so it was redone: {text(outcome.redone)}[/]")
+    print_summary(outcome.result, console)
+    timings = ", ".join(f"{k} {v:.0f}s" for k, v in outcome.result.timings.items())
+    console.print(f"run id [bold]{outcome.result.run_id}[/] ({timings})")
+    console.print(f"report: [bold]{text(outcome.report_path.resolve())}[/]")

@@ -18,7 +18,12 @@ DIRECTION_HELP = (
 
 def sweep(
     target: str = typer.Argument(..., help="A preset or world name (trained agents), or a world name with --planner."),
-    over: str = typer.Option(..., "--over", help="KEY=V1,V2,...: the config key and its values, e.g. ppo.width=16,32,64; with --planner one of horizon, temperature, gamma."),
+    over: Optional[str] = typer.Option(None, "--over", help="KEY=V1,V2,...: one experiment per value of one config key, e.g. ppo.width=16,32,64; with --planner one of horizon, temperature, gamma."),
+    grid: list[str] = typer.Option([], "--grid", help="KEY=V1,V2,... (repeatable): a grid axis. Traced knobs (train_shift, l2, l1, ppo.learning_rate, ppo.entropy_coef, time_penalty, channel_penalty) vary inside one compiled program; other keys (ppo.width, ppo.depth, ppo.thinking_steps, ppo.total_steps, world options) give one program per combination. See `mesascope knobs`."),
+    backend: str = typer.Option("local", "--backend", help="Where grid experiments train: local (this process), processes (a local pool), ray (the optional extra)."),
+    address: Optional[str] = typer.Option(None, "--address", help="With --backend ray: an existing cluster ('auto' for the one this machine is in); default a local Ray."),
+    workers: int = typer.Option(0, "--workers", min=0, max=1024, help="Processes (or Ray CPUs for a local Ray) to train on; 0: one per core."),
+    table: bool = typer.Option(False, "--table", help="With --grid: print every cell's verdict shares and returns."),
     planner: Optional[str] = typer.Option(None, "--planner", help="Sweep exact planners for this objective instead of training agents (no training, seconds)."),
     seeds: Optional[int] = typer.Option(None, "--seeds", help="Agents per training shift value (per swept value)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Environment steps per agent (ppo.total_steps); trained agents only."),
@@ -31,13 +36,37 @@ def sweep(
     """Sweep one knob and ask how pseudo-alignment changes along it: approximate alignment
     (misalignment shrinking with capacity) and suboptimality alignment (aligned behaviour turning
     to the proxy as compute grows), with the numbers and thresholds each verdict rests on."""
-    from mesascope.experiments.sweep import parse_over
+    from mesascope.experiments.sweep import parse_axis, parse_over
+    from mesascope.experiments import presets
 
+    out = out and output_file(out, "report.html")
+    if target in presets.GRID_PRESETS and over is None and planner is None:
+        preset_axes = list(presets.GRID_PRESETS[target][1])
+        grid = [f"{k}={','.join(v)}" for k, v in preset_axes if not any(g.split("=", 1)[0].strip() == k for g in grid)] + list(grid)
+    if grid:
+        if over is not None or planner is not None:
+            fail("--grid replaces --over (a one-axis grid is --grid KEY=...), and --planner sweeps take --over")
+        try:
+            axes = [parse_axis(g) for g in grid]
+            base = presets.get(target)
+            extra = [f"seeds={seeds}"] * (seeds is not None) + [f"ppo.total_steps={steps}"] * (steps is not None)
+            from mesascope.experiments import config as config_module
+
+            base = config_module.apply_overrides(base, extra + list(assignments))
+        except ValueError as error:
+            fail(str(error))
+        from mesascope.commands.grid import run_grid_command
+
+        run_grid_command(base, axes, db, force, backend, address, workers, out, table)
+        return
+    if over is None:
+        fail("give the axes to sweep: --grid KEY=V1,V2,... (repeatable) or --over KEY=V1,V2,...; or name a grid preset: " + ", ".join(presets.GRID_PRESETS))
+    if backend != "local" or address is not None:
+        fail("--backend and --address apply to --grid sweeps")
     try:
         key, values = parse_over(over)
     except ValueError as error:
         fail(str(error))
-    out = out and output_file(out, "report.html")
     if planner is not None:
         if assignments or steps is not None:
             fail("--set and --steps configure training; a --planner sweep trains nothing")

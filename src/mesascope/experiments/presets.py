@@ -61,6 +61,26 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
+def _study(name: str, world: str, **ppo: object) -> ExperimentConfig:
+    """The base of a bias study: the coin-demo budget, 16 seeds per cell."""
+    return ExperimentConfig(name=name, world=world, seeds=16, ppo=PPOConfig(total_steps=250_000, **ppo),
+                            eval=EvalConfig(episodes=64, bootstrap=300, gifs=0, checkpoints=4, influence_levels=0, identify_levels=32))
+
+
+GRID_PRESETS: dict[str, tuple[ExperimentConfig, tuple[tuple[str, tuple[str, ...]], ...]]] = {
+    "coin-biases": (_study("coin-biases", "coin"),
+                    (("train_shift", ("0.05", "0.1")), ("l2", ("0", "0.001", "0.01")), ("ppo.width", ("16", "64")))),
+    "coin-speed": (_study("coin-speed", "coin", thinking_steps=4, halting=True),
+                   (("train_shift", ("0.05", "0.1")), ("time_penalty", ("0", "0.01", "0.1")))),
+    "corner-biases": (_study("corner-biases", "corner"),
+                      (("train_shift", ("1", "2")), ("l2", ("0", "0.001", "0.01")), ("ppo.width", ("16", "64")))),
+}
+"""Sweep presets (`mesascope sweep NAME`): a base experiment and its grid axes. The bias studies
+of docs/biases.md: simplicity (L2, width) and speed (a time penalty on thinking iterations with a
+halting head) at training shifts where the coin world's agents are neither all aligned nor all
+proxy-aligned (docs/diagnostics.md); 16 seeds per cell."""
+
+
 def names() -> list[str]:
     """Preset names, sorted."""
     return sorted(PRESETS)
@@ -70,11 +90,13 @@ def get(name: str) -> ExperimentConfig:
     """The preset `name`, or a ValueError listing the presets (a world name runs its default)."""
     if name in PRESETS:
         return PRESETS[name]
+    if name in GRID_PRESETS:
+        return GRID_PRESETS[name][0]
     from mesascope.worlds import registry
 
     if name in registry.names():
         return world_default(name)
-    raise ValueError(f"unknown preset {name!r}; presets: {names()}; or a world name: {registry.names()}")
+    raise ValueError(f"unknown preset {name!r}; presets: {names()}; sweep presets: {sorted(GRID_PRESETS)}; or a world name: {registry.names()}")
 
 
 def world_default(world: str) -> ExperimentConfig:

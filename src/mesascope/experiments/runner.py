@@ -38,7 +38,7 @@ from mesascope.experiments import checkpoints as checkpoint_store
 from mesascope.experiments import population
 from mesascope.experiments.config import ExperimentConfig, validate
 from mesascope.experiments.evaluate import evaluate_identifiability, evaluate_influence, evaluate_population
-from mesascope.experiments.training import build_trainer, train_cell
+from mesascope.experiments.training import TrainedCell, build_trainer, train_cell
 from mesascope.records.results import AgentRecord, ExperimentResult
 from mesascope.report.html import write_report as write_html
 from mesascope.store.db import Store, StoreError, run_id_for
@@ -123,8 +123,20 @@ def _stage(name: str) -> None:
             f.write(name + "\n")
 
 
-def run_experiment(config: ExperimentConfig, store: Store, progress: Progress | None = None, force: bool = False) -> RunOutcome:
+def run_experiment(
+    config: ExperimentConfig,
+    store: Store,
+    progress: Progress | None = None,
+    force: bool = False,
+    trained_by: str | None = None,
+    trained: TrainedCell | None = None,
+) -> RunOutcome:
     """Run (or reuse) the experiment `config`, store its results and write its HTML report.
+
+    `trained_by` names a finished run whose stored parameters to diagnose instead of training
+    (its config must ask for the same training; the training code may have changed since):
+    `mesascope diagnose`. `trained` is the cell a backend already trained for `config`.
+    Otherwise a finished run with the same training id lends its parameters, or training runs.
 
     Raises RunInProgressError (from the store) while another live process computes the same
     run, and TrainingDiverged when training stops being finite (the run is marked failed)."""
@@ -146,10 +158,12 @@ def run_experiment(config: ExperimentConfig, store: Store, progress: Progress | 
                 write_report(result, report_path)
             return RunOutcome(result, report_path, reused=True)
 
-    store.begin_run(run_id, config.name, config.world, config_data, version, replace_finished=bool(redone), training_id=training_id_for(config))
+    source = store.load_result(trained_by) if trained_by else None
+    training_id = (store.training_id(trained_by) if trained_by else None) or training_id_for(config)
+    store.begin_run(run_id, config.name, config.world, config_data, version, replace_finished=bool(redone), training_id=training_id)
     try:
         with store.heartbeat(run_id):
-            result, files = _execute(config, world, run_id, store, progress)
+            result, files = _execute(config, world, run_id, store, progress, trained or source or _trained_by(store, training_id, run_id))
             _stage("store")
             store.finish_run(result, files)
     except BaseException as error:  # Ctrl-C and SIGTERM included: never leave a run that reads as finished
@@ -192,7 +206,11 @@ def check_finite(curves: dict[str, np.ndarray], params: list, batch_size: int) -
             raise TrainingDiverged(f"training diverged: the parameters of checkpoint {i + 1} are not finite")
 
 
-def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progress: Progress | None) -> tuple[ExperimentResult, list[Path]]:
+def _execute(
+    config: ExperimentConfig, world, run_id: str, store: Store, progress: Progress | None, source: ExperimentResult | TrainedCell | None
+) -> tuple[ExperimentResult, list[Path]]:
+    """Train (or take the parameters of `source`: a stored run or a cell trained elsewhere),
+    evaluate, diagnose; the result and its files."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     if progress and config.level_mix == "adversarial":
@@ -210,11 +228,12 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
         if progress:
             progress(f"training {config.num_agents} agents", done, total)
 
-    source = _trained_by(store, training_id_for(config), run_id)
     if source is None:
         cell = train_cell(config, on_chunk, built=(trainer, shift_name))
         params, curves, checkpoints = cell.params, cell.curves, cell.checkpoints
         timings["train"] = time.perf_counter() - start
+    elif isinstance(source, TrainedCell):
+        params, curves, checkpoints = source.params, source.curves, source.checkpoints
     else:
         if progress:
             progress(f"loading the parameters trained by run {source.run_id}", 0, 0)

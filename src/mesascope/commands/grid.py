@@ -1,0 +1,92 @@
+"""`mesascope sweep --grid`: a grid of agents (traced knobs inside one program, static knobs one
+program each) trained on a backend, diagnosed and summarised per cell and per knob."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+
+from mesascope.commands.common import console, fail, open_store, progress_reporter, sigterm_as_interrupt, text, training_errors
+
+
+def run_grid_command(base, axes: list[tuple[str, tuple[str, ...]]], db: Path, force: bool, backend_name: str, address: str | None,
+                     workers: int, out: Path | None, table: bool) -> None:
+    """Validate the grid, train what is missing on the backend, then print and write its outcomes."""
+    from mesascope.experiments.backends import BACKENDS, BackendError, make_backend
+    from mesascope.experiments.sweep import Grid, run_grid
+
+    grid = Grid(base, tuple(axes))
+    try:
+        configs = grid.configs()
+    except ValueError as error:
+        fail(str(error))
+    if backend_name not in BACKENDS:
+        fail(f"--backend must be one of {list(BACKENDS)}, got {backend_name!r}")
+    if address is not None and backend_name != "ray":
+        fail("--address names a Ray cluster; use it with --backend ray")
+    try:
+        backend = None if backend_name == "local" else make_backend(backend_name, workers, address)
+    except BackendError as error:
+        fail(str(error))
+    labels = [",".join(f"{k}={v}" for k, v in static.items()) for static in grid.static_labels()]
+
+    def announce(i, outcome):
+        state = "reused" if outcome.reused else "done"
+        console.print(f"{text(labels[i] or grid.base.name)}: run [bold]{outcome.result.run_id}[/] ({state}, {len(outcome.result.agents)} agents)")
+
+    console.print(f"grid: {len(configs)} program(s), {sum(c.num_agents for c in configs)} agents, backend {backend_name}")
+    with open_store(db) as store, sigterm_as_interrupt(), progress_reporter() as progress:
+        with training_errors(db, "interrupted: finished experiments are kept; the same command resumes the grid",
+                             "that experiment of the grid is marked failed", "the grid's"):
+            try:
+                done = run_grid(grid, store, progress, on_run=announce, force=force, backend=backend)
+            except BackendError as error:
+                fail(f"{error}; finished experiments are stored: the same command trains only the rest")
+    _summarise(grid, done.results, labels, out or db.with_name(f"{db.stem}_artifacts") / "sweeps" / grid.sweep_id() / "report.html", table)
+
+
+def _static_numbers(grid) -> list[dict[str, float]]:
+    """Static axis values as numbers (a non-numeric axis, e.g. level_mix, by its position)."""
+    out = []
+    for static in grid.static_labels():
+        row = {}
+        for key, value in static.items():
+            values = dict(grid.static())[key]
+            try:
+                row[key] = float(value)
+            except ValueError:
+                row[key] = float(values.index(value))
+        out.append(row)
+    return out
+
+
+def _summarise(grid, results, labels, path: Path, table: bool) -> None:
+    from mesascope.diagnose.grid_outcomes import cell_outcomes, grid_agents, knob_effects
+    from mesascope.records.intervals import format_interval, format_number
+    from mesascope.report.grid_report import SHOWN_CATEGORIES, write_grid_report
+
+    axes = [("train_shift" if k in ("train_shift", "train_shifts") else k) for k, _ in grid.axes]
+    if "train_shift" not in axes:
+        axes.append("train_shift")
+    agents = grid_agents(results, _static_numbers(grid), axes)
+    cells = cell_outcomes(agents, results[0].objectives)
+    effects = knob_effects(agents)
+    effect_table = Table(title="P(proxy-aligned) on test against each knob (other axes pooled)")
+    for column in ("knob", "Kendall τ", "p rising", "p falling", "logistic fit"):
+        effect_table.add_column(column)
+    for effect in effects:
+        effect_table.add_row(effect.knob, format_number(effect.trend.tau, 3), format_number(effect.trend.p_increasing, 3),
+                             format_number(effect.trend.p_decreasing, 3), "fits" if effect.fit.fits else text(effect.fit.reason))
+    console.print(effect_table)
+    if table:
+        cell_table = Table(title="cells (shares: 95% Wilson; returns: 95% bootstrap over agents)")
+        for column in (*axes, "agents", *SHOWN_CATEGORIES, f"{results[0].objectives[0]} (intended)"):
+            cell_table.add_column(column)
+        for cell in cells:
+            cell_table.add_row(*(f"{v:g}" for v in cell.coords.values()), str(cell.agents), *(format_interval(*cell.shares[c]) for c in SHOWN_CATEGORIES),
+                               format_interval(*cell.returns[results[0].objectives[0]]))
+        console.print(cell_table)
+    title = f"{grid.base.name} over {' × '.join(k for k, _ in grid.axes)}"
+    write_grid_report(path, title, list(grid.axes), results, labels, agents, cells, effects)
+    console.print(f"grid report: [bold]{text(Path(path).resolve())}[/]")
