@@ -1,4 +1,4 @@
-"""The `mesascope` command line: list, show, config, run, diagnose, demo, report, identify, runs, dose, scatter, sweep, influence, export."""
+"""The `mesascope` command line: list, show, config, knobs, run, diagnose, demo, report, identify, runs, dose, scatter, sweep, influence, export."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ request_host_devices()  # before JAX starts: lets a population use every core (d
 
 from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, open_store, output_file, run_and_print, text  # noqa: E402
 from mesascope.commands.common import fail as _fail  # noqa: E402
-from mesascope.commands.config import config_command, config_epilog  # noqa: E402
+from mesascope.commands.config import config_command, config_epilog, knobs_command  # noqa: E402
 from mesascope.commands.diagnose import diagnose  # noqa: E402
 from mesascope.commands.dose import dose, scatter  # noqa: E402
 from mesascope.commands.export import export  # noqa: E402
@@ -89,6 +89,7 @@ def show(
 
 
 app.command("config")(config_command)
+app.command("knobs")(knobs_command)
 
 
 @app.command(epilog=config_epilog())

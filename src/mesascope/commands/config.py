@@ -42,3 +42,18 @@ def config_epilog() -> str:
         rule = f"; allowed {allowed}" if allowed else ""
         lines.append(text(f"{key} ({kind}, default {default}{rule}): {doc}"))
     return "\n\n".join(lines)
+
+
+def knobs_command() -> None:
+    """The knobs a bias study varies (`mesascope sweep --grid KNOB=...`): traced ones share one
+    compiled program, static ones need a program per value; and what each stands for."""
+    from mesascope.experiments.knobs import KNOB_MEANINGS
+
+    table = Table(title="training knobs (sweep --grid KNOB=V1,V2,...)")
+    for column in ("knob", "kind", "what it changes", "what it stands for"):
+        table.add_column(column)
+    for knob, (kind, changes, meaning) in KNOB_MEANINGS.items():
+        table.add_row(knob, kind, changes, meaning)
+    console.print(table)
+    console.print("Traced knobs vary per agent inside one program (and across its host devices); static knobs give one program per "
+                  "combination. Every agent records its knob values; `mesascope diagnose RUN` re-diagnoses without retraining.")

@@ -17,6 +17,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 from mesascope.agents.ppo import PPOConfig
 from mesascope.diagnose.verdict import VerdictThresholds
+from mesascope.experiments.knobs import TRACED_KNOBS
 from mesascope.experiments.level_mix import LEVEL_MIXES
 from mesascope.fields import Spec, finite_problem, setting, spec_of
 from mesascope.worlds import registry
@@ -26,16 +27,7 @@ class ConfigError(ValueError):
     """A bad configuration value or key; the message names the field and the allowed values."""
 
 
-TRACED_KNOBS: dict[str, str] = {
-    "l2": "l2",
-    "l1": "l1",
-    "ppo.learning_rate": "learning_rate",
-    "ppo.entropy_coef": "entropy_coef",
-    "time_penalty": "time_penalty",
-    "channel_penalty": "channel_penalty",
-}
-"""Numeric training knobs that may differ per agent inside one compiled program (config key ->
-the `Hyper` field it sets). The training shift is one too, through `train_shifts`."""
+
 
 
 @dataclass(frozen=True)

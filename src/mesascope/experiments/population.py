@@ -14,7 +14,8 @@ from jax.sharding import Mesh, PartitionSpec
 
 from mesascope.agents.ppo import Hyper, Trainer
 from mesascope.experiments.checkpoints import Checkpoints, checkpoint_updates
-from mesascope.experiments.config import TRACED_KNOBS, ExperimentConfig
+from mesascope.experiments.config import ExperimentConfig
+from mesascope.experiments.knobs import TRACED_KNOBS
 
 HOST_DEVICE_FLAG = "--xla_force_host_platform_device_count"
 

@@ -52,11 +52,12 @@ PRESENTATION = ("report", "commands", "cli.py", "testing.py")
 """Parts of the package that only present stored results: changing them is not a new run."""
 
 
-TRAINING_SOURCES = ("worlds", "agents", "fields.py", "experiments/config.py", "experiments/training.py",
+TRAINING_SOURCES = ("worlds", "agents", "fields.py", "experiments/knobs.py", "experiments/training.py",
                     "experiments/population.py", "experiments/level_mix.py", "experiments/adversarial_bank.py",
                     "diagnose/identify.py")
 """The source that determines trained parameters (the adversarial level mix scores levels with
-diagnose/identify.py); a change anywhere else re-diagnoses stored parameters, never retrains."""
+diagnose/identify.py; config values enter through `TRAINING_ONLY`, so config.py's validation is
+not here); a change anywhere else re-diagnoses stored parameters, never retrains."""
 
 TRAINING_ONLY = ("seeds", "seed", "world", "world_options", "train_shifts", "level_mix", "adversarial_pool",
                  "adversarial_bank", "reward_weights", "l2", "l1", "time_penalty", "channel_penalty",

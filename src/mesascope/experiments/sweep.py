@@ -25,7 +25,8 @@ from typing import Callable
 
 import itertools
 
-from mesascope.experiments.config import TRACED_KNOBS, ConfigError, ExperimentConfig, apply_overrides
+from mesascope.experiments.config import ConfigError, ExperimentConfig, apply_overrides
+from mesascope.experiments.knobs import TRACED_KNOBS
 from mesascope.records.results import ExperimentResult
 from mesascope.experiments.backends import Backend
 from mesascope.experiments.runner import Progress, RunOutcome, code_version, run_experiment, training_id_for
