@@ -89,6 +89,11 @@ def test_a_grid_runs_on_ray_resumes_after_a_lost_worker_and_summarises_per_cell(
     with Store(tmp_path / "m.db") as store:  # the coin preset named differently: new diagnoses, the same two trainings
         runs = store.list_runs()
         assert len(runs) == 4 and len({store.training_id(r["run_id"]) for r in runs}) == 2
+    cli = CliRunner()
+    by_l2 = cli.invoke(app, ["dose", done.results[0].run_id, "--db", str(tmp_path / "m.db"), "--dial", "l2"], env={"COLUMNS": "200"})
+    assert by_l2.exit_code == 0 and "l2" in by_l2.output, by_l2.output
+    unknown = cli.invoke(app, ["dose", done.results[0].run_id, "--db", str(tmp_path / "m.db"), "--dial", "width"], env={"COLUMNS": "300"})
+    assert unknown.exit_code == 2 and "dials: train_shift" in unknown.output and "ppo.entropy_coef" in unknown.output
     assert list((tmp_path / "m_artifacts" / "sweeps").glob("*/report.html"))
 
 

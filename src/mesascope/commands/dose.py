@@ -73,8 +73,9 @@ def dose(
     run_id: str = RUN_ARGUMENT,
     db: Path = DB_OPTION,
     png: Optional[Path] = typer.Option(None, "--png", help="Also save the dose-response fit plot to this PNG file."),
+    dial: str = typer.Option("train_shift", "--dial", help="The dose: train_shift, or a traced knob the run varied (e.g. l2 of a knob_grid)."),
 ) -> None:
-    """Dose response of a finished run: how the training shift moves the verdicts.
+    """Dose response of a finished run: how the training shift (or another knob) moves the verdicts.
 
     Prints the share of each verdict and the normalised returns per training shift value, then
     the logistic fit of the share robustly aligned (and proxy-aligned) against the shift, or
@@ -83,7 +84,10 @@ def dose(
 
     png = png and output_file(png)
     result = load_finished(run_id, db)
-    response = dose_response(result)
+    try:
+        response = dose_response(result, dial_name=dial)
+    except KeyError as error:
+        fail(str(error.args[0]))
     console.print(Text(f"{result.name}  ·  world {result.world}  ·  run {result.run_id}", style="bold"))
     console.print(dose_table(response))
     if response.without_verdict:
@@ -97,7 +101,7 @@ def dose(
     if png is not None:
         from mesascope.report.diagnostic_plots import dose_fit_plot
 
-        png.write_bytes(dose_fit_plot(result))
+        png.write_bytes(dose_fit_plot(result, dial))
         console.print(f"plot saved to {text(png)}")
 
 

@@ -324,11 +324,12 @@ class DoseResponse:
     config: DoseConfig = field(default_factory=DoseConfig)
 
 
-def dose_response(result: ExperimentResult, config: DoseConfig = DoseConfig()) -> DoseResponse:
-    """Normalised returns, verdict shares and logistic fits against the training shift value,
-    on the result's test distribution (`readings.test_distribution`)."""
+def dose_response(result: ExperimentResult, config: DoseConfig = DoseConfig(), dial_name: str = "train_shift") -> DoseResponse:
+    """Normalised returns, verdict shares and logistic fits against the training shift value (or
+    any traced knob the agents recorded, `dial_name`), on the result's test distribution
+    (`readings.test_distribution`)."""
     distribution = readings.test_distribution(result)
-    dial = readings.agent_shifts(result)
+    dial = readings.agent_dial(result, dial_name)
     levels = np.unique(dial)
     per_agent = readings.agent_normalised(result, distribution)
     returns = {name: mean_by_dose(dial, per_agent[:, k], config, levels) for k, name in enumerate(result.objectives)}
@@ -338,5 +339,5 @@ def dose_response(result: ExperimentResult, config: DoseConfig = DoseConfig()) -
                            for r in result.agents], dtype=object)
     shares = {c: share_by_dose(dial[judged], categories[judged] == c, config, levels) for c in readings.VERDICT_CATEGORIES}
     fits = {c: fit_logistic(dial[judged], categories[judged] == c, config) for c in FITTED_CATEGORIES}
-    return DoseResponse(result.shift_name, distribution, tuple(result.objectives), tuple(float(v) for v in levels),
+    return DoseResponse(result.shift_name if dial_name == "train_shift" else dial_name, distribution, tuple(result.objectives), tuple(float(v) for v in levels),
                         returns, shares, fits, int((~judged).sum()), config)

@@ -43,6 +43,20 @@ def agent_shifts(result: ExperimentResult) -> np.ndarray:
     return np.array([float(record.train_shift) for record in result.agents], float)
 
 
+def agent_dial(result: ExperimentResult, dial: str = "train_shift") -> np.ndarray:
+    """(A,) each agent's value of `dial`: "train_shift", or a traced knob it recorded (e.g. "l2").
+    KeyError naming the recorded knobs when an agent has no such value."""
+    if dial in ("train_shift", result.shift_name):
+        return agent_shifts(result)
+    values = []
+    for record in result.agents:
+        if dial not in record.knobs:
+            recorded = sorted(record.knobs) or ["none: the run predates recorded knobs"]
+            raise KeyError(f"the agents of run {result.run_id} have no recorded value of {dial!r}; dials: train_shift, {', '.join(recorded)}")
+        values.append(float(record.knobs[dial]))
+    return np.array(values, float)
+
+
 def distributions(result: ExperimentResult) -> list[str]:
     """Distributions with data, 'train' first and 'test' next, then the rest alphabetically."""
     names = set(result.episode_returns) | {row.distribution for row in result.evaluations}

@@ -107,13 +107,13 @@ def _draw_returns(ax: Axes, result: ExperimentResult, response: DoseResponse) ->
     ax.legend(loc="best")
 
 
-def dose_fit_plot(result: ExperimentResult) -> bytes:
-    """Share robustly aligned / proxy-aligned against the training shift with logistic fits
-    (or why they do not fit), beside the normalised returns per objective."""
+def dose_fit_plot(result: ExperimentResult, dial: str = "train_shift") -> bytes:
+    """Share robustly aligned / proxy-aligned against the training shift (or the knob `dial`)
+    with logistic fits (or why they do not fit), beside the normalised returns per objective."""
     with plot_style():
         if not result.agents:
             return placeholder("Dose-response fit", "no agents were trained")
-        response = dose_response(result)
+        response = dose_response(result, dial_name=dial)
         figure = new_figure(13, 5.4)
         left, right = figure.subplots(1, 2, width_ratios=[1.25, 1])
         if any(s.agents for s in response.shares[FITTED_CATEGORIES[0]]):
@@ -125,7 +125,7 @@ def dose_fit_plot(result: ExperimentResult) -> bytes:
         for ax in (left, right):
             if len(response.doses) <= 10 and ax.axison:
                 ax.set_xticks(response.doses, [summary.format_shift(v) for v in response.doses])
-        figure.suptitle(f"Dose response: how much {result.shift_name} in training buys alignment, with fitted curves")
+        figure.suptitle(f"Dose response: how much {response.dial} in training buys alignment, with fitted curves")
         return to_png(figure)
 
 
