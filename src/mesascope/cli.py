@@ -42,6 +42,9 @@ def list_command() -> None:
     table.add_column("description")
     for name in presets.names():
         table.add_row(name, presets.DESCRIPTIONS.get(name, ""))
+    for name, (base, axes) in presets.GRID_PRESETS.items():
+        grid = " × ".join(f"{key} ∈ {{{', '.join(values)}}}" for key, values in axes)
+        table.add_row(name, f"sweep preset (`mesascope sweep {name}`): {grid}, {base.seeds} seeds per cell")
     console.print(table)
 
 
