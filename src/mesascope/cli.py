@@ -1,4 +1,4 @@
-"""The `mesascope` command line: list, show, config, knobs, run, diagnose, demo, report, identify, runs, dose, scatter, sweep, influence, export."""
+"""The `mesascope` command line: list, show, config, knobs, run, diagnose, demo, report, identify, runs, dose, scatter, sweep, influence, trajectory, export."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from mesascope.commands.dose import dose, scatter  # noqa: E402
 from mesascope.commands.export import export  # noqa: E402
 from mesascope.commands.influence import influence  # noqa: E402
 from mesascope.commands.sweep import sweep  # noqa: E402
+from mesascope.commands.trajectory import trajectory  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="mesascope: see, measure and explain inner-alignment failures.")
 
@@ -210,6 +211,7 @@ app.command("dose")(dose)
 app.command("scatter")(scatter)
 app.command("sweep")(sweep)
 app.command("influence")(influence)
+app.command("trajectory")(trajectory)
 app.command("export")(export)
 
 

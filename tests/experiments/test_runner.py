@@ -76,6 +76,10 @@ def test_run_stores_everything_and_reuses_a_finished_run(tmp_path, tiny, monkeyp
     with Store(tmp_path / "m.db") as store:
         rows = store.list_runs()
         assert len(rows) == 3 and len({store.training_id(r["run_id"]) for r in rows}) == 1
+    along = cli.invoke(app, ["trajectory", first.result.run_id, "--db", db, "--episodes", "4", "--png", str(tmp_path / "t.png")], env={"COLUMNS": "250"})
+    assert along.exit_code == 0, along.output
+    assert "256 steps" in along.output and "512 steps" in along.output and "proxy-aligned before aligned" in along.output
+    assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_interrupted_run_is_marked_failed_then_redone(tmp_path, tiny, monkeypatch):
