@@ -98,8 +98,9 @@ def dataset(world: World, key: jax.Array, config: GraderConfig) -> tuple[jax.Arr
     return obs, labels + config.label_noise * jax.random.normal(noise_key, labels.shape)
 
 
-def fit(world: World, keys: jax.Array, config: GraderConfig) -> tuple[Any, jax.Array]:
-    """Fit one grader per key (vmapped, one program): (stacked params, final training MSE per seed)."""
+def fit(world: World, keys: jax.Array, config: GraderConfig) -> tuple[Any, jax.Array, jax.Array]:
+    """Fit one grader per key (vmapped, one program): (stacked params, training MSE after the
+    last step per seed, variance of each seed's labels: the MSE of the best constant)."""
     network = GraderNetwork(config.width)
     optimizer = optax.adam(config.learning_rate)
 
@@ -117,8 +118,8 @@ def fit(world: World, keys: jax.Array, config: GraderConfig) -> tuple[Any, jax.A
             updates, state = optimizer.update(grads, state, params)
             return (optax.apply_updates(params, updates), state), value
 
-        (params, _), losses = jax.lax.scan(step, (params, optimizer.init(params)), None, length=config.fit_steps)
-        return params, losses[-1]
+        (params, _), _ = jax.lax.scan(step, (params, optimizer.init(params)), None, length=config.fit_steps)
+        return params, loss(params), jnp.var(labels)
 
     return jax.jit(jax.vmap(one))(keys)
 
@@ -133,9 +134,11 @@ def grade_fn(config: GraderConfig, params: Any) -> Grade:
     return lambda obs: network.apply(params, obs)
 
 
-def reward_hook(grade: Grade) -> Callable[[State, jax.Array, jax.Array, jax.Array], jax.Array]:
-    """A PPO reward hook that replaces the step's reward by the grade of where it led."""
-    return lambda state, action, final_obs, base: grade(final_obs)
+def reward_hook(config: GraderConfig) -> Callable[[State, jax.Array, jax.Array, jax.Array, Any], jax.Array]:
+    """A PPO reward hook that replaces the step's reward by the grade of where it led, under the
+    grader params each agent carries in `Hyper.reward_params`."""
+    network = GraderNetwork(config.width)
+    return lambda state, action, final_obs, base, params: network.apply(params, final_obs)
 
 
 def grader_q_values(world: World, level: Level, grade: Grade, gamma: float, horizon: int) -> jax.Array:
@@ -168,9 +171,12 @@ def grader_planner_policy(world: World, grade: Grade, gamma: float = 0.95, horiz
     return policy
 
 
-def graded_rollout(world: World, policy: Policy, levels: Level, key: jax.Array, grade: Grade) -> tuple[jax.Array, jax.Array]:
+def graded_rollout(
+    world: World, policy: Policy, levels: Level, key: jax.Array, grade: Grade, extra: Callable[[jax.Array], jax.Array] | None = None
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """One episode of `policy` per level (the keys of `diagnose.rollout.rollout`): (objective
-    returns (N, K), graded returns (N,): the grades of every step's final observation)."""
+    returns (N, K), graded returns (N,): the grades of every step's final observation, and the
+    sum over the episode's steps of `extra(observations acted on)` (N,), zeros without it)."""
     count = jax.tree.leaves(levels)[0].shape[0]
     reset_key, run_key = jax.random.split(key)
     timestep = jax.vmap(world.initial_timestep)(jax.random.split(reset_key, count), levels)
@@ -180,8 +186,9 @@ def graded_rollout(world: World, policy: Policy, levels: Level, key: jax.Array, 
         policy_key, world_key = jax.random.split(step_key)
         actions = jax.vmap(policy)(jax.random.split(policy_key, count), timestep.obs, timestep.state).astype(jnp.int32)
         nxt = jax.vmap(world.step, in_axes=(0, 0, 0, None))(jax.random.split(world_key, count), timestep.state, actions, 0.0)
-        record = (nxt.objective_rewards * alive[:, None], grade(nxt.final_obs) * alive)
+        added = jnp.zeros(count, jnp.float32) if extra is None else extra(timestep.obs)
+        record = (nxt.objective_rewards * alive[:, None], grade(nxt.final_obs) * alive, added * alive)
         return (nxt, alive & ~nxt.done), record
 
-    _, (rewards, grades) = jax.lax.scan(one, (timestep, jnp.ones(count, bool)), jax.random.split(run_key, world.max_steps))
-    return rewards.sum(0), grades.sum(0)
+    _, (rewards, grades, added) = jax.lax.scan(one, (timestep, jnp.ones(count, bool)), jax.random.split(run_key, world.max_steps))
+    return rewards.sum(0), grades.sum(0), added.sum(0)

@@ -26,8 +26,8 @@ from mesascope.worlds.core import Level, State, World
 SHAPING_KINDS = ("potential", "bonus")
 """The kinds of shaping term; a spec is `none` or `KIND:FEATURE`."""
 
-RewardHook = Callable[[State, jax.Array, jax.Array, jax.Array], jax.Array]
-"""Per environment: (state acted in, action, final observation, base reward) -> training reward."""
+RewardHook = Callable[[State, jax.Array, jax.Array, jax.Array, Any], jax.Array]
+"""Per environment: (state acted in, action, final observation, base reward, hook params) -> training reward."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,8 @@ def shaping_term(shaping: Shaping, before: jax.Array, after: jax.Array, terminat
 def reward_hook(world: World, shaping: Shaping) -> RewardHook:
     """The PPO reward hook adding the shaping term to the base reward of each step."""
 
-    def hook(state: State, action: jax.Array, final_obs: jax.Array, base: jax.Array) -> jax.Array:
-        del final_obs
+    def hook(state: State, action: jax.Array, final_obs: jax.Array, base: jax.Array, params: Any) -> jax.Array:
+        del final_obs, params
         inner, _, terminated = world.transition(state.level, state.inner, action)
         before = feature_value(world, shaping, state.level, state.inner)
         after = feature_value(world, shaping, state.level, inner)

@@ -138,3 +138,55 @@ def fit_goodhart(form: str, d: np.ndarray, gain: np.ndarray, resamples: int = 10
         peak=peak_of(form, alpha, beta), peak_low=float(low), peak_high=float(high),
         peak_share=float(np.isfinite(peaks_arr).mean()), empirical_peak=float(mean_d[int(np.argmax(mean_gain))]),
     )
+
+
+@dataclass(frozen=True)
+class PressurePoint:
+    """One pressure of a kind: d = sqrt(KL) (mean over graders) and the true and graded score
+    (mean over graders with a bootstrap interval over them)."""
+
+    label: str
+    d: float
+    true: tuple[float, float, float]
+    graded: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class GoodhartCurves:
+    """The points and fits of every pressure kind measured in a study."""
+
+    points: dict[str, list[PressurePoint]]
+    fits: dict[str, GoodhartFit]
+    base_true: float
+    planner_true: float
+
+
+def _interval(values: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float]:
+    values = np.asarray(values, np.float64)
+    means = rng.choice(values, size=(1000, values.size)).mean(1)
+    return float(values.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def curves(arrays: dict[str, np.ndarray], seed: int = 0) -> GoodhartCurves:
+    """Points and fits from a study's arrays (`experiments.goodhart`): best-of-n gains are over
+    the random base policy, RL gains over each agent's initial policy; units are graders."""
+    rng = np.random.default_rng(seed)
+    base = float(np.mean(arrays["random_true"]))
+    points: dict[str, list[PressurePoint]] = {}
+    fits: dict[str, GoodhartFit] = {}
+    if "bon_n" in arrays:
+        n = arrays["bon_n"]
+        d = np.sqrt(bon_kl(n))
+        true, graded = arrays["bon_true"], arrays["bon_graded"]
+        points["bon"] = [PressurePoint(f"n = {int(k)}", float(d[j]), _interval(true[:, j], rng), _interval(graded[:, j], rng)) for j, k in enumerate(n)]
+        if len(n) >= 2:
+            fits["bon"] = fit_goodhart("bon", np.tile(d, (true.shape[0], 1)), true - base, seed=seed)
+    if "rl_steps" in arrays:
+        d = np.sqrt(arrays["rl_kl"])
+        true, graded = arrays["rl_true"], arrays["rl_graded"]
+        points["rl"] = [PressurePoint(f"step {int(s)}", float(d[:, j].mean()), _interval(true[:, j], rng), _interval(graded[:, j], rng)) for j, s in enumerate(arrays["rl_steps"])]
+        if d.shape[1] >= 3:
+            fits["rl"] = fit_goodhart("rl", d, true - true[:, :1], seed=seed)
+    if "plan_true" in arrays:
+        points["plan"] = [PressurePoint("exact optimizer", math.inf, _interval(arrays["plan_true"], rng), _interval(arrays["plan_graded"], rng))]
+    return GoodhartCurves(points, fits, base, float(np.mean(arrays["planner_true"])))

@@ -61,7 +61,7 @@ def test_identity_hook_trains_bit_identically():
     config = PPOConfig(total_steps=64, num_envs=2, num_steps=32, minibatches=2, epochs=1, width=4, depth=1)
     hyper, key = Hyper.make(), jax.random.PRNGKey(0)
     plain = make_train(config, world).train(key, hyper)[0]
-    identity = make_train(config, world, reward_hook=lambda state, action, obs, base: base).train(key, hyper)[0]
+    identity = make_train(config, world, reward_hook=lambda state, action, obs, base, params: base).train(key, hyper)[0]
     for a, b in zip(jax.tree.leaves(plain), jax.tree.leaves(identity)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
@@ -77,7 +77,7 @@ def test_reward_hook_adds_the_shaping_term_of_the_step():
             nxt, _, terminated = world.transition(level, state.inner, jnp.int32(action))
             f0 = float(world.features(level, state.inner)[1])
             f1 = 0.0 if bool(terminated) else float(world.features(level, nxt)[1])
-            got = float(hook(state, jnp.int32(action), state.level.walls, jnp.float32(1.0)))
+            got = float(hook(state, jnp.int32(action), state.level.walls, jnp.float32(1.0), None))
             assert got == pytest.approx(1.0 + expected(f0, f1), abs=1e-6)
 
 
