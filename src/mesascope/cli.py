@@ -1,4 +1,4 @@
-"""The `mesascope` command line: list, show, config, run, demo, report, identify, runs, dose, scatter, sweep, influence, export, goodhart."""
+"""The `mesascope` command line: list, show, config, run, demo, report, identify, runs, dose, scatter, sweep, influence, export, goodhart, compare."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ request_host_devices()  # before JAX starts: lets a population use every core (d
 
 from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, open_store, output_file, progress_reporter, sigterm_as_interrupt, text, training_errors  # noqa: E402
 from mesascope.commands.common import fail as _fail  # noqa: E402
+from mesascope.commands.compare import compare  # noqa: E402
 from mesascope.commands.config import config_command, config_epilog  # noqa: E402
 from mesascope.commands.dose import dose, scatter  # noqa: E402
 from mesascope.commands.export import export  # noqa: E402
@@ -221,6 +222,7 @@ app.command("sweep")(sweep)
 app.command("influence")(influence)
 app.command("export")(export)
 app.command("goodhart")(goodhart)
+app.command("compare")(compare)
 
 
 if __name__ == "__main__":

@@ -65,9 +65,10 @@ class GraderNetwork(nn.Module):
         return nn.Dense(1)(x)[..., 0]
 
 
-def collect(world: World, key: jax.Array, count: int, policy: Policy, envs: int) -> tuple[jax.Array, jax.Array]:
-    """`count` steps of `policy` on training levels (auto-resetting): (final observations, intended rewards)."""
-    shift = world.distributions["train"].shift
+def collect(world: World, key: jax.Array, count: int, policy: Policy, envs: int, shift: float | None = None) -> tuple[jax.Array, jax.Array]:
+    """`count` steps of `policy` on training levels (the world's train distribution, or the dial
+    at `shift`), auto-resetting: (final observations, intended rewards)."""
+    shift = world.distributions["train"].shift if shift is None else shift
     steps = math.ceil(count / envs)
     level_key, reset_key, run_key = jax.random.split(key, 3)
     levels = world.sample_levels(level_key, shift, envs)
@@ -84,21 +85,21 @@ def collect(world: World, key: jax.Array, count: int, policy: Policy, envs: int)
     return obs, rewards.reshape(-1)[:count]
 
 
-def dataset(world: World, key: jax.Array, config: GraderConfig) -> tuple[jax.Array, jax.Array]:
-    """The labelled steps of one grader: (observations (N, ...), noisy labels (N,))."""
+def dataset(world: World, key: jax.Array, config: GraderConfig, shift: float | None = None) -> tuple[jax.Array, jax.Array]:
+    """The labelled steps of one grader on training levels (see `collect`): (observations (N, ...), noisy labels (N,))."""
     planned = int(round(config.labels * config.planner_share))
     planner_key, random_key, noise_key = jax.random.split(key, 3)
     parts = []
     if planned:
-        parts.append(collect(world, planner_key, planned, planner_for(world, world.intended), config.envs))
+        parts.append(collect(world, planner_key, planned, planner_for(world, world.intended), config.envs, shift))
     if config.labels - planned:
-        parts.append(collect(world, random_key, config.labels - planned, uniform_random(world.num_actions), config.envs))
+        parts.append(collect(world, random_key, config.labels - planned, uniform_random(world.num_actions), config.envs, shift))
     obs = jnp.concatenate([p[0] for p in parts])
     labels = jnp.concatenate([p[1] for p in parts])
     return obs, labels + config.label_noise * jax.random.normal(noise_key, labels.shape)
 
 
-def fit(world: World, keys: jax.Array, config: GraderConfig) -> tuple[Any, jax.Array, jax.Array]:
+def fit(world: World, keys: jax.Array, config: GraderConfig, shift: float | None = None) -> tuple[Any, jax.Array, jax.Array]:
     """Fit one grader per key (vmapped, one program): (stacked params, training MSE after the
     last step per seed, variance of each seed's labels: the MSE of the best constant)."""
     network = GraderNetwork(config.width)
@@ -106,7 +107,7 @@ def fit(world: World, keys: jax.Array, config: GraderConfig) -> tuple[Any, jax.A
 
     def one(key):
         data_key, init_key = jax.random.split(key)
-        obs, labels = dataset(world, data_key, config)
+        obs, labels = dataset(world, data_key, config, shift)
         params = network.init(init_key, obs[0])
 
         def loss(params):
@@ -167,6 +168,19 @@ def grader_planner_policy(world: World, grade: Grade, gamma: float = 0.95, horiz
         q = grader_q_values(world, state.level, grade, gamma, horizon)[world.state_index(state)]
         logits = jnp.where(q >= q.max() - TIE_TOLERANCE, 0.0, -jnp.inf)
         return jax.random.categorical(key, logits).astype(jnp.int32)
+
+    return policy
+
+
+def planned_batch_policy(world: World, q_tables: jax.Array) -> Callable[[jax.Array, jax.Array, State], jax.Array]:
+    """A batch policy (`diagnose.rollout.BatchPolicy`) acting greedily (random ties) on Q tables
+    (N, S+1, A) computed once per level of the batch it plays, in the batch's order."""
+
+    def policy(keys: jax.Array, obs: jax.Array, states: State) -> jax.Array:
+        del obs
+        q = q_tables[jnp.arange(q_tables.shape[0]), jax.vmap(world.state_index)(states)]
+        logits = jnp.where(q >= q.max(-1, keepdims=True) - TIE_TOLERANCE, 0.0, -jnp.inf)
+        return jax.vmap(jax.random.categorical)(keys, logits).astype(jnp.int32)
 
     return policy
 
