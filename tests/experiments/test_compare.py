@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mesascope.cli import app
+from mesascope.experiments.config import EvalConfig
 from mesascope.experiments.compare import AgentSpec, CompareConfig, parse_agents, run_compare
 from mesascope.report.compare import summarise
 from mesascope.store.db import Store
@@ -31,7 +32,8 @@ def test_cli_refuses_bad_specs_before_work(tmp_path):
 
 def test_planners_side_by_side_on_tamper_levels_are_stored_and_reused(tmp_path):
     world = registry.make("tamper")
-    config = CompareConfig("tamper", tuple(parse_agents("planner:register,planner:task", world)), seeds=1, steps=2048, episodes=8)
+    quick = EvalConfig(episodes=8, bootstrap=10, goal_mixture_resolution=1, goal_lapse=False, gifs=0, influence_levels=0, identify_levels=0)
+    config = CompareConfig("tamper", tuple(parse_agents("planner:register,planner:task", world)), seeds=1, steps=2048, evaluation=quick)
     with Store(tmp_path / "db.sqlite") as store:
         results = run_compare(config, store)
         again = run_compare(config, store)

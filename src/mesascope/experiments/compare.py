@@ -87,6 +87,9 @@ class CompareConfig:
     episodes: int = 128
     labels: int | None = None
     seed: int = 0
+    evaluation: EvalConfig | None = None
+    """Evaluation settings replacing the default (which uses `episodes` and skips GIFs,
+    influence and identifiability)."""
 
     def base(self, world: World) -> ExperimentConfig:
         """The experiment config every group shares (evaluation, thresholds, levels)."""
@@ -94,7 +97,7 @@ class CompareConfig:
         ppo = PPOConfig(total_steps=self.steps, num_envs=32, num_steps=64)
         return ExperimentConfig(
             name=f"compare-{self.world}", world=self.world, train_shifts=(float(shift),), seeds=self.seeds, seed=self.seed, ppo=ppo,
-            eval=EvalConfig(episodes=self.episodes, gifs=0, influence_levels=0, identify_levels=0),
+            eval=self.evaluation or EvalConfig(episodes=self.episodes, gifs=0, influence_levels=0, identify_levels=0),
         )
 
 
