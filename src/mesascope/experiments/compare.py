@@ -87,6 +87,8 @@ class CompareConfig:
     episodes: int = 128
     labels: int | None = None
     seed: int = 0
+    world_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Options of the world's constructor."""
     evaluation: EvalConfig | None = None
     """Evaluation settings replacing the default (which uses `episodes` and skips GIFs,
     influence and identifiability)."""
@@ -96,7 +98,7 @@ class CompareConfig:
         shift = world.distributions["train"].shift if self.train_shift is None else self.train_shift
         ppo = PPOConfig(total_steps=self.steps, num_envs=32, num_steps=64)
         return ExperimentConfig(
-            name=f"compare-{self.world}", world=self.world, train_shifts=(float(shift),), seeds=self.seeds, seed=self.seed, ppo=ppo,
+            name=f"compare-{self.world}", world=self.world, world_options=dict(self.world_options), train_shifts=(float(shift),), seeds=self.seeds, seed=self.seed, ppo=ppo,
             eval=self.evaluation or EvalConfig(episodes=self.episodes, gifs=0, influence_levels=0, identify_levels=0),
         )
 
@@ -105,7 +107,10 @@ def check(config: CompareConfig) -> World:
     """Validate before any work (ConfigError naming the field)."""
     if config.world not in registry.names():
         raise ConfigError(f"world must be one of {registry.names()}, got {config.world!r}")
-    world = registry.make(config.world)
+    try:
+        world = registry.make(config.world, **config.world_options)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"world_options: {error}") from None
     validate(config.base(world))
     if config.labels is not None and config.labels < 16:
         raise ConfigError(f"labels must be at least 16, got {config.labels}")
