@@ -52,7 +52,7 @@ def compare(
         summaries = summarise(results, distribution, seed)
         table = Table(title=f"{world} on {distribution}: {len(first.episode_returns[distribution][0])} levels shared by every group",
                       caption="returns: mean over agents [95% bootstrap over agents]; proxy > intended: share of episodes [Wilson 95%]")
-        table.add_column("group")
+        table.add_column("group", no_wrap=True)
         table.add_column("agents", justify="right")
         table.add_column("verdicts")
         for k, name in enumerate(first.objectives):
