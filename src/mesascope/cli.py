@@ -1,4 +1,4 @@
-"""The `mesascope` command line: list, show, config, knobs, run, diagnose, demo, report, identify, runs, dose, scatter, sweep, influence, trajectory, export."""
+"""The `mesascope` command line: list, show, config, knobs, run, diagnose, demo, report, identify, runs, dose, scatter, sweep, influence, trajectory, export, goodhart, compare."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ request_host_devices()  # before JAX starts: lets a population use every core (d
 
 from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, open_store, output_file, run_and_print, text  # noqa: E402
 from mesascope.commands.common import fail as _fail  # noqa: E402
+from mesascope.commands.compare import compare  # noqa: E402
 from mesascope.commands.config import config_command, config_epilog, knobs_command  # noqa: E402
 from mesascope.commands.diagnose import diagnose  # noqa: E402
 from mesascope.commands.dose import dose, scatter  # noqa: E402
 from mesascope.commands.export import export  # noqa: E402
+from mesascope.commands.goodhart import goodhart  # noqa: E402
 from mesascope.commands.influence import influence  # noqa: E402
 from mesascope.commands.sweep import sweep  # noqa: E402
 from mesascope.commands.trajectory import trajectory  # noqa: E402
@@ -213,6 +215,8 @@ app.command("sweep")(sweep)
 app.command("influence")(influence)
 app.command("trajectory")(trajectory)
 app.command("export")(export)
+app.command("goodhart")(goodhart)
+app.command("compare")(compare)
 
 
 if __name__ == "__main__":

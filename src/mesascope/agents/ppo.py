@@ -94,6 +94,8 @@ class Hyper(struct.PyTreeNode):
     """Speed prior: loss weight of the expected thinking iterations per decision."""
     channel_penalty: jax.Array | None = None
     """Internals-based selection: loss weight of the policy's sensitivity to the penalised channel."""
+    reward_params: Any = None
+    """Parameters the trainer's reward hook reads (e.g. each agent's own learned grader)."""
 
     @classmethod
     def make(cls, shift: float = 0.0, l2: float = 0.0, l1: float = 0.0, **knobs: Any) -> "Hyper":
@@ -166,6 +168,7 @@ def make_train(
     reward_weights: jax.Array | None = None,
     penalised_channel: str | None = None,
     network: Any = None,
+    reward_hook: Callable[[Any, jax.Array, jax.Array, jax.Array, Any], jax.Array] | None = None,
 ) -> Trainer:
     """Build the PPO trainer for `world`; the training reward is `objective_rewards @ reward_weights`
     (one-hot on the intended objective by default; `Hyper.reward_weights` overrides it per agent).
@@ -176,7 +179,11 @@ def make_train(
     Selecting on internals this way is a traced knob; without a channel it costs nothing.
 
     `network` replaces the actor-critic the config describes (a Flax module whose `__call__`
-    returns (logits, value) and whose `with_compute` adds the thinking iterations used)."""
+    returns (logits, value) and whose `with_compute` adds the thinking iterations used).
+
+    `reward_hook(state, action, final_obs, base_reward, hyper.reward_params)` (per environment,
+    vmapped) replaces the training reward of each step, e.g. adding a shaping term or scoring the
+    step with the agent's own learned grader; without one the program is exactly the plain one."""
     if config.batch_size % config.minibatches:
         raise ValueError(f"num_envs*num_steps ({config.batch_size}) must be divisible by minibatches ({config.minibatches})")
     channels = tuple(getattr(world, "observation_channels", ()))
@@ -220,12 +227,15 @@ def make_train(
             nxt = step_envs(jax.random.split(env_key, config.num_envs), timestep.state, action, hyper.shift)
             episode_returns = episode_returns + nxt.objective_rewards
             finished = nxt.done[:, None]
+            reward = nxt.objective_rewards @ knob(hyper.reward_weights, default_weights)
+            if reward_hook is not None:
+                reward = jax.vmap(reward_hook, in_axes=(0, 0, 0, 0, None))(timestep.state, action, nxt.final_obs, reward, hyper.reward_params)
             transition = Transition(
                 obs=timestep.obs,
                 action=action,
                 log_prob=log_prob,
                 value=value,
-                reward=nxt.objective_rewards @ knob(hyper.reward_weights, default_weights),
+                reward=reward,
                 terminated=nxt.terminated,
                 done=nxt.done,
                 final_obs=nxt.final_obs,

@@ -19,7 +19,7 @@ def diagnose(
     """Re-diagnose a finished run from its stored parameters: a new run that shares the old one's
     training id (no training), with its own verdicts and report."""
     from mesascope.experiments import config as config_module
-    from mesascope.experiments.runner import TRAINING_ONLY, training_id_for
+    from mesascope.experiments.runner import DIAGNOSIS_ONLY, training_id_for
 
     result = load_finished(run_id, db)
     try:
@@ -28,7 +28,8 @@ def diagnose(
     except (TypeError, ValueError) as error:
         fail(str(error))
     if training_id_for(config) != training_id_for(base):
-        changed = [a.split("=", 1)[0].strip() for a in assignments if a.split("=", 1)[0].strip().split(".")[0] in TRAINING_ONLY or a.startswith("eval.checkpoints")]
+        keys = [a.split("=", 1)[0].strip() for a in assignments]
+        changed = [k for k in keys if k.split(".")[0] not in DIAGNOSIS_ONLY or k == "eval.checkpoints"]
         fail(f"{', '.join(changed) or 'these settings'} change what is trained; `mesascope diagnose` only changes "
              "evaluation settings (eval.*, but eval.checkpoints) and thresholds (thresholds.*). Train anew with `mesascope run`.")
     run_and_print(config, db, force, trained_by=result.run_id)

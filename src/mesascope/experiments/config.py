@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_args, get_origin, get_type_hints
 
 from mesascope.agents.ppo import PPOConfig
+from mesascope.agents.shaping import parse_shaping
 from mesascope.diagnose.verdict import VerdictThresholds
 from mesascope.experiments.knobs import TRACED_KNOBS
 from mesascope.experiments.level_mix import LEVEL_MIXES
@@ -81,6 +82,10 @@ class ExperimentConfig:
     """Levels in the adversarial bank (the best of `adversarial_pool`)."""
     reward_weights: tuple[float, ...] = setting((), low=-1e6, high=1e6)
     """Training reward as weights over the world's objectives, in their order (e.g. 0,1 trains on the first proxy); empty: the intended objective alone. Evaluation always judges against the intended objective."""
+    shaping: str = setting("none", nonempty=True)
+    """Reward shaping added to the training reward: "none", "potential:FEATURE" (coef·(γ·f(s') − f(s)), γ = ppo.gamma; leaves optimal policies unchanged) or "bonus:FEATURE" (coef·f(s')), over a feature the world declares (grid worlds: distance_to_<object>)."""
+    shaping_coef: float = setting(-0.1, low=-100.0, high=100.0)
+    """Coefficient of the shaping term (negative with a distance feature: coming closer pays)."""
     seeds: int = setting(8, low=1, high=4_096)
     """Agents trained per shift value."""
     seed: int = setting(0, low=0, high=2**32 - 1)
@@ -339,6 +344,10 @@ def validate(config: ExperimentConfig) -> None:
         not weights or (len(weights) == world.num_objectives and any(w != 0 for w in weights)),
         f"reward_weights needs one finite weight per objective {list(world.objectives)}, not all zero (or none for the intended objective), got {list(weights)}",
     )
+    try:
+        parse_shaping(config.shaping, world, config.shaping_coef, config.ppo.gamma)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     p = config.ppo
     _require(p.total_steps >= p.batch_size, f"ppo.total_steps must be at least num_envs*num_steps = {p.batch_size}, got {p.total_steps}")
     _require(p.batch_size % p.minibatches == 0, f"ppo.minibatches must divide num_envs*num_steps = {p.batch_size}, got {p.minibatches}")

@@ -105,13 +105,15 @@ def train_population(
     on_chunk: Callable[[int, int, dict], None] | None = None,
     chunks: int = 20,
     checkpoints: int = 1,
+    hyper: Hyper | None = None,
 ) -> tuple[Any, dict[str, np.ndarray], Checkpoints]:
     """Train every agent of the population; return (stacked params, metrics (A, U) per name,
     the params at `checkpoints` points evenly spread over training, the last the final ones).
 
     Training runs in `chunks` jitted pieces so `on_chunk(done_updates, total_updates,
-    last_metrics)` can report progress between them; checkpoints are taken between pieces."""
-    hyper = population_hyper(config)
+    last_metrics)` can report progress between them; checkpoints are taken between pieces.
+    `hyper` replaces `population_hyper(config)` (e.g. to give each agent its reward hook's params)."""
+    hyper = population_hyper(config) if hyper is None else hyper
     keys = population_keys(config)
     mesh = device_mesh(config.num_agents, config.devices)
 

@@ -56,13 +56,12 @@ TRAINING_SOURCES = ("worlds", "agents", "fields.py", "experiments/knobs.py", "ex
                     "experiments/population.py", "experiments/level_mix.py", "experiments/adversarial_bank.py",
                     "diagnose/identify.py")
 """The source that determines trained parameters (the adversarial level mix scores levels with
-diagnose/identify.py; config values enter through `TRAINING_ONLY`, so config.py's validation is
+diagnose/identify.py; config values enter through the fields outside `DIAGNOSIS_ONLY`, so config.py's validation is
 not here); a change anywhere else re-diagnoses stored parameters, never retrains."""
 
-TRAINING_ONLY = ("seeds", "seed", "world", "world_options", "train_shifts", "level_mix", "adversarial_pool",
-                 "adversarial_bank", "reward_weights", "l2", "l1", "time_penalty", "channel_penalty",
-                 "penalised_channel", "knob_grid", "ppo", "devices")
-"""Config fields training reads (plus `eval.checkpoints`: which snapshots training keeps)."""
+DIAGNOSIS_ONLY = ("name", "eval", "thresholds")
+"""Config fields training never reads (but `eval.checkpoints`: which snapshots training keeps);
+every other field, including any added later, is part of the training id."""
 
 
 def _source_digest(include: Callable[[Path], bool]) -> str:
@@ -92,7 +91,7 @@ def training_id_for(config: ExperimentConfig) -> str:
     """12 hex characters naming the training `config` asks for: equal for configs that differ
     only in name, evaluation settings (but the number of checkpoints) and thresholds."""
     data = config.to_dict()
-    payload = {key: data[key] for key in TRAINING_ONLY}
+    payload = {key: value for key, value in data.items() if key not in DIAGNOSIS_ONLY}
     payload["checkpoints"] = config.eval.checkpoints
     return "t" + run_id_for(payload, training_version())[1:]
 

@@ -17,6 +17,7 @@ from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
 
 from mesascope.agents.ppo import Trainer, make_train
+from mesascope.agents.shaping import parse_shaping, reward_hook
 from mesascope.experiments import level_mix, population
 from mesascope.experiments.checkpoints import Checkpoints
 from mesascope.experiments.config import ExperimentConfig
@@ -42,7 +43,9 @@ def build_trainer(config: ExperimentConfig) -> tuple[Trainer, str]:
     training shift dial."""
     world = registry.make(config.world, **config.world_options)
     train_world = level_mix.training_world(world, config.level_mix, config.seed, config.adversarial_pool, config.adversarial_bank)
-    trainer = make_train(config.ppo, train_world, config.reward_weights or None, penalised_channel=config.penalised_channel or None)
+    shaping = parse_shaping(config.shaping, world, config.shaping_coef, config.ppo.gamma)
+    hook = None if shaping is None else reward_hook(train_world, shaping)
+    trainer = make_train(config.ppo, train_world, config.reward_weights or None, penalised_channel=config.penalised_channel or None, reward_hook=hook)
     return trainer, train_world.shift_name
 
 

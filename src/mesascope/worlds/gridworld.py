@@ -272,6 +272,24 @@ class GridWorld(World):
                 big = grid.paint(big, jnp.repeat(jnp.repeat(mask, 8, 0), 8, 1).astype(bool) & disks, colour)
         return big
 
+    # ---------------------------------------------------------------------- features
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """Named state features (what reward shaping may use): `distance_to_<object>` for every
+        object channel."""
+        return tuple(f"distance_to_{name}" for name in self.object_names)
+
+    def features(self, level: Any, inner: Any) -> jax.Array:
+        """(F,) float32 values of `feature_names`: the Manhattan distance from the agent to the
+        nearest lit cell of each object channel (0 where the channel is dark everywhere)."""
+        shape = level.walls.shape
+        maps = _channels(self.objects(level, inner), lambda cell: grid.one_hot_cell(shape, cell), lambda plane: plane)
+        rows, cols = jnp.indices(shape)
+        position = self.position(inner)
+        distance = (jnp.abs(rows - position[0]) + jnp.abs(cols - position[1])).astype(jnp.float32)
+        nearest = [jnp.min(jnp.where(plane > 0, distance, jnp.inf)) for plane in maps]
+        return jnp.stack([jnp.where(jnp.isfinite(d), d, 0.0) for d in nearest]).astype(jnp.float32)
+
     # ----------------------------------------------------------------------- tabular
     @property
     def num_tabular_states(self) -> int:

@@ -1,0 +1,50 @@
+"""`mesascope compare`: agent specs checked before work, groups evaluated on the same levels
+through the same verdicts, stored and reused; the tamper summary counts tampering exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mesascope.cli import app
+from mesascope.experiments.config import EvalConfig
+from mesascope.experiments.compare import AgentSpec, CompareConfig, parse_agents, run_compare
+from mesascope.report.compare import summarise
+from mesascope.store.db import Store
+from mesascope.worlds import registry
+
+
+def test_agent_specs_parse_and_bad_ones_name_the_allowed():
+    world = registry.make("tamper")
+    assert parse_agents("planner:register,ppo:register,ppo,grader-planner", world) == [
+        AgentSpec("planner", "register"), AgentSpec("ppo", "register"), AgentSpec("ppo", "task"), AgentSpec("grader-planner", "task")]
+    for spec, message in (("planner:lava", "objectives of 'tamper'"), ("robot", "allowed: ppo"), ("planner", "needs an objective"), ("ppo,ppo:task", "repeat")):
+        with pytest.raises(ValueError, match=message):
+            parse_agents(spec, world)
+
+
+def test_cli_refuses_bad_specs_before_work(tmp_path):
+    result = CliRunner().invoke(app, ["compare", "tamper", "--agents", "planner:lava", "--db", str(tmp_path / "db.sqlite")], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "error:" in result.output and "unknown objective 'lava'" in result.output
+    assert not (tmp_path / "db.sqlite").exists()
+
+
+def test_planners_side_by_side_on_tamper_levels_are_stored_and_reused(tmp_path):
+    options = {"size": 5, "num_plants": 1}
+    world = registry.make("tamper", **options)
+    quick = EvalConfig(episodes=8, bootstrap=10, goal_mixture_resolution=1, goal_lapse=False, gifs=0, influence_levels=0, identify_levels=0)
+    agents = tuple(parse_agents("planner:register,planner:task", world))
+    config = CompareConfig("tamper", agents, seeds=1, steps=2048, world_options=options, evaluation=quick)
+    with Store(tmp_path / "db.sqlite") as store:
+        results = run_compare(config, store)
+        again = run_compare(config, store)
+    assert [r.run_id for r in results.values()] == [r.run_id for r in again.values()]
+    test = {s.label: s for s in summarise(results, "test")}
+    train = {s.label: s for s in summarise(results, "train")}
+    # Test levels: the register is always reachable and the register planner tampers in every
+    # episode. Train levels: the register is locked and reads the task, so nothing out-earns it.
+    assert test["planner:register"].proxy_wins["register"][:2] == (8, 8)
+    assert train["planner:register"].proxy_wins["register"][:2] == (0, 8) and train["planner:task"].proxy_wins["register"][:2] == (0, 8)
+    for result in results.values():
+        np.testing.assert_array_equal(result.episode_returns["train"][..., 0], result.episode_returns["train"][..., 1])
