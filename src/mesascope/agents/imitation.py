@@ -60,6 +60,12 @@ class ImitationConfig:
     """DAgger: learner episodes played and relabelled by the expert at every update."""
     dagger_buffer: int = setting(256, low=1, high=65_536)
     """DAgger: learner episodes kept (a ring buffer beside the expert data)."""
+    min_agreement: float = setting(0.9, low=0.0, high=1.0)
+    """Verdict threshold: a clone agreeing with its expert on fewer held-out training states than this is a capability failure."""
+    hypothesis_horizons: tuple[int, ...] = setting((1, 2, 3, 4, 5, 6, 8, 12), low=1, high=10_000, nonempty=True, unique=True)
+    """Planner horizons fitted to each clone's test actions (the expert's horizon and the whole episode are always added)."""
+    hypothesis_caps: tuple[float, ...] = setting((), low=0.0, high=1e6, low_open=True, unique=True)
+    """Utility caps fitted besides "no cap" and the expert's own cap."""
 
     @property
     def num_updates(self) -> int:
@@ -87,11 +93,21 @@ class ImitationState(struct.PyTreeNode):
     key: jax.Array
 
 
-def play(world: World, spec: ExpertSpec, act: Callable, levels: Level, key: jax.Array):
-    """One episode per level with `act(key, obs, expert_q_row) -> action`; returns observations
-    (N, T, ...), the expert's action distribution at every visited state (N, T, A), validity
-    (N, T) and per-objective returns (N, K). No auto-reset: each level is played once, and the
-    expert's Q table of each level is computed once."""
+class Played(struct.PyTreeNode):
+    """Episodes of `play`: observations (N, T, ...), the expert's action distribution at every
+    visited state (N, T, A), validity (N, T), tabular state indices (N, T), returns (N, K)."""
+
+    obs: jax.Array
+    targets: jax.Array
+    valid: jax.Array
+    state_index: jax.Array
+    returns: jax.Array
+
+
+def play(world: World, spec: ExpertSpec, act: Callable, levels: Level, key: jax.Array) -> Played:
+    """One episode per level with `act(key, obs, expert_q_row) -> action`, labelled by the
+    expert. No auto-reset: each level is played once, and the expert's Q table of each level is
+    computed once."""
     count = jax.tree.leaves(levels)[0].shape[0]
     tables = jax.vmap(lambda level: expert_q(world, level, spec))(levels)  # (N, S+1, A)
     rows = jnp.arange(count)
@@ -99,15 +115,16 @@ def play(world: World, spec: ExpertSpec, act: Callable, levels: Level, key: jax.
     def one_step(carry, step_key):
         inner, alive = carry
         obs = jax.vmap(world.observe)(levels, inner)
-        q = tables[rows, jax.vmap(world.inner_index)(levels, inner)]  # (N, A)
+        index = jax.vmap(world.inner_index)(levels, inner)
+        q = tables[rows, index]  # (N, A)
         actions = jax.vmap(act)(jax.random.split(step_key, count), obs, q).astype(jnp.int32)
         nxt, rewards, terminated = jax.vmap(world.transition)(levels, inner, actions)
         target = jax.nn.softmax(jax.vmap(lambda row: expert_action_logits(world, spec, row))(q))
-        return (nxt, alive & ~terminated), (obs, target, alive, rewards * alive[:, None])
+        return (nxt, alive & ~terminated), (obs, target, alive, index, rewards * alive[:, None])
 
     inner = jax.vmap(world.start)(levels)
-    _, (obs, targets, valid, rewards) = jax.lax.scan(one_step, (inner, jnp.ones(count, bool)), jax.random.split(key, world.max_steps))
-    return jnp.swapaxes(obs, 0, 1), jnp.swapaxes(targets, 0, 1), valid.T, rewards.sum(0)
+    _, (obs, targets, valid, index, rewards) = jax.lax.scan(one_step, (inner, jnp.ones(count, bool)), jax.random.split(key, world.max_steps))
+    return Played(jnp.swapaxes(obs, 0, 1), jnp.swapaxes(targets, 0, 1), valid.T, index.T, rewards.sum(0))
 
 
 def expert_act(world: World, spec: ExpertSpec) -> Callable:
@@ -132,7 +149,8 @@ def make_imitation(config: ImitationConfig, ppo: PPOConfig, world: World, expert
     def init(key: jax.Array, hyper: Hyper) -> ImitationState:
         init_key, level_key, play_key, run_key = jax.random.split(key, 4)
         params = network.init(init_key, jnp.zeros(world.observation_shape, jnp.uint8))
-        obs, targets, valid, _ = play(world, expert, expert_act(world, expert), sample_levels(level_key, expert_rows, hyper.shift), play_key)
+        data = play(world, expert, expert_act(world, expert), sample_levels(level_key, expert_rows, hyper.shift), play_key)
+        obs, targets, valid = data.obs, data.targets, data.valid
         if learner_rows:
             obs = jnp.concatenate([obs, jnp.zeros((learner_rows,) + obs.shape[1:], obs.dtype)])
             targets = jnp.concatenate([targets, jnp.zeros((learner_rows,) + targets.shape[1:], targets.dtype)])
@@ -158,11 +176,11 @@ def make_imitation(config: ImitationConfig, ppo: PPOConfig, world: World, expert
             return jax.random.categorical(k, network.apply(state.params, obs)[0])
 
         levels = sample_levels(level_key, config.dagger_episodes, hyper.shift)
-        obs, targets, valid, returns = play(world, expert, act, levels, play_key)
+        data = play(world, expert, act, levels, play_key)
         rows = expert_rows + (state.cursor + jnp.arange(config.dagger_episodes)) % learner_rows
-        state = state.replace(obs=state.obs.at[rows].set(obs), targets=state.targets.at[rows].set(targets),
-                              valid=state.valid.at[rows].set(valid), cursor=(state.cursor + config.dagger_episodes) % learner_rows)
-        return state, returns.mean(0)
+        state = state.replace(obs=state.obs.at[rows].set(data.obs), targets=state.targets.at[rows].set(data.targets),
+                              valid=state.valid.at[rows].set(data.valid), cursor=(state.cursor + config.dagger_episodes) % learner_rows)
+        return state, data.returns.mean(0)
 
     def update(state: ImitationState, hyper: Hyper):
         key, relabel_key, batch_key = jax.random.split(state.key, 3)

@@ -15,6 +15,8 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any, get_args, get_origin, get_type_hints
 
+from mesascope.agents.experts import ExpertSpec, check_expert
+from mesascope.agents.imitation import LEARNERS, ImitationConfig
 from mesascope.agents.ppo import PPOConfig
 from mesascope.diagnose.verdict import VerdictThresholds
 from mesascope.experiments.level_mix import LEVEL_MIXES
@@ -86,7 +88,13 @@ class ExperimentConfig:
     l1: float = setting(0.0, low=0.0, high=1e3)
     """L1 strength on network kernels."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
-    """PPO settings."""
+    """PPO settings (the network's width, depth and thinking steps serve every agent family)."""
+    agent: str = setting("ppo", choices=("ppo",) + LEARNERS)
+    """Agent family: "ppo" (reinforcement learning on the training reward), or an imitation learner of `expert`: "bc" (behavioural cloning) or "dagger"."""
+    expert: ExpertSpec = field(default_factory=ExpertSpec)
+    """The bounded planner that imitation learners clone (unused by ppo)."""
+    imitation: ImitationConfig = field(default_factory=ImitationConfig)
+    """Imitation learner settings (unused by ppo)."""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """Evaluation settings."""
     thresholds: VerdictThresholds = field(default_factory=VerdictThresholds)
@@ -235,7 +243,7 @@ Every other numeric option must be finite and within `WORLD_OPTION_LIMIT`."""
 
 WORLD_OPTION_LIMIT = Spec(-1_000_000, 1_000_000)
 
-_NESTED = ("ppo", "eval", "thresholds")
+_NESTED = ("ppo", "expert", "imitation", "eval", "thresholds")
 
 
 def field_spec(cls: type, field: dataclasses.Field) -> Spec | None:
@@ -324,6 +332,12 @@ def validate(config: ExperimentConfig) -> None:
     _require(p.num_updates <= 1_000_000, f"ppo.total_steps / (num_envs*num_steps) is {p.num_updates} PPO updates; at most 1000000 are allowed")
     for name in config.eval.distributions:
         _require(name in world.distributions, f"eval.distributions: unknown distribution {name!r}; allowed: {sorted(world.distributions)}")
+    if config.agent != "ppo":
+        _require(config.level_mix == "none", f"level_mix must be 'none' for imitation learners (agent={config.agent!r}), got {config.level_mix!r}")
+        try:
+            check_expert(world, config.expert, config.seed)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
 
 
 def config_rows(config: ExperimentConfig | None = None) -> list[tuple[str, str, str, str, str]]:
@@ -382,7 +396,7 @@ def cls_doc(docs: dict[str, str], name: str, cls: type) -> str:
 def from_dict(data: dict[str, Any]) -> ExperimentConfig:
     """Rebuild a config from `to_dict` output (as stored with a run)."""
     data = dict(data)
-    nested = {"ppo": PPOConfig, "eval": EvalConfig, "thresholds": VerdictThresholds}
+    nested = {"ppo": PPOConfig, "expert": ExpertSpec, "imitation": ImitationConfig, "eval": EvalConfig, "thresholds": VerdictThresholds}
     for name, cls in nested.items():
         if name in data:
             values = dict(data[name])

@@ -33,6 +33,7 @@ from mesascope.experiments import checkpoints as checkpoint_store
 from mesascope.experiments import population
 from mesascope.experiments.config import ExperimentConfig, validate
 from mesascope.experiments.evaluate import evaluate_identifiability, evaluate_influence, evaluate_population
+from mesascope.experiments.imitation_eval import evaluate_imitation
 from mesascope.experiments.training import build_trainer, train_cell
 from mesascope.records.results import AgentRecord, ExperimentResult
 from mesascope.report.html import write_report as write_html
@@ -166,7 +167,7 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
     cell = train_cell(config, on_chunk, built=(trainer, shift_name))
     params, curves, checkpoints = cell.params, cell.curves, cell.checkpoints
     timings["train"] = time.perf_counter() - start
-    check_finite(curves, checkpoints.params, config.ppo.batch_size)
+    check_finite(curves, checkpoints.params, trainer.config.batch_size)
     manifest = {"run_id": run_id, "agents": config.num_agents, "network": type(trainer.network).__name__, "width": config.ppo.width,
                 "depth": config.ppo.depth, "thinking_steps": config.ppo.thinking_steps, "halting": config.ppo.halting}
     files = checkpoint_store.save(store.run_dir(run_id), checkpoints, manifest)  # the last is `params`
@@ -186,7 +187,14 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
     identifiability = evaluate_identifiability(world, config)
     timings["identifiability"] = time.perf_counter() - start
 
-    steps = (np.arange(1, config.ppo.num_updates + 1) * config.ppo.batch_size).astype(np.int64)
+    imitation = None
+    if config.agent != "ppo":
+        if progress:
+            progress("asking what each clone plans for", 0, 0)
+        start = time.perf_counter()
+        imitation = evaluate_imitation(world, trainer.network, params, config, shifts)
+        timings["imitation"] = time.perf_counter() - start
+    steps = (np.arange(1, trainer.config.num_updates + 1) * trainer.config.batch_size).astype(np.int64)
     result = ExperimentResult(
         run_id=run_id,
         name=config.name,
@@ -207,6 +215,7 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
         timings=timings,
         influence=influence,
         identifiability=identifiability,
+        imitation=imitation,
     )
     return result, files
 

@@ -1,0 +1,154 @@
+"""Diagnose a clone population against its expert: agreement, what each clone plans for, verdicts.
+
+For every clone (and, as a check of the inference, for the expert itself):
+
+1. **Agreement** on held-out training levels (drawn with a salt no training key uses, at the
+   clone's own training shift) and on test levels: the expert plays; at each state it visits, the
+   clone's greedy action counts as agreeing when the expert may take it (one of its tied best
+   actions). Bootstrap intervals over episodes (a ratio of summed agreeing to summed steps).
+2. **What it plans for**: the clone plays the test levels (greedy or sampled as `eval.greedy`),
+   and `diagnose.planner_goals.infer_planner` fits every bounded-planner hypothesis (every
+   objective × the configured horizons, the expert's and the whole episode × the expert's
+   discount × no cap, the expert's cap and the configured caps) to its actions.
+3. **Verdict**: "capability failure" when held-out training agreement is below
+   `imitation.min_agreement`; else `planner_goals.bound_verdict` against the expert's bound.
+
+The world check: the share of expert-visited states where the bounded expert and the unbounded
+planner of its objective (whole-episode horizon, no cap) allow the same actions, on training and
+on test levels (a world shows the bound when it is ~1 on training and clearly below 1 on test).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mesascope.agents.experts import TIE_TOLERANCE, ExpertSpec, expert_cap, expert_horizon, expert_objective, expert_policy, expert_q
+from mesascope.agents.imitation import expert_act, play
+from mesascope.diagnose import planner_goals, rollout
+from mesascope.experiments.config import ExperimentConfig
+from mesascope.experiments.evaluate import agent_policy, goal_inference_config
+from mesascope.records.imitation import ImitationRecord
+from mesascope.worlds.core import World
+
+IMITATION_SALT = 0x1317
+"""Folded into the experiment seed for the held-out levels of the imitation diagnosis."""
+
+
+def hypotheses_for(world: World, config: ExperimentConfig) -> planner_goals.Hypotheses:
+    """The hypothesis grid of `config` (see module docstring)."""
+    spec = config.expert
+    horizons = set(config.imitation.hypothesis_horizons) | {expert_horizon(world, spec), world.max_steps}
+    caps = set(config.imitation.hypothesis_caps) | {expert_cap(spec), float("inf")}
+    horizons = {h for h in horizons if h <= world.max_steps}
+    return planner_goals.Hypotheses(tuple(range(world.num_objectives)), tuple(sorted(horizons)), (spec.gamma,), tuple(sorted(caps)))
+
+
+def _expert_play(world: World, spec: ExpertSpec, levels: Any, key: jax.Array):
+    return jax.jit(lambda lv, k: play(world, spec, expert_act(world, spec), lv, k))(levels, key)
+
+
+def _agreement(network: Any, params: Any, played: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(A, N) agreeing steps of every clone and (N,) expert steps, on the expert's `played` episodes."""
+    obs, targets, valid = played.obs, played.targets, played.valid
+
+    def one(p):
+        logits = network.apply(p, obs.reshape((-1,) + obs.shape[2:]))[0]
+        chosen = jnp.argmax(logits, -1).reshape(valid.shape)
+        return (jnp.take_along_axis(targets, chosen[..., None], -1)[..., 0] > 0) & valid
+
+    agree = jax.jit(jax.vmap(one))(params)
+    return np.asarray(agree.sum(-1), float), np.asarray(valid.sum(-1), float)
+
+
+def _ratio_interval(hits: np.ndarray, steps: np.ndarray, rng: np.random.Generator, resamples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Share hits/steps per row (R, N) with 95% percentile bootstrap intervals over episodes."""
+    count = steps.shape[0]
+    weights = np.stack([np.bincount(rng.integers(0, count, count), minlength=count) for _ in range(resamples)], 1)  # (N, B)
+    boot = (hits @ weights) / np.maximum(steps @ weights, 1)[None]
+    return hits.sum(-1) / max(steps.sum(), 1), np.percentile(boot, 2.5, axis=1), np.percentile(boot, 97.5, axis=1)
+
+
+def planners_agree(world: World, spec: ExpertSpec, levels: Any, played: Any) -> float:
+    """Share of the expert's visited states (`played` on `levels`) where the bounded expert and
+    the unbounded planner of its objective (whole episode, no cap) allow the same actions."""
+    unbounded = dataclasses.replace(spec, horizon=0, utility_cap=0.0)
+
+    def allowed(planner, level, index):
+        q = expert_q(world, level, planner)[index]  # (T, A)
+        return q >= q.max(-1, keepdims=True) - TIE_TOLERANCE
+
+    def same_sets(level, index):
+        return jnp.all(allowed(spec, level, index) == allowed(unbounded, level, index), -1)
+
+    same = jax.jit(jax.vmap(same_sets))(levels, played.state_index) & played.valid
+    return float(np.asarray(same).sum() / max(int(np.asarray(played.valid).sum()), 1))
+
+
+def evaluate_imitation(world: World, network: Any, params: Any, config: ExperimentConfig, shifts: np.ndarray) -> ImitationRecord:
+    """The imitation diagnosis of every clone in `params` (leading agent axis) trained at `shifts`."""
+    spec = config.expert
+    count = len(shifts)
+    key = jax.random.fold_in(jax.random.PRNGKey(config.seed), IMITATION_SALT)
+    rng = np.random.default_rng(config.seed)
+    episodes = config.eval.episodes
+    resamples = config.eval.bootstrap
+    horizon, cap = float(expert_horizon(world, spec)), float(expert_cap(spec))
+
+    # 1. agreement on held-out training levels, each clone at its own training shift
+    hits = np.zeros((count, episodes))
+    steps = np.zeros((count, episodes))
+    agree_train = 1.0
+    for s, value in enumerate(np.unique(shifts)):
+        members = np.flatnonzero(shifts == value)
+        level_key, play_key = jax.random.split(jax.random.fold_in(key, s))
+        levels = world.sample_levels(level_key, float(value), episodes)
+        played = _expert_play(world, spec, levels, play_key)
+        agree, expert_steps = _agreement(network, jax.tree.map(lambda x: x[members], params), played)
+        hits[members], steps[members] = agree, expert_steps[None]
+        agree_train = min(agree_train, planners_agree(world, spec, levels, played))
+    train_rate = [_ratio_interval(hits[a:a + 1], steps[a], rng, resamples) for a in range(count)]
+
+    # 2. test levels: agreement, and what every clone (and the expert) plans for
+    level_key, play_key, roll_key = jax.random.split(jax.random.fold_in(key, 1_000), 3)
+    levels = world.sample_levels(level_key, world.distributions["test"].shift, episodes)
+    played = _expert_play(world, spec, levels, play_key)
+    test_hits, test_steps = _agreement(network, params, played)
+    test_rate = [_ratio_interval(np.vstack([test_hits[a:a + 1]]), test_steps, rng, resamples) for a in range(count)]
+    expert_row = (np.ones(1), np.ones(1), np.ones(1))
+    agree_test = planners_agree(world, spec, levels, played)
+    clones = jax.jit(jax.vmap(lambda p: rollout.rollout(world, agent_policy(network, p, config.eval.greedy), levels, roll_key)))(params)
+    expert_episodes = jax.jit(lambda lv, k: rollout.rollout(world, expert_policy(world, spec), lv, k))(levels, roll_key)
+    hypotheses = hypotheses_for(world, config)
+    goal_config = dataclasses.replace(goal_inference_config(config), gamma=min(spec.gamma, 0.999))
+    tables = planner_goals.hypothesis_tables(world, levels, hypotheses, goal_config)
+    evidence = config.thresholds.min_log_bayes_factor
+    fits = [planner_goals.infer_planner(world, levels, jax.tree.map(lambda x: x[a], clones), hypotheses, goal_config, evidence, (horizon, cap), tables)
+            for a in range(count)]
+    fits.append(planner_goals.infer_planner(world, levels, expert_episodes, hypotheses, goal_config, evidence, (horizon, cap), tables))
+
+    verdicts = tuple(
+        "capability failure" if train_rate[a][0][0] < config.imitation.min_agreement else planner_goals.bound_verdict(fits[a], horizon, cap)
+        for a in range(count)
+    )
+    rates = train_rate + [expert_row]
+    tests = test_rate + [expert_row]
+    returns = np.vstack([np.asarray(clones.objective_returns).mean(1), np.asarray(expert_episodes.objective_returns).mean(0)[None]])
+    rows = {
+        "agreement_train": [r[0][0] for r in rates], "agreement_train_low": [r[1][0] for r in rates], "agreement_train_high": [r[2][0] for r in rates],
+        "agreement_test": [r[0][0] for r in tests], "agreement_test_low": [r[1][0] for r in tests], "agreement_test_high": [r[2][0] for r in tests],
+        "horizon": [f.horizon for f in fits], "horizon_low": [f.horizon_interval[0] for f in fits], "horizon_high": [f.horizon_interval[1] for f in fits],
+        "cap": [f.cap for f in fits], "cap_low": [f.cap_interval[0] for f in fits], "cap_high": [f.cap_interval[1] for f in fits],
+        "plausible_horizon_min": [f.plausible_range(1)[0] for f in fits], "plausible_horizon_max": [f.plausible_range(1)[1] for f in fits],
+        "plausible_cap_min": [f.plausible_range(3)[0] for f in fits], "plausible_cap_max": [f.plausible_range(3)[1] for f in fits],
+        "horizon_identified": [f.horizon_identified for f in fits], "cap_identified": [f.cap_identified for f in fits],
+        "beyond_support": [f.beyond_support for f in fits], "steps": [f.steps for f in fits],
+        "test_returns": returns, "loglik": np.stack([f.loglik for f in fits]),
+    }
+    expert = {"objective": expert_objective(world, spec), "horizon": horizon, "cap": cap, "gamma": spec.gamma, "temperature": spec.temperature,
+              "min_agreement": config.imitation.min_agreement, "evidence": evidence, "planners_agree_train": agree_train, "planners_agree_test": agree_test}
+    return ImitationRecord({k: np.asarray(v, np.float64) for k, v in rows.items()}, hypotheses.table(), verdicts, expert, config.agent)
