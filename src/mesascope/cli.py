@@ -1,4 +1,4 @@
-"""The `mesascope` command line: list, show, config, run, demo, report, identify, runs, dose, scatter, sweep, influence, export."""
+"""The `mesascope` command line: list, show, config, run, demo, report, identify, runs, dose, scatter, sweep, influence, export, imitate."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from mesascope.commands.common import fail as _fail  # noqa: E402
 from mesascope.commands.config import config_command, config_epilog  # noqa: E402
 from mesascope.commands.dose import dose, scatter  # noqa: E402
 from mesascope.commands.export import export  # noqa: E402
+from mesascope.commands.imitate import imitate  # noqa: E402
 from mesascope.commands.influence import influence  # noqa: E402
 from mesascope.commands.sweep import sweep  # noqa: E402
 
@@ -219,6 +220,7 @@ app.command("scatter")(scatter)
 app.command("sweep")(sweep)
 app.command("influence")(influence)
 app.command("export")(export)
+app.command("imitate")(imitate)
 
 
 if __name__ == "__main__":
