@@ -21,6 +21,7 @@ on test levels (a world shows the bound when it is ~1 on training and clearly be
 from __future__ import annotations
 
 import dataclasses
+from functools import lru_cache
 from typing import Any
 
 import jax
@@ -76,17 +77,20 @@ def _ratio_interval(hits: np.ndarray, steps: np.ndarray, rng: np.random.Generato
 def planners_agree(world: World, spec: ExpertSpec, levels: Any, played: Any) -> float:
     """Share of the expert's visited states (`played` on `levels`) where the bounded expert and
     the unbounded planner of its objective (whole episode, no cap) allow the same actions."""
+    same = _same_sets(world, spec)(levels, played.state_index) & played.valid
+    return float(np.asarray(same).sum() / max(int(np.asarray(played.valid).sum()), 1))
+
+
+@lru_cache(maxsize=16)
+def _same_sets(world: World, spec: ExpertSpec):
+    """Jitted (levels, state indices (N, T)) -> (N, T): bounded and unbounded allowed sets equal."""
     unbounded = dataclasses.replace(spec, horizon=0, utility_cap=0.0)
 
     def allowed(planner, level, index):
         q = expert_q(world, level, planner)[index]  # (T, A)
         return q >= q.max(-1, keepdims=True) - TIE_TOLERANCE
 
-    def same_sets(level, index):
-        return jnp.all(allowed(spec, level, index) == allowed(unbounded, level, index), -1)
-
-    same = jax.jit(jax.vmap(same_sets))(levels, played.state_index) & played.valid
-    return float(np.asarray(same).sum() / max(int(np.asarray(played.valid).sum()), 1))
+    return jax.jit(jax.vmap(lambda level, index: jnp.all(allowed(spec, level, index) == allowed(unbounded, level, index), -1)))
 
 
 def evaluate_imitation(world: World, network: Any, params: Any, config: ExperimentConfig, shifts: np.ndarray) -> ImitationRecord:
