@@ -43,7 +43,7 @@ def fits(world):
         tables = hypothesis_tables(world, levels, HYPOTHESES, CONFIG)
         for horizon in (2, 4, 6):
             episodes = play(levels, key, horizon)
-            out[dist, horizon] = infer_planner(world, levels, episodes, HYPOTHESES, CONFIG, 3.0, (4, float("inf")), tables)
+            out[dist, horizon] = infer_planner(world, levels, episodes, HYPOTHESES, CONFIG, 3.0, (4, float("inf")), tables, objective=1)
     return out
 
 

@@ -16,8 +16,13 @@ apart); likewise the cap. Bootstrap over episodes (parameters refitted per resam
 percentile intervals of the best hypothesis's H and c; exact ties go to the first hypothesis
 in grid order, which lists smaller horizons and caps first (the most bounded explanation).
 
-The bound question: given an expert bound (H_e, c_e), a hypothesis lies *within* it when H ≤ H_e
-and c ≤ c_e. `beyond_support` is the share of resamples whose best hypothesis lies outside.
+The bound question is asked about one objective (the expert's, `objective`): horizon and cap
+are read off the plausible hypotheses *of that objective* (a planner of another objective with
+a long horizon is not "planning further for the expert's goal"), and the best hypothesis of that
+objective gives the intervals. Given an expert bound (H_e, c_e), a hypothesis lies *within* it
+when H ≤ H_e and c ≤ c_e; `beyond_support` is the share of resamples whose best hypothesis of the
+objective lies outside. When no hypothesis of the objective is plausible, the policy pursues
+another objective and the bound question has no answer.
 """
 
 from __future__ import annotations
@@ -69,10 +74,14 @@ class PlannerFit:
     Attributes:
         hypotheses: (M, 4) rows (objective, horizon, gamma, cap).
         loglik: (M,) maximised log-likelihood of each hypothesis.
-        best: index of the best hypothesis.
+        best: index of the best hypothesis (any objective).
         plausible: (M,) bool, within `evidence` nats of the best.
-        horizon_identified, cap_identified: whether every plausible hypothesis shares H (resp. c).
-        horizon_interval, cap_interval: bootstrap percentile intervals of the best H and c.
+        focus: (M,) bool, the hypotheses of the objective the bound is about (all when none).
+        focus_best: index of the best hypothesis of that objective.
+        horizon_identified, cap_identified: whether every plausible hypothesis of the objective
+            shares H (resp. c).
+        horizon_interval, cap_interval: bootstrap percentile intervals of H and c of the best
+            hypothesis of the objective.
         beyond_support: share of resamples whose best hypothesis exceeds the given bound (NaN
             without a bound).
         steps: valid steps the fit rests on; evidence: the plausibility margin in nats.
@@ -82,6 +91,8 @@ class PlannerFit:
     loglik: np.ndarray
     best: int
     plausible: np.ndarray
+    focus: np.ndarray
+    focus_best: int
     horizon_identified: bool
     cap_identified: bool
     horizon_interval: tuple[float, float]
@@ -92,18 +103,24 @@ class PlannerFit:
 
     @property
     def horizon(self) -> int:
-        """H of the best hypothesis."""
-        return int(self.hypotheses[self.best, 1])
+        """H of the best hypothesis of the objective."""
+        return int(self.hypotheses[self.focus_best, 1])
 
     @property
     def cap(self) -> float:
-        """c of the best hypothesis (inf: uncapped)."""
-        return float(self.hypotheses[self.best, 3])
+        """c of the best hypothesis of the objective (inf: uncapped)."""
+        return float(self.hypotheses[self.focus_best, 3])
+
+    @property
+    def objective_plausible(self) -> bool:
+        """Whether any hypothesis of the objective is plausible."""
+        return bool((self.plausible & self.focus).any())
 
     def plausible_range(self, column: int) -> tuple[float, float]:
-        """(min, max) of a hypothesis column (1: horizon, 3: cap) over the plausible set."""
-        values = self.hypotheses[self.plausible, column]
-        return float(values.min()), float(values.max())
+        """(min, max) of a hypothesis column (1: horizon, 3: cap) over the plausible hypotheses
+        of the objective (NaN when none is plausible)."""
+        values = self.hypotheses[self.plausible & self.focus, column]
+        return (float(values.min()), float(values.max())) if values.size else (float("nan"), float("nan"))
 
 
 def within(hypotheses: np.ndarray, horizon: float, cap: float) -> np.ndarray:
@@ -150,20 +167,28 @@ def infer_planner(
     evidence: float,
     bound: tuple[float, float] | None = None,
     tables: goals.PlannerTables | None = None,
+    objective: int | None = None,
 ) -> PlannerFit:
     """Fit every hypothesis to the actions of `episodes` (episode n played on level n); `bound`
-    is (H_e, c_e) for `beyond_support`; `tables` from `hypothesis_tables`, to share them."""
+    is (H_e, c_e) for `beyond_support`; `tables` from `hypothesis_tables`, to share them;
+    `objective` the objective index the horizon, cap and bound are read for (None: any)."""
     tables = tables if tables is not None else hypothesis_tables(world, levels, hypotheses, config)
     ll, _, _, rows = goals.loglik_table(world, levels, episodes, config, tables)  # (M, B, E, N)
     totals = ll.sum(-1).reshape(ll.shape[0], -1).max(-1)
     best = int(np.argmax(totals))
     plausible = totals >= totals[best] - evidence
+    focus = np.ones(len(rows), bool) if objective is None else rows[:, 0] == objective
+    focus_best = int(np.flatnonzero(focus)[np.argmax(totals[focus])])
     steps = int(np.asarray(episodes.valid).sum())
     rng = np.random.default_rng(config.seed)
     count = ll.shape[-1]
     flat = ll.reshape(-1, count)  # (M * B * E, N)
     resampled = np.stack([np.bincount(rng.integers(0, count, count), minlength=count) for _ in range(config.bootstrap)], 1)
-    picks = np.argmax((flat @ resampled).reshape(ll.shape[0], -1, resampled.shape[1]).max(1), 0) if config.bootstrap else np.asarray([best])
+    if config.bootstrap:
+        profiles = (flat @ resampled).reshape(ll.shape[0], -1, resampled.shape[1]).max(1)  # (M, R)
+        picks = np.flatnonzero(focus)[np.argmax(profiles[focus], 0)]
+    else:
+        picks = np.asarray([focus_best])
     tail = 100 * (1 - config.confidence) / 2
 
     def interval(column: int) -> tuple[float, float]:
@@ -171,18 +196,26 @@ def infer_planner(
         return float(np.percentile(values, tail, method="inverted_cdf")), float(np.percentile(values, 100 - tail, method="inverted_cdf"))
 
     beyond = float("nan") if bound is None else float(np.mean(~within(rows[picks], *bound)))
+    chosen = plausible & focus
     return PlannerFit(
-        hypotheses=rows, loglik=totals, best=best, plausible=plausible,
-        horizon_identified=len(set(rows[plausible, 1])) == 1, cap_identified=len(set(rows[plausible, 3])) == 1,
+        hypotheses=rows, loglik=totals, best=best, plausible=plausible, focus=focus, focus_best=focus_best,
+        horizon_identified=len(set(rows[chosen, 1])) == 1, cap_identified=len(set(rows[chosen, 3])) == 1,
         horizon_interval=interval(1), cap_interval=interval(3), beyond_support=beyond, steps=steps, evidence=float(evidence),
     )
 
 
+OTHER_OBJECTIVE = "pursues another objective"
+"""The verdict when no planner of the expert's objective explains the actions."""
+
+
 def bound_verdict(fit: PlannerFit, horizon: float, cap: float) -> str:
-    """"imitates the bound" when every plausible hypothesis keeps (horizon, cap); "plans beyond
-    its expert's horizon/cap" when none does; otherwise "not identifiable" (the levels explain
-    the actions as well with a planner inside the bound as with one beyond it)."""
-    inside = within(fit.hypotheses[fit.plausible], horizon, cap)
+    """"imitates the bound" when every plausible hypothesis of the objective keeps (horizon,
+    cap); "plans beyond its expert's horizon/cap" when none does; "not identifiable" when the
+    levels explain the actions as well with a planner inside the bound as with one beyond it;
+    `OTHER_OBJECTIVE` when no planner of the objective is plausible."""
+    if not fit.objective_plausible:
+        return OTHER_OBJECTIVE
+    inside = within(fit.hypotheses[fit.plausible & fit.focus], horizon, cap)
     if inside.all():
         return "imitates the bound"
     if not inside.any():

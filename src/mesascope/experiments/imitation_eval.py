@@ -11,7 +11,9 @@ For every clone (and, as a check of the inference, for the expert itself):
    objective × the configured horizons, the expert's and the whole episode × the expert's
    discount × no cap, the expert's cap and the configured caps) to its actions.
 3. **Verdict**: "capability failure" when held-out training agreement is below
-   `imitation.min_agreement`; else `planner_goals.bound_verdict` against the expert's bound.
+   `imitation.min_agreement`; else `planner_goals.bound_verdict` against the expert's bound,
+   read on the hypotheses of the expert's objective ("pursues another objective" when none of
+   them explains the clone's test actions).
 
 The world check: the share of expert-visited states where the bounded expert and the unbounded
 planner of its objective (whole-episode horizon, no cap) allow the same actions, on training and
@@ -131,9 +133,10 @@ def evaluate_imitation(world: World, network: Any, params: Any, config: Experime
     goal_config = dataclasses.replace(goal_inference_config(config), gamma=min(spec.gamma, 0.999))
     tables = planner_goals.hypothesis_tables(world, levels, hypotheses, goal_config)
     evidence = config.thresholds.min_log_bayes_factor
-    fits = [planner_goals.infer_planner(world, levels, jax.tree.map(lambda x: x[a], clones), hypotheses, goal_config, evidence, (horizon, cap), tables)
+    focus = world.objectives.index(expert_objective(world, spec))
+    fits = [planner_goals.infer_planner(world, levels, jax.tree.map(lambda x: x[a], clones), hypotheses, goal_config, evidence, (horizon, cap), tables, focus)
             for a in range(count)]
-    fits.append(planner_goals.infer_planner(world, levels, expert_episodes, hypotheses, goal_config, evidence, (horizon, cap), tables))
+    fits.append(planner_goals.infer_planner(world, levels, expert_episodes, hypotheses, goal_config, evidence, (horizon, cap), tables, focus))
 
     verdicts = tuple(
         "capability failure" if train_rate[a][0][0] < config.imitation.min_agreement else planner_goals.bound_verdict(fits[a], horizon, cap)
@@ -152,6 +155,7 @@ def evaluate_imitation(world: World, network: Any, params: Any, config: Experime
         "horizon_identified": [f.horizon_identified for f in fits], "cap_identified": [f.cap_identified for f in fits],
         "beyond_support": [f.beyond_support for f in fits], "steps": [f.steps for f in fits],
         "test_returns": returns, "loglik": np.stack([f.loglik for f in fits]),
+        "best_objective": [f.hypotheses[f.best, 0] for f in fits],
     }
     expert = {"objective": expert_objective(world, spec), "horizon": horizon, "cap": cap, "gamma": spec.gamma, "temperature": spec.temperature,
               "min_agreement": config.imitation.min_agreement, "evidence": evidence, "planners_agree_train": agree_train, "planners_agree_test": agree_test}

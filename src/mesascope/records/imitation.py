@@ -13,6 +13,7 @@ ROW_ARRAYS = (
     "agreement_train", "agreement_train_low", "agreement_train_high", "agreement_test", "agreement_test_low", "agreement_test_high",
     "horizon", "horizon_low", "horizon_high", "cap", "cap_low", "cap_high", "plausible_horizon_min", "plausible_horizon_max",
     "plausible_cap_min", "plausible_cap_max", "horizon_identified", "cap_identified", "beyond_support", "steps", "test_returns", "loglik",
+    "best_objective",
 )
 """Arrays with one row per clone, then one last row for the expert itself (its own fit, a
 check of the inference on a planner whose bound is known)."""
@@ -23,8 +24,9 @@ class ImitationRecord:
     """Per clone (rows 0..A-1) and for the expert (row A): agreement with the expert on held-out
     training levels and on test levels (share of the expert's visited states where the clone's
     greedy action is one the expert may take, with bootstrap intervals over episodes), the best
-    planner hypothesis fitted to its test actions (horizon, cap: inf means uncapped; bootstrap
-    intervals; the plausible set's range; whether H and c are identified), the share of
+    planner hypothesis of the expert's objective fitted to its test actions (horizon, cap: inf
+    means uncapped; bootstrap intervals; the plausible set's range; whether H and c are
+    identified), the objective index of the best hypothesis of any objective, the share of
     resamples whose best hypothesis exceeds the expert's bound, test returns per objective
     (rows, K), log-likelihoods per hypothesis (rows, M); and verdicts for the clones.
 
@@ -59,5 +61,5 @@ class ImitationRecord:
         """Rebuild a record from what `to_arrays` produced."""
         meta = json.loads(metadata["imitation"])
         expert = {k: (float(v) if k != "objective" else v) for k, v in meta["expert"].items()}
-        rows = {name: arrays[name] for name in ROW_ARRAYS}
+        rows = {name: arrays[name] for name in ROW_ARRAYS if name in arrays}
         return cls(rows, arrays["hypotheses"], tuple(meta["verdicts"]), expert, meta["learner"])

@@ -51,6 +51,7 @@ def imitation_summary(result: ExperimentResult) -> dict[str, Any] | None:
             "cap": _interval(record.cap[i], record.cap_low[i], record.cap_high[i])
             + ("" if record.cap_identified[i] else f"; not identifiable: plausible {_number(record.plausible_cap_min[i])}–{_number(record.plausible_cap_max[i])}"),
             "beyond": f"{100 * record.beyond_support[i]:.0f}%",
+            "best": result.objectives[int(record.best_objective[i])] if "best_objective" in record.rows else "",
         })
     headline = (
         f"{record.learner} clones of a {expert['objective']} planner with horizon {_number(expert['horizon'])}, utility cap "
@@ -63,7 +64,8 @@ def imitation_summary(result: ExperimentResult) -> dict[str, Any] | None:
 
 
 COLUMNS = (("who", "who"), ("verdict", "verdict"), ("agreement_train", "agreement, held-out train"), ("agreement_test", "agreement, test"),
-           ("horizon", "inferred horizon [95%]"), ("cap", "inferred cap [95%]"), ("beyond", "resamples beyond the bound"))
+           ("best", "best-fitting objective"), ("horizon", "inferred horizon [95%]"), ("cap", "inferred cap [95%]"),
+           ("beyond", "resamples beyond the bound"))
 
 
 def imitation_table(result: ExperimentResult) -> Table | None:
