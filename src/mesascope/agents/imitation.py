@@ -95,12 +95,14 @@ class ImitationState(struct.PyTreeNode):
 
 class Played(struct.PyTreeNode):
     """Episodes of `play`: observations (N, T, ...), the expert's action distribution at every
-    visited state (N, T, A), validity (N, T), tabular state indices (N, T), returns (N, K)."""
+    visited state (N, T, A), validity (N, T), tabular state indices (N, T), actions taken (N, T),
+    returns (N, K)."""
 
     obs: jax.Array
     targets: jax.Array
     valid: jax.Array
     state_index: jax.Array
+    actions: jax.Array
     returns: jax.Array
 
 
@@ -120,11 +122,11 @@ def play(world: World, spec: ExpertSpec, act: Callable, levels: Level, key: jax.
         actions = jax.vmap(act)(jax.random.split(step_key, count), obs, q).astype(jnp.int32)
         nxt, rewards, terminated = jax.vmap(world.transition)(levels, inner, actions)
         target = jax.nn.softmax(jax.vmap(lambda row: expert_action_logits(world, spec, row))(q))
-        return (nxt, alive & ~terminated), (obs, target, alive, index, rewards * alive[:, None])
+        return (nxt, alive & ~terminated), (obs, target, alive, index, actions, rewards * alive[:, None])
 
     inner = jax.vmap(world.start)(levels)
-    _, (obs, targets, valid, index, rewards) = jax.lax.scan(one_step, (inner, jnp.ones(count, bool)), jax.random.split(key, world.max_steps))
-    return Played(jnp.swapaxes(obs, 0, 1), jnp.swapaxes(targets, 0, 1), valid.T, index.T, rewards.sum(0))
+    _, (obs, targets, valid, index, actions, rewards) = jax.lax.scan(one_step, (inner, jnp.ones(count, bool)), jax.random.split(key, world.max_steps))
+    return Played(jnp.swapaxes(obs, 0, 1), jnp.swapaxes(targets, 0, 1), valid.T, index.T, actions.T, rewards.sum(0))
 
 
 def expert_act(world: World, spec: ExpertSpec) -> Callable:

@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mesascope.agents.experts import TIE_TOLERANCE, ExpertSpec, expert_cap, expert_horizon, expert_objective, expert_policy, expert_q
+from mesascope.agents.experts import TIE_TOLERANCE, ExpertSpec, expert_cap, expert_horizon, expert_objective, expert_q
 from mesascope.agents.imitation import expert_act, play
 from mesascope.diagnose import planner_goals, rollout
 from mesascope.experiments.config import ExperimentConfig
@@ -51,21 +51,30 @@ def hypotheses_for(world: World, config: ExperimentConfig) -> planner_goals.Hypo
     return planner_goals.Hypotheses(tuple(range(world.num_objectives)), tuple(sorted(horizons)), (spec.gamma,), tuple(sorted(caps)))
 
 
+@lru_cache(maxsize=16)
+def _expert_player(world: World, spec: ExpertSpec):
+    """Jitted (levels, key) -> `Played` episodes of the expert (one compilation per expert)."""
+    return jax.jit(lambda levels, key: play(world, spec, expert_act(world, spec), levels, key))
+
+
 def _expert_play(world: World, spec: ExpertSpec, levels: Any, key: jax.Array):
-    return jax.jit(lambda lv, k: play(world, spec, expert_act(world, spec), lv, k))(levels, key)
+    return _expert_player(world, spec)(levels, key)
 
 
-def _agreement(network: Any, params: Any, played: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(A, N) agreeing steps of every clone and (N,) expert steps, on the expert's `played` episodes."""
-    obs, targets, valid = played.obs, played.targets, played.valid
-
-    def one(p):
+@lru_cache(maxsize=16)
+def _agreement_function(network: Any):
+    def one(p, obs, targets, valid):
         logits = network.apply(p, obs.reshape((-1,) + obs.shape[2:]))[0]
         chosen = jnp.argmax(logits, -1).reshape(valid.shape)
         return (jnp.take_along_axis(targets, chosen[..., None], -1)[..., 0] > 0) & valid
 
-    agree = jax.jit(jax.vmap(one))(params)
-    return np.asarray(agree.sum(-1), float), np.asarray(valid.sum(-1), float)
+    return jax.jit(jax.vmap(one, in_axes=(0, None, None, None)))
+
+
+def _agreement(network: Any, params: Any, played: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(A, N) agreeing steps of every clone and (N,) expert steps, on the expert's `played` episodes."""
+    agree = _agreement_function(network)(params, played.obs, played.targets, played.valid)
+    return np.asarray(agree.sum(-1), float), np.asarray(played.valid.sum(-1), float)
 
 
 def _ratio_interval(hits: np.ndarray, steps: np.ndarray, rng: np.random.Generator, resamples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -128,7 +137,10 @@ def evaluate_imitation(world: World, network: Any, params: Any, config: Experime
     expert_row = (np.ones(1), np.ones(1), np.ones(1))
     agree_test = planners_agree(world, spec, levels, played)
     clones = jax.jit(jax.vmap(lambda p: rollout.rollout(world, agent_policy(network, p, config.eval.greedy), levels, roll_key)))(params)
-    expert_episodes = jax.jit(lambda lv, k: rollout.rollout(world, expert_policy(world, spec), lv, k))(levels, roll_key)
+    # the expert's own test episodes (for the check of the inference) are those it played above;
+    # `terminated` is approximate (an episode ending on the last step reads as truncated) and unused
+    expert_episodes = rollout.Episodes(objective_returns=played.returns, length=played.valid.sum(-1), terminated=played.valid.sum(-1) < world.max_steps,
+                                       state_index=played.state_index, actions=played.actions, valid=played.valid)
     hypotheses = hypotheses_for(world, config)
     goal_config = dataclasses.replace(goal_inference_config(config), gamma=min(spec.gamma, 0.999))
     tables = planner_goals.hypothesis_tables(world, levels, hypotheses, goal_config)
