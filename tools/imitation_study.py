@@ -9,6 +9,9 @@ bootstrap intervals over clones. Diagnostics the study does not read (goal infer
 the world's objectives on training levels, influence, identifiability, GIFs) are switched off.
 
     python tools/imitation_study.py --db study.db [--seeds 16] [--cells default,small-data,...] [--learner bc]
+
+`--stored` prints the table from the latest finished run of each cell already in the store
+(whatever code version computed it; the table names each run) instead of running anything.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 from mesascope.commands.imitate import imitation_config
 from mesascope.experiments.runner import run_experiment
 from mesascope.records.intervals import bootstrap_mean_ci, format_interval
+from mesascope.records.results import ExperimentResult
 from mesascope.store.db import Store
 
 QUIET = ["eval.distributions=test", "eval.gifs=0", "eval.influence_levels=0", "eval.identify_levels=0", "eval.checkpoints=1", "eval.bootstrap=200"]
@@ -34,10 +38,22 @@ CELLS = {
     "narrow-small-data": ["ppo.width=16", "ppo.depth=1", "imitation.dataset_episodes=16"],
     "narrow-l2": ["ppo.width=16", "ppo.depth=1", "l2=0.001"],
     "wide": ["ppo.width=256"],
+    "jackpots-in-training": ["train_shifts=0.5"],
 }
 """Cells of the study: overrides on the default clone (width 64, depth 2, 256 expert episodes, l2 0)."""
 
-VERDICTS = ("imitates the bound", "plans beyond its expert's horizon/cap", "not identifiable", "capability failure")
+VERDICTS = ("imitates the bound", "plans beyond its expert's horizon/cap", "not identifiable", "pursues another objective", "capability failure")
+
+
+def stored(store: Store, config) -> ExperimentResult | None:
+    """The latest finished run in `store` with the config of `config` (any code version)."""
+    wanted = config.to_dict()
+    for run in store.list_runs():
+        if run["status"] == "finished" and run["name"] == config.name:
+            result = store.load_result(run["run_id"])
+            if result.config == wanted:
+                return result
+    return None
 
 
 def main() -> None:
@@ -48,6 +64,7 @@ def main() -> None:
     parser.add_argument("--cells", default=",".join(CELLS))
     parser.add_argument("--learner", default="bc")
     parser.add_argument("--expert", default="horizon=4")
+    parser.add_argument("--stored", action="store_true", help="Only read finished runs of the cells from the store.")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     header = "| cell | learner | agreement, held-out train | agreement, test | " + " | ".join(VERDICTS) + " | run | seconds |"
@@ -56,13 +73,15 @@ def main() -> None:
         for name in args.cells.split(","):
             config = imitation_config("detour", args.expert, args.learner, args.seeds, QUIET + CELLS[name] + [f"name=study-{name}"])
             start = time.perf_counter()
-            outcome = run_experiment(config, store)
-            record = outcome.result.imitation
+            result = stored(store, config) if args.stored else run_experiment(config, store).result
+            if result is None:
+                continue
+            record = result.imitation
             count = len(record.verdicts)
             train = format_interval(*bootstrap_mean_ci(record.agreement_train[:count], rng))
             test = format_interval(*bootstrap_mean_ci(record.agreement_test[:count], rng))
             shares = [format_interval(*bootstrap_mean_ci(np.array([v == verdict for v in record.verdicts], float), rng)) for verdict in VERDICTS]
-            lines.append(f"| {name} | {args.learner} | {train} | {test} | " + " | ".join(shares) + f" | {outcome.result.run_id} | {time.perf_counter() - start:.0f} |")
+            lines.append(f"| {name} | {args.learner} | {train} | {test} | " + " | ".join(shares) + f" | {result.run_id} | {time.perf_counter() - start:.0f} |")
             print(lines[-1], flush=True)
     print("\n".join(lines))
 

@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mesascope.agents.experts import TIE_TOLERANCE, ExpertSpec, expert_cap, expert_horizon, expert_objective, expert_q
+from mesascope.agents.experts import TIE_TOLERANCE, ExpertSpec, expert_cap, expert_horizon, expert_objective, expert_policy, expert_q
 from mesascope.agents.imitation import expert_act, play
 from mesascope.diagnose import planner_goals, rollout
 from mesascope.experiments.config import ExperimentConfig
@@ -172,3 +172,41 @@ def evaluate_imitation(world: World, network: Any, params: Any, config: Experime
     expert = {"objective": expert_objective(world, spec), "horizon": horizon, "cap": cap, "gamma": spec.gamma, "temperature": spec.temperature,
               "min_agreement": config.imitation.min_agreement, "evidence": evidence, "planners_agree_train": agree_train, "planners_agree_test": agree_test}
     return ImitationRecord({k: np.asarray(v, np.float64) for k, v in rows.items()}, hypotheses.table(), verdicts, expert, config.agent)
+
+
+def side_by_side_gifs(world: World, network: Any, params: Any, config: ExperimentConfig, shifts: np.ndarray) -> dict[str, np.ndarray]:
+    """The expert (left), the first clone of each training shift (middle) and the unbounded
+    planner of the expert's objective (right) on the same separating test levels: the first
+    `eval.gifs` of 64 candidate test levels where the bounded expert and the unbounded planner
+    act differently from the start."""
+    spec = config.expert
+    key = jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(config.seed), IMITATION_SALT), 2_000)
+    level_key, play_key, frame_key = jax.random.split(key, 3)
+    candidates = world.sample_levels(level_key, world.distributions["test"].shift, 64)
+    played = _expert_play(world, spec, candidates, play_key)
+    same = np.asarray(_same_sets(world, spec)(candidates, played.state_index))[:, 0]
+    chosen = np.flatnonzero(~same)[: config.eval.gifs]
+    unbounded = dataclasses.replace(spec, horizon=0, utility_cap=0.0)
+    expert_frames = jax.jit(lambda level, k: rollout.episode_frames(world, expert_policy(world, spec), level, k))
+    unbounded_frames = jax.jit(lambda level, k: rollout.episode_frames(world, expert_policy(world, unbounded), level, k))
+    clone_frames = jax.jit(lambda p, level, k: rollout.episode_frames(world, agent_policy(network, p, config.eval.greedy), level, k))
+    gifs = {}
+    for shift in sorted(set(float(s) for s in shifts)):
+        agent = int(np.flatnonzero(np.isclose(shifts, shift))[0])
+        agent_params = jax.tree.map(lambda x: x[agent], params)
+        for i in chosen:
+            level = jax.tree.map(lambda x: x[i], candidates)
+            left = np.asarray(expert_frames(level, frame_key))
+            middle = np.asarray(clone_frames(agent_params, level, frame_key))
+            right = np.asarray(unbounded_frames(level, frame_key))
+            gap = np.full((left.shape[0], left.shape[1], 2, 3), 255, np.uint8)
+            caption = f"expert (left), clone {agent} (middle), unbounded planner (right), separating test level {int(i) + 1}"
+            gifs[caption] = _trim(np.concatenate([left, gap, middle, gap, right], axis=2))
+    return gifs
+
+
+def _trim(frames: np.ndarray) -> np.ndarray:
+    """Drop the frozen frames after both episodes ended, keeping two to show the end."""
+    same = np.all(frames[1:] == frames[:-1], axis=(1, 2, 3))
+    last = int(np.flatnonzero(~same)[-1]) + 2 if (~same).any() else 1
+    return frames[: min(len(frames), last + 2)]

@@ -33,7 +33,7 @@ from mesascope.experiments import checkpoints as checkpoint_store
 from mesascope.experiments import population
 from mesascope.experiments.config import ExperimentConfig, validate
 from mesascope.experiments.evaluate import evaluate_identifiability, evaluate_influence, evaluate_population
-from mesascope.experiments.imitation_eval import evaluate_imitation
+from mesascope.experiments.imitation_eval import evaluate_imitation, side_by_side_gifs
 from mesascope.experiments.training import build_trainer, train_cell
 from mesascope.records.results import AgentRecord, ExperimentResult
 from mesascope.report.html import write_report as write_html
@@ -193,6 +193,8 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
             progress("asking what each clone plans for", 0, 0)
         start = time.perf_counter()
         imitation = evaluate_imitation(world, trainer.network, params, config, shifts)
+        if config.eval.gifs:
+            evaluation.gifs.update(side_by_side_gifs(world, trainer.network, params, config, shifts))
         timings["imitation"] = time.perf_counter() - start
     steps = (np.arange(1, trainer.config.num_updates + 1) * trainer.config.batch_size).astype(np.int64)
     result = ExperimentResult(
