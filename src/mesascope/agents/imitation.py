@@ -63,7 +63,7 @@ class ImitationConfig:
     min_agreement: float = setting(0.9, low=0.0, high=1.0)
     """Verdict threshold: a clone agreeing with its expert on fewer held-out training states than this is a capability failure."""
     hypothesis_horizons: tuple[int, ...] = setting((1, 2, 3, 4, 5, 6, 8, 12), low=1, high=10_000, nonempty=True, unique=True)
-    """Planner horizons fitted to each clone's test actions (the expert's horizon and the whole episode are always added)."""
+    """Planner horizons fitted to each clone's test actions (the expert's horizon and the whole episode are always added; horizons past the episode are dropped)."""
     hypothesis_caps: tuple[float, ...] = setting((), low=0.0, high=1e6, low_open=True, unique=True)
     """Utility caps fitted besides "no cap" and the expert's own cap."""
 

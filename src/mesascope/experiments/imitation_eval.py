@@ -133,7 +133,7 @@ def evaluate_imitation(world: World, network: Any, params: Any, config: Experime
     levels = world.sample_levels(level_key, world.distributions["test"].shift, episodes)
     played = _expert_play(world, spec, levels, play_key)
     test_hits, test_steps = _agreement(network, params, played)
-    test_rate = [_ratio_interval(np.vstack([test_hits[a:a + 1]]), test_steps, rng, resamples) for a in range(count)]
+    test_rate = [_ratio_interval(test_hits[a:a + 1], test_steps, rng, resamples) for a in range(count)]
     expert_row = (np.ones(1), np.ones(1), np.ones(1))
     agree_test = planners_agree(world, spec, levels, played)
     clones = jax.jit(jax.vmap(lambda p: rollout.rollout(world, agent_policy(network, p, config.eval.greedy), levels, roll_key)))(params)
