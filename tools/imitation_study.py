@@ -32,6 +32,7 @@ QUIET = ["eval.distributions=test", "eval.gifs=0", "eval.influence_levels=0", "e
 CELLS = {
     "default": [],
     "small-data": ["imitation.dataset_episodes=16"],
+    "mid-data": ["imitation.dataset_episodes=64"],
     "l2": ["l2=0.001"],
     "small-data-l2": ["imitation.dataset_episodes=16", "l2=0.001"],
     "narrow": ["ppo.width=16", "ppo.depth=1"],
