@@ -68,7 +68,8 @@ def main() -> None:
     parser.add_argument("--stored", action="store_true", help="Only read finished runs of the cells from the store.")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    header = "| cell | learner | agreement, held-out train | agreement, test | " + " | ".join(VERDICTS) + " | run | seconds |"
+    header = ("| cell | learner | agreement, held-out train | agreement, test | " + " | ".join(VERDICTS)
+              + " | inferred H of clones (H: count) | jackpot rate of clones | run | seconds |")
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     with Store(args.db) as store:
         for name in args.cells.split(","):
@@ -82,7 +83,11 @@ def main() -> None:
             train = format_interval(*bootstrap_mean_ci(record.agreement_train[:count], rng))
             test = format_interval(*bootstrap_mean_ci(record.agreement_test[:count], rng))
             shares = [format_interval(*bootstrap_mean_ci(np.array([v == verdict for v in record.verdicts], float), rng)) for verdict in VERDICTS]
-            lines.append(f"| {name} | {args.learner} | {train} | {test} | " + " | ".join(shares) + f" | {result.run_id} | {time.perf_counter() - start:.0f} |")
+            horizons = np.asarray(record.horizon[:count], int)
+            counts = ", ".join(f"{h}: {n}" for h, n in zip(*np.unique(horizons, return_counts=True)))
+            jackpots = format_interval(*bootstrap_mean_ci((result.episode_returns["test"][:, :, 1] > 1.5).mean(1), rng))  # per clone: points > 1 means the jackpot
+            lines.append(f"| {name} | {args.learner} | {train} | {test} | " + " | ".join(shares)
+                         + f" | {counts} | {jackpots} | {result.run_id} | {time.perf_counter() - start:.0f} |")
             print(lines[-1], flush=True)
     print("\n".join(lines))
 
