@@ -1,4 +1,4 @@
-"""The `mesascope` command line: list, show, config, knobs, run, diagnose, demo, report, identify, runs, dose, scatter, sweep, influence, trajectory, export, goodhart, compare."""
+"""The `mesascope` command line: list, show, config, knobs, run, diagnose, demo, report, identify, runs, dose, scatter, sweep, influence, trajectory, export, goodhart, compare, imitate."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from mesascope.commands.diagnose import diagnose  # noqa: E402
 from mesascope.commands.dose import dose, scatter  # noqa: E402
 from mesascope.commands.export import export  # noqa: E402
 from mesascope.commands.goodhart import goodhart  # noqa: E402
+from mesascope.commands.imitate import imitate  # noqa: E402
 from mesascope.commands.influence import influence  # noqa: E402
 from mesascope.commands.sweep import sweep  # noqa: E402
 from mesascope.commands.trajectory import trajectory  # noqa: E402
@@ -217,6 +218,7 @@ app.command("trajectory")(trajectory)
 app.command("export")(export)
 app.command("goodhart")(goodhart)
 app.command("compare")(compare)
+app.command("imitate")(imitate)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any, get_args, get_origin, get_type_hints
 
+from mesascope.agents.experts import ExpertSpec, check_expert
+from mesascope.agents.imitation import LEARNERS, ImitationConfig
 from mesascope.agents.ppo import PPOConfig
 from mesascope.agents.shaping import parse_shaping
 from mesascope.diagnose.verdict import VerdictThresholds
@@ -103,7 +105,13 @@ class ExperimentConfig:
     knob_grid: dict[str, tuple[float, ...]] = field(default_factory=dict)
     """Traced knobs that vary across agents inside one compiled program: knob -> values (set as knob_grid.l2=0,1e-3). Agents are the product of train_shifts, every axis here and the seeds; a knob here overrides its scalar field."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
-    """PPO settings."""
+    """PPO settings (the network's width, depth and thinking steps serve every agent family)."""
+    agent: str = setting("ppo", choices=("ppo",) + LEARNERS)
+    """Agent family: "ppo" (reinforcement learning on the training reward), or an imitation learner of `expert`: "bc" (behavioural cloning) or "dagger"."""
+    expert: ExpertSpec = field(default_factory=ExpertSpec)
+    """The bounded planner that imitation learners clone (unused by ppo)."""
+    imitation: ImitationConfig = field(default_factory=ImitationConfig)
+    """Imitation learner settings (unused by ppo)."""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """Evaluation settings."""
     thresholds: VerdictThresholds = field(default_factory=VerdictThresholds)
@@ -261,7 +269,7 @@ Every other numeric option must be finite and within `WORLD_OPTION_LIMIT`."""
 
 WORLD_OPTION_LIMIT = Spec(-1_000_000, 1_000_000)
 
-_NESTED = ("ppo", "eval", "thresholds")
+_NESTED = ("ppo", "expert", "imitation", "eval", "thresholds")
 
 
 def field_spec(cls: type, field: dataclasses.Field) -> Spec | None:
@@ -363,6 +371,12 @@ def validate(config: ExperimentConfig) -> None:
              "time_penalty weighs the expected thinking iterations, which only a halting head makes variable: set ppo.thinking_steps and ppo.halting=true")
     for name in config.eval.distributions:
         _require(name in world.distributions, f"eval.distributions: unknown distribution {name!r}; allowed: {sorted(world.distributions)}")
+    if config.agent != "ppo":
+        _require(config.level_mix == "none", f"level_mix must be 'none' for imitation learners (agent={config.agent!r}), got {config.level_mix!r}")
+        try:
+            check_expert(world, config.expert, config.seed)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
 
 
 def _check_knob_grid(config: ExperimentConfig) -> None:
@@ -445,7 +459,7 @@ def cls_doc(docs: dict[str, str], name: str, cls: type) -> str:
 def from_dict(data: dict[str, Any]) -> ExperimentConfig:
     """Rebuild a config from `to_dict` output (as stored with a run)."""
     data = dict(data)
-    nested = {"ppo": PPOConfig, "eval": EvalConfig, "thresholds": VerdictThresholds}
+    nested = {"ppo": PPOConfig, "expert": ExpertSpec, "imitation": ImitationConfig, "eval": EvalConfig, "thresholds": VerdictThresholds}
     for name, cls in nested.items():
         if name in data:
             values = dict(data[name])

@@ -39,6 +39,7 @@ from mesascope.experiments import population
 from mesascope.experiments.config import ExperimentConfig, validate
 from mesascope.experiments.evaluate import evaluate_identifiability, evaluate_influence, evaluate_population
 from mesascope.experiments.training import TrainedCell, build_trainer, train_cell
+from mesascope.experiments.imitation_eval import evaluate_imitation, side_by_side_gifs
 from mesascope.records.results import AgentRecord, ExperimentResult
 from mesascope.report.html import write_report as write_html
 from mesascope.store.db import Store, StoreError, run_id_for
@@ -237,10 +238,10 @@ def _execute(
     else:
         if progress:
             progress(f"loading the parameters trained by run {source.run_id}", 0, 0)
-        checkpoints = checkpoint_store.load(store.run_dir(source.run_id), config.ppo.num_updates * config.ppo.batch_size)
+        checkpoints = checkpoint_store.load(store.run_dir(source.run_id), trainer.config.num_updates * trainer.config.batch_size)
         params, curves = checkpoints.params[-1], source.curves
         timings["load_training"] = time.perf_counter() - start
-    check_finite(curves, checkpoints.params, config.ppo.batch_size)
+    check_finite(curves, checkpoints.params, trainer.config.batch_size)
     manifest = {"run_id": run_id, "agents": config.num_agents, "network": type(trainer.network).__name__, "width": config.ppo.width,
                 "depth": config.ppo.depth, "thinking_steps": config.ppo.thinking_steps, "halting": config.ppo.halting}
     files = checkpoint_store.save(store.run_dir(run_id), checkpoints, manifest)  # the last is `params`
@@ -260,7 +261,16 @@ def _execute(
     identifiability = evaluate_identifiability(world, config)
     timings["identifiability"] = time.perf_counter() - start
 
-    steps = (np.arange(1, config.ppo.num_updates + 1) * config.ppo.batch_size).astype(np.int64)
+    imitation = None
+    if config.agent != "ppo":
+        if progress:
+            progress("asking what each clone plans for", 0, 0)
+        start = time.perf_counter()
+        imitation = evaluate_imitation(world, trainer.network, params, config, shifts)
+        if config.eval.gifs:
+            evaluation.gifs.update(side_by_side_gifs(world, trainer.network, params, config, shifts))
+        timings["imitation"] = time.perf_counter() - start
+    steps = (np.arange(1, trainer.config.num_updates + 1) * trainer.config.batch_size).astype(np.int64)
     result = ExperimentResult(
         run_id=run_id,
         name=config.name,
@@ -282,6 +292,7 @@ def _execute(
         timings=timings,
         influence=influence,
         identifiability=identifiability,
+        imitation=imitation,
     )
     return result, files
 

@@ -16,6 +16,7 @@ from flax import traverse_util
 from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
 
+from mesascope.agents.imitation import make_imitation
 from mesascope.agents.ppo import Trainer, make_train
 from mesascope.agents.shaping import parse_shaping, reward_hook
 from mesascope.experiments import level_mix, population
@@ -39,9 +40,11 @@ class TrainedCell:
 
 
 def build_trainer(config: ExperimentConfig) -> tuple[Trainer, str]:
-    """The PPO trainer of `config` on its training world (level mix included), and the name of the
-    training shift dial."""
+    """The trainer of `config`'s agent family on its training world (level mix included): PPO, or
+    an imitation learner of `config.expert`; and the name of the training shift dial."""
     world = registry.make(config.world, **config.world_options)
+    if config.agent != "ppo":
+        return make_imitation(config.imitation, config.ppo, world, config.expert, config.agent), world.shift_name
     train_world = level_mix.training_world(world, config.level_mix, config.seed, config.adversarial_pool, config.adversarial_bank)
     shaping = parse_shaping(config.shaping, world, config.shaping_coef, config.ppo.gamma)
     hook = None if shaping is None else reward_hook(train_world, shaping)

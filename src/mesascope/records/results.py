@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from mesascope.records.imitation import ImitationRecord
+
 
 @dataclass(frozen=True)
 class AgentRecord:
@@ -187,6 +189,8 @@ class ExperimentResult:
             as for runs stored before it existed).
         identifiability: which objectives the evaluated distributions can tell apart (None: not
             recorded).
+        imitation: for imitation learners, what each clone plans for beside its expert (None: a
+            PPO run, or stored before it existed).
     """
 
     run_id: str
@@ -208,3 +212,4 @@ class ExperimentResult:
     timings: dict[str, float] = field(default_factory=dict)
     influence: InfluenceRecord | None = None
     identifiability: IdentifiabilityRecord | None = None
+    imitation: ImitationRecord | None = None

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from mesascope.records.results import ExperimentResult
+from mesascope.report.imitation import COLUMNS, imitation_summary
 from mesascope.report import figure, plots
 from mesascope.report import summary
 
@@ -236,6 +237,8 @@ def _context(result: ExperimentResult) -> dict[str, Any]:
         "conclusion": summary.conclusion(result),
         "shift_rows": _shift_rows(result),
         "verdict_rows": _verdict_rows(result),
+        "imitation": imitation_summary(result),
+        "imitation_columns": COLUMNS,
         "evaluation_rows": _evaluation_rows(result),
         "thresholds": [(name, _format_threshold(value)) for name, value in result.thresholds.items()],
         "plots": _plot_sections(result),

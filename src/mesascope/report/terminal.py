@@ -11,6 +11,7 @@ from rich.text import Text
 from mesascope.records.results import ExperimentResult
 from mesascope.report import figure
 from mesascope.report import summary
+from mesascope.report.imitation import imitation_table
 
 MAX_AGENT_ROWS = 32
 """The per-agent table is printed only for populations this small."""
@@ -95,4 +96,7 @@ def print_summary(result: ExperimentResult, console: Console | None = None) -> N
     console.print(shift_table(result))
     if len(result.agents) <= MAX_AGENT_ROWS:
         console.print(agent_table(result))
+    clones = imitation_table(result)
+    if clones is not None:
+        console.print(clones)
     console.print(Text(summary.conclusion(result), style="bold"))

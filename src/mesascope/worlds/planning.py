@@ -124,3 +124,22 @@ def normalised_q_values(view: TabularView, gamma: float, iterations: int) -> jax
     high = jnp.max(jnp.where(mask, q, -jnp.inf), axis=(1, 2), keepdims=True)
     span = high - low
     return jnp.where(span > 1e-6, (q - low) / jnp.where(span > 1e-6, span, 1.0), 0.0)
+
+
+def bounded_q_values(view: TabularView, weights: jax.Array, gamma: jax.Array | float, horizon: jax.Array | int, cap: jax.Array | float) -> jax.Array:
+    """Q values (S+1, A) of a bounded planner: it looks `horizon` steps ahead (the action's own
+    step included, so `horizon - 1` backups) and values reward only up to `cap` per transition.
+
+    The objective is `rewards @ weights`; each transition's reward is replaced by
+    `min(reward, cap)` (`cap = inf`: no bound) before discounted backups. In a world where an
+    episode earns at most one reward event (every catalogue world whose rewards terminate, such
+    as detour), this is exactly the discounted value of `min(return, cap)`. `horizon` and `cap`
+    may be traced, so hypotheses vmap (docs/decisions.md: bounded utility)."""
+    rewards = jnp.minimum(view.rewards @ weights, cap)  # (S+1, A)
+    values = jnp.zeros(rewards.shape[0], jnp.float32)
+
+    def backup(_, values):
+        return (rewards + gamma * values[view.next_index]).max(-1)
+
+    values = jax.lax.fori_loop(0, jnp.maximum(horizon - 1, 0), backup, values)
+    return rewards + gamma * values[view.next_index]

@@ -1,0 +1,60 @@
+"""`mesascope imitate` end to end on a tiny DAgger population: refused specs before any work,
+a stored run with its imitation record and report section, reused when run again."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mesascope.cli import app
+from mesascope.store.db import Store
+
+TINY = ["imitation.updates=12", "imitation.minibatch=16", "imitation.dataset_episodes=8", "imitation.dagger_episodes=2", "imitation.dagger_buffer=8",
+        "ppo.width=8", "ppo.depth=1", "eval.episodes=6", "eval.bootstrap=10", "eval.distributions=test", "eval.gifs=0",
+        "eval.influence_levels=0", "eval.identify_levels=0", "eval.checkpoints=1", "imitation.hypothesis_horizons=2",
+        "eval.goal_mixture_resolution=1", "eval.goal_lapse=false"]
+
+
+def invoke(tmp_path, *args):
+    settings = [x for s in TINY for x in ("--set", s)]
+    return CliRunner().invoke(app, ["imitate", "detour", *args, *settings, "--db", str(tmp_path / "m.db")])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--expert", "horizon=-2"], "expert.horizon"),
+        (["--expert", "objective=gold"], "expert.objective"),
+        (["--expert", "horizon=4,utility_cap=7"], "expert.utility_cap"),
+        (["--expert", "horizon"], "not KEY=VALUE"),
+        (["--learner", "gail"], "agent must be one of"),
+    ],
+)
+def test_bad_specs_are_refused_before_any_work(tmp_path, args, message):
+    result = invoke(tmp_path, *args)
+    assert result.exit_code == 2
+    assert "error:" in result.output and message in result.output
+    assert "Traceback" not in result.output
+    if (tmp_path / "m.db").exists():
+        with Store(tmp_path / "m.db") as store:
+            assert store.list_runs() == []
+
+
+def test_imitate_stores_a_diagnosed_clone_population_and_reuses_it(tmp_path):
+    first = invoke(tmp_path, "--expert", "horizon=4", "--learner", "dagger", "--seeds", "1")
+    assert first.exit_code == 0, first.output
+    assert "what each clone plans for" in first.output
+    with Store(tmp_path / "m.db") as store:
+        (run,) = store.list_runs()
+        result = store.load_result(run["run_id"])
+    record = result.imitation
+    assert record is not None and record.learner == "dagger" and len(record.verdicts) == 1
+    assert record.expert["horizon"] == 4 and np.isinf(record.expert["cap"])
+    assert record.agreement_train[-1] == 1.0  # the expert's own row
+    assert record.horizon[-1] == 4  # the inference finds the expert's own horizon on its test actions
+    assert set(record.verdicts) <= {"imitates the bound", "plans beyond its expert's horizon/cap", "not identifiable", "capability failure", "pursues another objective"}
+    data = result.curves["data_states"]
+    assert np.all(data[:, -1] > data[:, 0])  # DAgger added the states its learner visited
+    report = (tmp_path / "m_artifacts" / run["run_id"] / "report.html").read_text()
+    assert "What each clone plans for" in report
+    again = invoke(tmp_path, "--expert", "horizon=4", "--learner", "dagger", "--seeds", "1")
+    assert again.exit_code == 0 and "reused" in again.output
