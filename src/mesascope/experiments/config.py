@@ -125,7 +125,7 @@ def allowed_keys(config: ExperimentConfig | None = None) -> list[str]:
         if dataclasses.is_dataclass(value):
             keys += [f"{f.name}.{g.name}" for g in dataclasses.fields(value)]
         elif f.name == "world_options":
-            keys += [f"world_options.{k}" for k in registry.options(config.world)] if config.world in registry.names() else []
+            keys += [f"world_options.{k}" for k in registry.options(config.world)] if registry.is_known(config.world) else []
         else:
             keys.append(f.name)
     return keys
@@ -294,7 +294,7 @@ def validate(config: ExperimentConfig) -> None:
     """Check every field; raise ConfigError naming the first bad field and its allowed values.
     Field-by-field rules come from the metadata beside each field (`check_fields`); the rules
     below relate fields to each other or to the chosen world."""
-    _require(config.world in registry.names(), f"world must be one of {registry.names()}, got {config.world!r}")
+    _require(registry.is_known(config.world), f"world must be one of {registry.names()} (or union:WORLD,WORLD,...), got {config.world!r}")
     _require(isinstance(config.world_options, dict), f"world_options must be a mapping, got {config.world_options!r}")
     _check_world_options(config.world_options)
     check_fields(config)
