@@ -112,6 +112,7 @@ def run(
     assignments: list[str] = typer.Option([], "--set", help="Override any config key, e.g. --set train_shifts=0,0.2 --set ppo.width=128 --set world_options.size=11 (repeatable)."),
     db: Path = DB_OPTION,
     force: bool = typer.Option(False, "--force", help="Redo the run even if an identical one is finished."),
+    agent: Optional[str] = typer.Option(None, "--agent", help="Agent family: feedforward or recurrent (the config key `agent`)."),
 ) -> None:
     """Train a population, evaluate it on train and shifted levels, infer goals, write a report."""
     from mesascope.experiments import config as config_module
@@ -119,7 +120,7 @@ def run(
 
     try:
         config = presets.get(preset)
-        extra = [f"seeds={seeds}"] * (seeds is not None) + [f"ppo.total_steps={steps}"] * (steps is not None)
+        extra = [f"seeds={seeds}"] * (seeds is not None) + [f"ppo.total_steps={steps}"] * (steps is not None) + [f"agent={agent}"] * (agent is not None)
         config = config_module.apply_overrides(config, extra + list(assignments))
     except ValueError as error:
         _fail(str(error))

@@ -28,7 +28,7 @@ def recompute(run_dir: Path, result: Any) -> Any:
     if config.eval.influence_levels == 0:
         config = dataclasses.replace(config, eval=dataclasses.replace(config.eval, influence_levels=DEFAULT_LEVELS))
     world = registry.make(config.world, **config.world_options)
-    network = make_network(world.num_actions, config.ppo.width, config.ppo.depth, config.ppo.thinking_steps, config.ppo.halting)
+    network = make_network(world.num_actions, config.ppo.width, config.ppo.depth, config.ppo.thinking_steps, config.ppo.halting, family=config.agent)
     final_step = config.ppo.num_updates * config.ppo.batch_size
     return evaluate_influence(world, network, checkpoints.load(run_dir, final_step), config)
 

@@ -15,6 +15,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any, get_args, get_origin, get_type_hints
 
+from mesascope.agents.networks import AGENT_FAMILIES
 from mesascope.agents.ppo import PPOConfig
 from mesascope.diagnose.verdict import VerdictThresholds
 from mesascope.experiments.level_mix import LEVEL_MIXES
@@ -77,6 +78,10 @@ class ExperimentConfig:
     """Levels in the adversarial bank (the best of `adversarial_pool`)."""
     reward_weights: tuple[float, ...] = setting((), low=-1e6, high=1e6)
     """Training reward as weights over the world's objectives, in their order (e.g. 0,1 trains on the first proxy); empty: the intended objective alone. Evaluation always judges against the intended objective."""
+    agent: str = setting("feedforward", choices=AGENT_FAMILIES)
+    """Agent family: "feedforward" (memoryless actor-critics) or "recurrent" (RL²: a GRU memory through a trial of `trial_episodes` episodes of the same level)."""
+    trial_episodes: int = setting(1, low=1, high=1_000)
+    """Episodes per trial on the same level (the same task); a recurrent agent's memory runs through a trial and is evaluated on its last episode. Feed-forward agents have no memory, so trials change nothing for them."""
     seeds: int = setting(8, low=1, high=4_096)
     """Agents trained per shift value."""
     seed: int = setting(0, low=0, high=2**32 - 1)
@@ -321,6 +326,10 @@ def validate(config: ExperimentConfig) -> None:
     _require(p.total_steps >= p.batch_size, f"ppo.total_steps must be at least num_envs*num_steps = {p.batch_size}, got {p.total_steps}")
     _require(p.batch_size % p.minibatches == 0, f"ppo.minibatches must divide num_envs*num_steps = {p.batch_size}, got {p.minibatches}")
     _require(not p.halting or p.thinking_steps > 0, "ppo.halting needs a thinking budget: set ppo.thinking_steps to a positive number (1-64), or ppo.halting=false")
+    _require(
+        config.agent != "recurrent" or p.num_envs % p.minibatches == 0,
+        f"ppo.minibatches must divide ppo.num_envs = {p.num_envs} for the recurrent agent (minibatches are whole environment sequences), got {p.minibatches}",
+    )
     _require(p.num_updates <= 1_000_000, f"ppo.total_steps / (num_envs*num_steps) is {p.num_updates} PPO updates; at most 1000000 are allowed")
     for name in config.eval.distributions:
         _require(name in world.distributions, f"eval.distributions: unknown distribution {name!r}; allowed: {sorted(world.distributions)}")

@@ -168,7 +168,8 @@ def _execute(config: ExperimentConfig, world, run_id: str, store: Store, progres
     timings["train"] = time.perf_counter() - start
     check_finite(curves, checkpoints.params, config.ppo.batch_size)
     manifest = {"run_id": run_id, "agents": config.num_agents, "network": type(trainer.network).__name__, "width": config.ppo.width,
-                "depth": config.ppo.depth, "thinking_steps": config.ppo.thinking_steps, "halting": config.ppo.halting}
+                "depth": config.ppo.depth, "thinking_steps": config.ppo.thinking_steps, "halting": config.ppo.halting,
+                "agent": config.agent, "trial_episodes": config.trial_episodes}
     files = checkpoint_store.save(store.run_dir(run_id), checkpoints, manifest)  # the last is `params`
 
     start = time.perf_counter()

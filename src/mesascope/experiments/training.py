@@ -17,6 +17,7 @@ from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
 
 from mesascope.agents.ppo import Trainer, make_train
+from mesascope.agents.recurrent import make_recurrent_train
 from mesascope.experiments import level_mix, population
 from mesascope.experiments.checkpoints import Checkpoints
 from mesascope.experiments.config import ExperimentConfig
@@ -39,9 +40,12 @@ class TrainedCell:
 
 def build_trainer(config: ExperimentConfig) -> tuple[Trainer, str]:
     """The PPO trainer of `config` on its training world (level mix included), and the name of the
-    training shift dial."""
+    training shift dial; the agent family (`config.agent`) picks the feed-forward or the recurrent
+    (RL², trials of `config.trial_episodes` episodes) trainer."""
     world = registry.make(config.world, **config.world_options)
     train_world = level_mix.training_world(world, config.level_mix, config.seed, config.adversarial_pool, config.adversarial_bank)
+    if config.agent == "recurrent":
+        return make_recurrent_train(config.ppo, train_world, config.reward_weights or None, config.trial_episodes), train_world.shift_name
     return make_train(config.ppo, train_world, config.reward_weights or None), train_world.shift_name
 
 
