@@ -17,7 +17,8 @@ the environments (whole sequences), so `num_envs` must be divisible by `minibatc
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -27,6 +28,14 @@ from flax import struct
 from mesascope.agents.networks import make_network
 from mesascope.agents.ppo import Hyper, PPOConfig, Trainer, gae, knob, surrogate_loss
 from mesascope.worlds.core import Timestep, World
+
+
+@dataclass(frozen=True)
+class RecurrentTrainer(Trainer):
+    """A `Trainer` that also exposes `collect(runner, hyper) -> (runner, steps, stats)`, one
+    rollout segment, so tests can check the trial bookkeeping step by step."""
+
+    collect: Callable[..., Any] | None = None
 
 
 class Memory(struct.PyTreeNode):
@@ -199,4 +208,4 @@ def make_recurrent_train(config: PPOConfig, world: World, reward_weights: jax.Ar
         runner, metrics = run(init(key, hyper), hyper, num_updates)
         return runner.params, metrics
 
-    return Trainer(config=config, network=network, init=init, run=run, train=train)
+    return RecurrentTrainer(config=config, network=network, init=init, run=run, train=train, collect=collect)
