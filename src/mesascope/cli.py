@@ -1,4 +1,4 @@
-"""The `mesascope` command line: list, show, config, run, demo, report, identify, runs, dose, scatter, sweep, influence, export."""
+"""The `mesascope` command line: list, show, config, run, demo, report, identify, runs, dose, scatter, sweep, influence, meta, export."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from mesascope.commands.config import config_command, config_epilog  # noqa: E40
 from mesascope.commands.dose import dose, scatter  # noqa: E402
 from mesascope.commands.export import export  # noqa: E402
 from mesascope.commands.influence import influence  # noqa: E402
+from mesascope.commands.meta import meta  # noqa: E402
 from mesascope.commands.sweep import sweep  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="mesascope: see, measure and explain inner-alignment failures.")
@@ -219,6 +220,7 @@ app.command("dose")(dose)
 app.command("scatter")(scatter)
 app.command("sweep")(sweep)
 app.command("influence")(influence)
+app.command("meta")(meta)
 app.command("export")(export)
 
 

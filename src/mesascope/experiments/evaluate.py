@@ -154,14 +154,12 @@ def evaluate_rollouts(
     evaluation of `evaluate_population`, for any policies (`diagnose_policy` uses it too). Every
     policy plays the same levels with the same key (common random numbers)."""
     out = Evaluation()
-    key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_SALT)
     goal_config = goal_inference_config(config)
     rng = np.random.default_rng(config.seed)
-    for d, name in enumerate(config.eval.distributions):
+    for name in config.eval.distributions:
         if on_progress:
             on_progress(f"evaluating on {name}")
-        level_key, rollout_key = jax.random.split(jax.random.fold_in(key, d))
-        levels = world.sample_levels(level_key, world.distributions[name].shift, config.eval.episodes)
+        levels, rollout_key = evaluation_levels(world, config, name)
         optimal, random = returns.level_baselines(world, levels)
         episodes = run_rollouts(levels, rollout_key)
         episode_returns = np.asarray(episodes.objective_returns)  # (A, N, K)
@@ -177,6 +175,14 @@ def evaluate_rollouts(
             out.inferences += diagnosis.inferences
             out.verdicts.append(diagnosis.verdict)
     return out
+
+
+def evaluation_levels(world: World, config: ExperimentConfig, name: str) -> tuple[Any, jax.Array]:
+    """The levels of distribution `name` every agent is evaluated on, and the rollout key: the
+    same for every call, so a later analysis (`mesascope meta`) sees the evaluated levels."""
+    key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_SALT)
+    level_key, rollout_key = jax.random.split(jax.random.fold_in(key, config.eval.distributions.index(name)))
+    return world.sample_levels(level_key, world.distributions[name].shift, config.eval.episodes), rollout_key
 
 
 def influence_config(config: ExperimentConfig) -> influence.InfluenceConfig:
