@@ -90,6 +90,8 @@ class ExperimentConfig:
     """L2 weight-decay strength on network kernels."""
     l1: float = setting(0.0, low=0.0, high=1e3)
     """L1 strength on network kernels."""
+    time_penalty: float = setting(0.0, low=0.0, high=1e3)
+    """Speed prior: loss weight of the expected thinking iterations per decision (needs ppo.thinking_steps > 0; with ppo.halting the actor can spend fewer)."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """PPO settings."""
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -330,6 +332,7 @@ def validate(config: ExperimentConfig) -> None:
         config.agent != "recurrent" or p.num_envs % p.minibatches == 0,
         f"ppo.minibatches must divide ppo.num_envs = {p.num_envs} for the recurrent agent (minibatches are whole environment sequences), got {p.minibatches}",
     )
+    _require(config.time_penalty == 0 or p.thinking_steps > 0, "time_penalty prices thinking iterations: set ppo.thinking_steps to a positive number (1-64), or time_penalty=0")
     _require(p.num_updates <= 1_000_000, f"ppo.total_steps / (num_envs*num_steps) is {p.num_updates} PPO updates; at most 1000000 are allowed")
     for name in config.eval.distributions:
         _require(name in world.distributions, f"eval.distributions: unknown distribution {name!r}; allowed: {sorted(world.distributions)}")

@@ -46,6 +46,7 @@ def population_hyper(config: ExperimentConfig) -> Hyper:
         shift=jnp.asarray(shifts),
         l2=jnp.full(count, config.l2, jnp.float32),
         l1=jnp.full(count, config.l1, jnp.float32),
+        time_penalty=jnp.full(count, config.time_penalty, jnp.float32) if config.time_penalty else None,
     )
 
 
