@@ -44,4 +44,15 @@ def test_gap_closed_in_context():
     np.testing.assert_allclose(curve.closed, [1.0, 1.0, 0.0])
     np.testing.assert_allclose(curve.mean, [0.4, 0.6, 0.8])
     assert curve.oracle == 1.0
+    assert curve.closed_mean == pytest.approx((0.8 - 0.4) / (1.0 - 0.4))
     assert curve.closed_low <= curve.closed_mean <= curve.closed_high
+    assert curve.closed_low < 0.5 and curve.closed_high == pytest.approx(1.0)  # resampling agents: 0 to 3 learners of 3
+
+
+def test_curve_intervals_cover_shared_level_noise():
+    """Agents that share levels: the interval must reflect the level noise, not just agents'."""
+    rng = np.random.default_rng(1)
+    level_effect = rng.random(40) < 0.5  # the same for every agent: common random numbers
+    returns = np.broadcast_to(level_effect[None, None].astype(float), (8, 2, 40))
+    curve = in_context.in_trial_curve(returns, np.ones(40), rng)
+    assert curve.high[0] - curve.low[0] > 0.2  # an interval over agents alone would be of width 0

@@ -1,5 +1,10 @@
 """Learning inside a trial: return by episode index, and the share of the gap to an oracle that
-an agent closes within the trial (evidence of learned optimisation, or its absence)."""
+an agent closes within the trial (evidence of learned optimisation, or its absence).
+
+Intervals resample agents and levels together (a two-way bootstrap): every agent plays the same
+levels with the same random keys (common random numbers), so the agents' outcomes share the
+levels' and the keys' noise, and an interval over agents alone would be too narrow.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mesascope.records.intervals import bootstrap_mean_ci
-
 
 @dataclass(frozen=True)
 class InTrialCurve:
-    """Mean return (over agents of their mean over levels) at each episode index of the trial,
-    with bootstrap intervals over agents; the oracle's mean; the gap closed in context per agent
-    and its mean with a bootstrap interval over agents."""
+    """Mean intended return at each episode index of the trial (over agents and levels) with
+    95% two-way bootstrap intervals; the oracle's mean; the gap closed in context,
+    (R_last − R_first) / (R_oracle − R_first) of the population means, with its interval; and the
+    same share per agent (NaN where an agent starts at the oracle)."""
 
     mean: np.ndarray
     low: np.ndarray
@@ -26,15 +30,27 @@ class InTrialCurve:
     closed_high: float
 
 
-def in_trial_curve(returns: np.ndarray, oracle: np.ndarray, rng: np.random.Generator, resamples: int = 1000) -> InTrialCurve:
-    """From intended returns (A, E, N) of A agents over trials of E episodes on N levels and the
-    oracle's return per level (N,): the curve and the share of the gap closed,
-    (R_last − R_first) / (R_oracle − R_first) per agent (NaN where the agent starts at the oracle)."""
-    per_agent = returns.mean(-1)  # (A, E)
-    stats = np.array([bootstrap_mean_ci(per_agent[:, e], rng, resamples) for e in range(per_agent.shape[1])])
-    best = float(np.mean(oracle))
-    gap = best - per_agent[:, 0]
+def _closed(first: np.ndarray, last: np.ndarray, oracle: np.ndarray) -> np.ndarray:
+    gap = oracle - first
     with np.errstate(invalid="ignore", divide="ignore"):
-        closed = np.where(gap > 1e-9, (per_agent[:, -1] - per_agent[:, 0]) / np.where(gap > 1e-9, gap, 1.0), np.nan)
-    mean, low, high = bootstrap_mean_ci(closed, rng, resamples)
-    return InTrialCurve(stats[:, 0], stats[:, 1], stats[:, 2], best, closed, mean, low, high)
+        return np.where(gap > 1e-9, (last - first) / np.where(gap > 1e-9, gap, 1.0), np.nan)
+
+
+def in_trial_curve(returns: np.ndarray, oracle: np.ndarray, rng: np.random.Generator, resamples: int = 1000, confidence: float = 0.95) -> InTrialCurve:
+    """From intended returns (A, E, N) of A agents over trials of E episodes on N levels and the
+    oracle's return per level (N,): the curve and the gap closed (see `InTrialCurve`)."""
+    agents, _, levels = returns.shape
+    draws = []
+    for _ in range(resamples):
+        a, n = rng.integers(0, agents, agents), rng.integers(0, levels, levels)
+        means = returns[a][:, :, n].mean((0, 2))
+        draws.append(np.concatenate([means, _closed(means[:1], means[-1:], np.asarray(oracle[n].mean()))]))
+    draws = np.array(draws)
+    tail = (1 - confidence) / 2
+    low, high = np.nanquantile(draws, tail, axis=0), np.nanquantile(draws, 1 - tail, axis=0)
+    mean = returns.mean((0, 2))
+    best = float(np.mean(oracle))
+    per_agent = returns.mean(-1)
+    closed = _closed(per_agent[:, 0], per_agent[:, -1], np.asarray(best))
+    share = float(_closed(mean[:1], mean[-1:], np.asarray(best))[0])
+    return InTrialCurve(mean, low[:-1], high[:-1], best, closed, share, float(low[-1]), float(high[-1]))
