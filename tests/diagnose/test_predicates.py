@@ -29,6 +29,8 @@ def test_agent_rates_and_wilson_share():
     assert rates.share == pytest.approx(1 / 3)
     assert 0.0 < rates.share_low < 1 / 3 < rates.share_high < 1.0
     assert rates.rate_low[2] < 0.3 < rates.rate_high[2]
+    assert rates.mean_rate == pytest.approx(1.3 / 3)
+    assert rates.mean_low < rates.mean_rate < rates.mean_high
 
 
 def test_unknown_predicate_names_the_allowed_ones():

@@ -32,12 +32,12 @@ def rates_table(result: Any, rates: dict, threshold: float, agent_share: float) 
 
     name = next(iter(rates.values())).predicate if rates else ""
     table = Table(title=f"C = {name} on run {result.run_id}: {predicates.get(name).description} (threshold {threshold:g}); an agent shows C above a rate of {agent_share:g}")
-    for column in ("distribution", "levels", "agents showing C (Wilson 95%)", "mean rate over agents", "agent rates (bootstrap 95% over episodes)"):
+    for column in ("distribution", "levels", "agents showing C (Wilson 95%)", "mean episode rate (bootstrap 95% over agents × episodes)", "agent rates (bootstrap 95% over episodes)"):
         table.add_column(column)
     for (distribution, group), r in rates.items():
         agents = f"{int(r.shows.sum())}/{int((r.defined > 0).sum())} = " + format_interval(r.share, r.share_low, r.share_high)
         spread = ", ".join(f"{m:.2f} [{lo:.2f}, {hi:.2f}]" for m, lo, hi in list(zip(r.rates, r.rate_low, r.rate_high))[:4]) + (" ..." if len(r.rates) > 4 else "")
-        table.add_row(distribution, group, agents, f"{float(r.rates[r.defined > 0].mean()):.2f}" if (r.defined > 0).any() else "n/a", spread)
+        table.add_row(distribution, group, agents, format_interval(r.mean_rate, r.mean_low, r.mean_high) if (r.defined > 0).any() else "n/a", spread)
     return table
 
 

@@ -73,6 +73,11 @@ class PredicateRates:
     share: float
     share_low: float
     share_high: float
+    mean_rate: float = float("nan")
+    """C's rate over every agent's episodes, with a two-way (agents × episodes) bootstrap
+    interval: agents play the same levels with the same keys, so they share that noise."""
+    mean_low: float = float("nan")
+    mean_high: float = float("nan")
 
 
 def evaluate(predicate: Predicate, normalised: np.ndarray, threshold: float, agent_share: float, rng: np.random.Generator, resamples: int = 1000) -> PredicateRates:
@@ -85,4 +90,16 @@ def evaluate(predicate: Predicate, normalised: np.ndarray, threshold: float, age
     shows = (defined > 0) & (np.nan_to_num(stats[:, 0], nan=0.0) > agent_share)
     counted = int((defined > 0).sum())
     share, low, high = wilson_interval(int(shows.sum()), counted)
-    return PredicateRates(predicate.name, stats[:, 0], stats[:, 1], stats[:, 2], defined, shows, share, low, high)
+    mean, mean_low, mean_high = two_way_mean(holds, rng, resamples)
+    return PredicateRates(predicate.name, stats[:, 0], stats[:, 1], stats[:, 2], defined, shows, share, low, high, mean, mean_low, mean_high)
+
+
+def two_way_mean(values: np.ndarray, rng: np.random.Generator, resamples: int = 1000, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean of the finite entries of `values` (A, N) and a bootstrap interval resampling rows
+    (agents) and columns (episodes on shared levels) together."""
+    if not np.isfinite(values).any():
+        return float("nan"), float("nan"), float("nan")
+    rows, columns = values.shape
+    draws = [np.nanmean(values[rng.integers(0, rows, rows)][:, rng.integers(0, columns, columns)]) for _ in range(resamples)]
+    tail = (1 - confidence) / 2
+    return float(np.nanmean(values)), float(np.nanquantile(draws, tail)), float(np.nanquantile(draws, 1 - tail))
