@@ -199,6 +199,7 @@ class RecurrentActorCritic(nn.Module):
         return carry, logits, self.critic(h)[..., 0], thinking
 
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(logits, value) of the first decision of a trial: zero memory, no feedback."""
         batch = obs.shape[: obs.ndim - 3]
         _, logits, value, _ = self.step(self.initial_carry(batch), obs, jnp.full(batch, -1), jnp.zeros(batch), jnp.ones(batch, bool))
         return logits, value
