@@ -1,4 +1,4 @@
-"""The `mesascope` command line: list, show, config, knobs, run, diagnose, demo, report, identify, runs, dose, scatter, sweep, influence, trajectory, export, goodhart, compare, imitate."""
+"""The `mesascope` command line: list, show, config, knobs, run, diagnose, demo, report, identify, runs, dose, scatter, sweep, influence, trajectory, export, goodhart, compare, imitate, meta."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from mesascope.commands.export import export  # noqa: E402
 from mesascope.commands.goodhart import goodhart  # noqa: E402
 from mesascope.commands.imitate import imitate  # noqa: E402
 from mesascope.commands.influence import influence  # noqa: E402
+from mesascope.commands.meta import meta  # noqa: E402
 from mesascope.commands.sweep import sweep  # noqa: E402
 from mesascope.commands.trajectory import trajectory  # noqa: E402
 
@@ -107,6 +108,7 @@ def run(
     assignments: list[str] = typer.Option([], "--set", help="Override any config key, e.g. --set train_shifts=0,0.2 --set ppo.width=128 --set world_options.size=11 (repeatable)."),
     db: Path = DB_OPTION,
     force: bool = typer.Option(False, "--force", help="Redo the run even if an identical one is finished."),
+    agent: Optional[str] = typer.Option(None, "--agent", help="Agent family: ppo (feed-forward), recurrent (RL²), bc or dagger (imitation of `expert`; see also `mesascope imitate`) — the config key `agent`."),
 ) -> None:
     """Train a population, evaluate it on train and shifted levels, infer goals, write a report."""
     from mesascope.experiments import config as config_module
@@ -114,7 +116,7 @@ def run(
 
     try:
         config = presets.get(preset)
-        extra = [f"seeds={seeds}"] * (seeds is not None) + [f"ppo.total_steps={steps}"] * (steps is not None)
+        extra = [f"seeds={seeds}"] * (seeds is not None) + [f"ppo.total_steps={steps}"] * (steps is not None) + [f"agent={agent}"] * (agent is not None)
         config = config_module.apply_overrides(config, extra + list(assignments))
     except ValueError as error:
         _fail(str(error))
@@ -215,6 +217,7 @@ app.command("scatter")(scatter)
 app.command("sweep")(sweep)
 app.command("influence")(influence)
 app.command("trajectory")(trajectory)
+app.command("meta")(meta)
 app.command("export")(export)
 app.command("goodhart")(goodhart)
 app.command("compare")(compare)

@@ -24,7 +24,7 @@ import sys
 import warnings
 from types import ModuleType
 
-WORLDS = ("cleaning", "coin", "coin_colour", "corner", "detour", "keys_chests", "lamp", "monsters", "tamper", "vacuum")
+WORLDS = ("cleaning", "coin", "coin_colour", "corner", "detour", "hidden_goal", "keys_chests", "lamp", "monsters", "tamper", "union", "vacuum")
 """Every registered world (must equal `mesascope.worlds.names()`; tests/worlds/test_gym_plugin.py checks)."""
 
 ENTRY_POINT = "mesascope.worlds.gym:MesascopeEnv"

@@ -155,11 +155,84 @@ class ThinkingActorCritic(nn.Module):
         return logits, self.critic(x)[..., 0], expected
 
 
-def make_network(num_actions: int, width: int, depth: int, thinking_steps: int = 0, halting: bool = False) -> nn.Module:
+class RecurrentActorCritic(nn.Module):
+    """An RL² actor-critic: a GRU core whose memory runs through a whole trial of episodes.
+
+    Each decision reads the observation and the feedback of the previous step (its action one-hot,
+    its reward, and whether a new episode began), encodes them with `depth` tanh layers, updates
+    the GRU state (`width` units), and reads the policy (a `ThinkingPolicy` when `steps` > 0, so
+    the speed prior applies as for feed-forward agents) and the value from it. `__call__(obs)` is
+    the first decision of a trial (zero memory, no feedback), for probes that see one observation.
+    Kernels are variance-scaled, the GRU's recurrent kernels included (no orthogonal init: no LAPACK)."""
+
+    num_actions: int
+    width: int = 64
+    depth: int = 2
+    steps: int = 0
+    halting: bool = False
+
+    recurrent = True
+
+    def setup(self) -> None:
+        self.encoder = [_dense(self.width, 2.0) for _ in range(max(1, self.depth))]
+        init = nn.initializers.variance_scaling(1.0, "fan_avg", "truncated_normal")
+        self.core = nn.GRUCell(self.width, kernel_init=init, recurrent_kernel_init=init)
+        self.thinking = ThinkingPolicy(self.width, self.steps, self.num_actions, self.halting) if self.steps else None
+        self.head = _dense(self.num_actions, 0.01)
+        self.critic = _dense(1, 1.0)
+
+    def initial_carry(self, batch_shape: tuple[int, ...] = ()) -> jax.Array:
+        """Zero memory: the state at the start of a trial."""
+        return jnp.zeros(batch_shape + (self.width,), jnp.float32)
+
+    def step(self, carry, obs, prev_action, prev_reward, episode_start):
+        """(new memory, action logits, value, thinking iterations used) of one decision."""
+        feedback = [jax.nn.one_hot(prev_action, self.num_actions), prev_reward[..., None], episode_start[..., None].astype(jnp.float32)]
+        x = jnp.concatenate([flatten_observation(obs)] + [f.astype(jnp.float32) for f in feedback], -1)
+        for layer in self.encoder:
+            x = nn.tanh(layer(x))
+        carry, h = self.core(carry, x)
+        if self.thinking is None:
+            logits, thinking = self.head(h), jnp.zeros(h.shape[:-1], jnp.float32)
+        else:
+            logits, thinking = self.thinking(h)
+        return carry, logits, self.critic(h)[..., 0], thinking
+
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(logits, value) of the first decision of a trial: zero memory, no feedback."""
+        batch = obs.shape[: obs.ndim - 3]
+        _, logits, value, _ = self.step(self.initial_carry(batch), obs, jnp.full(batch, -1), jnp.zeros(batch), jnp.ones(batch, bool))
+        return logits, value
+
+    def with_compute(self, obs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """(logits, value, thinking iterations) of the first decision of a trial."""
+        batch = obs.shape[: obs.ndim - 3]
+        _, logits, value, thinking = self.step(self.initial_carry(batch), obs, jnp.full(batch, -1), jnp.zeros(batch), jnp.ones(batch, bool))
+        return logits, value, thinking
+
+
+AGENT_FAMILIES = ("feedforward", "recurrent")
+"""Agent families: memoryless actor-critics, and RL² agents with a GRU memory across a trial."""
+
+
+def network_family(agent: str) -> str:
+    """The network family of a config's `agent`: "recurrent" for recurrent PPO, else "feedforward"
+    (PPO and the imitation learners share the feed-forward actor-critic)."""
+    return "recurrent" if agent == "recurrent" else "feedforward"
+
+
+def make_network(num_actions: int, width: int, depth: int, thinking_steps: int = 0, halting: bool = False, family: str = "feedforward") -> nn.Module:
     """The actor-critic a PPO config asks for: plain MLPs when `thinking_steps` is 0, else a
-    thinking-budget actor with `thinking_steps` iterations (halting early when `halting`)."""
+    thinking-budget actor with `thinking_steps` iterations (halting early when `halting`); with
+    `family="recurrent"` the same actor heads read a GRU memory (`RecurrentActorCritic`)."""
     if thinking_steps < 0:
         raise ValueError(f"thinking_steps must be 0 (no thinking) or a positive number of iterations, got {thinking_steps}")
+    if family not in AGENT_FAMILIES:
+        raise ValueError(f"agent family must be one of {AGENT_FAMILIES}, got {family!r}")
+    if halting and thinking_steps == 0:
+        raise ValueError("halting needs a thinking budget: set thinking_steps to a positive number")
+    if family == "recurrent":
+        return RecurrentActorCritic(num_actions, width, depth, thinking_steps, halting)
     if thinking_steps == 0:
         if halting:
             raise ValueError("halting needs a thinking budget: set thinking_steps to a positive number")

@@ -196,9 +196,6 @@ def make_train(
     num_updates = config.num_updates
     step_envs = jax.vmap(world.step, in_axes=(0, 0, 0, None))
 
-    def knob(value, default):
-        return default if value is None else value
-
     # Adam without its step size; the (traced, per-agent) learning rate and its linear annealing
     # scale the updates in `update`, so agents with different learning rates share one program.
     optimizer = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.scale_by_adam(eps=1e-5))
@@ -251,21 +248,7 @@ def make_train(
 
     def loss_fn(params, hyper: Hyper, minibatch: Transition, advantages, targets):
         logits, value, thinking = network.apply(params, minibatch.obs, method=network.with_compute)
-        log_probs = jax.nn.log_softmax(logits)
-        log_prob = jnp.take_along_axis(log_probs, minibatch.action[:, None], axis=1)[:, 0]
-        ratio = jnp.exp(log_prob - minibatch.log_prob)
-        normalised = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        policy_loss = -jnp.minimum(ratio * normalised, jnp.clip(ratio, 1 - config.clip, 1 + config.clip) * normalised).mean()
-        value_loss = 0.5 * ((value - targets) ** 2).mean()
-        entropy = -(jnp.exp(log_probs) * log_probs).sum(-1).mean()
-        l2, l1 = kernel_norms(params)
-        entropy_coef = knob(hyper.entropy_coef, config.entropy_coef)
-        total = policy_loss + config.value_coef * value_loss - entropy_coef * entropy + hyper.l2 * l2 + hyper.l1 * l1
-        approx_kl = ((ratio - 1) - jnp.log(ratio)).mean()
-        info = {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy, "approx_kl": approx_kl}
-        if config.thinking_steps:
-            info["thinking_steps"] = thinking.mean()
-            total = total + knob(hyper.time_penalty, 0.0) * info["thinking_steps"]
+        total, info, log_probs = surrogate_loss(config, hyper, params, logits, value, thinking, minibatch.action, minibatch.log_prob, advantages, targets)
         if channel_mask is not None:
             blanked = jax.nn.log_softmax(network.apply(params, minibatch.obs * channel_mask)[0])
             info["channel_sensitivity"] = (jnp.exp(log_probs) * (log_probs - blanked)).sum(-1).mean()
@@ -315,6 +298,33 @@ def make_train(
         return runner.params, metrics
 
     return Trainer(config=config, network=network, init=init, run=run, train=train)
+
+
+def knob(value: jax.Array | None, default: Any) -> Any:
+    """A `Hyper` knob, or `default` where it was left as None."""
+    return default if value is None else value
+
+
+def surrogate_loss(config: PPOConfig, hyper: Hyper, params: Any, logits, value, thinking, action, old_log_prob, advantages, targets):
+    """The PPO loss over a flat minibatch (B, ...): clipped surrogate, value loss, entropy bonus,
+    L2/L1 on kernels and the speed prior on thinking iterations. Returns (total, info, log_probs);
+    the feed-forward and the recurrent trainers share it, so their knobs mean the same."""
+    log_probs = jax.nn.log_softmax(logits)
+    log_prob = jnp.take_along_axis(log_probs, action[:, None], axis=1)[:, 0]
+    ratio = jnp.exp(log_prob - old_log_prob)
+    normalised = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    policy_loss = -jnp.minimum(ratio * normalised, jnp.clip(ratio, 1 - config.clip, 1 + config.clip) * normalised).mean()
+    value_loss = 0.5 * ((value - targets) ** 2).mean()
+    entropy = -(jnp.exp(log_probs) * log_probs).sum(-1).mean()
+    l2, l1 = kernel_norms(params)
+    entropy_coef = knob(hyper.entropy_coef, config.entropy_coef)
+    total = policy_loss + config.value_coef * value_loss - entropy_coef * entropy + hyper.l2 * l2 + hyper.l1 * l1
+    approx_kl = ((ratio - 1) - jnp.log(ratio)).mean()
+    info = {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy, "approx_kl": approx_kl}
+    if config.thinking_steps:
+        info["thinking_steps"] = thinking.mean()
+        total = total + knob(hyper.time_penalty, 0.0) * info["thinking_steps"]
+    return total, info, log_probs
 
 
 def policy_logits(network: Any, params: Any) -> Callable[[jax.Array], jax.Array]:

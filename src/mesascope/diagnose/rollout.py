@@ -76,6 +76,44 @@ def rollout_batched(world: World, policy: BatchPolicy, levels: Level, key: jax.A
     )
 
 
+MemoryPolicy = Callable[[jax.Array, jax.Array, Any, tuple], tuple[jax.Array, Any]]
+"""A policy with memory over a batch: (keys (N,), observations, memory, feedback) -> (actions (N,),
+new memory). `feedback` is (previous action (N,) int32, -1 at a trial's start; previous reward
+(N,); whether an episode just began (N,) bool), what an RL² agent reads beside the observation."""
+
+
+def rollout_trials(world: World, policy: MemoryPolicy, memory: Any, levels: Level, key: jax.Array, episodes: int, reward_weights: jax.Array) -> Episodes:
+    """A trial of `episodes` episodes on each level of the batch, the policy's memory carried
+    through the trial (frozen once an episode has ended, until the next one starts). Every field
+    of the result has a leading episode axis (E, N, ...). The reward fed back is
+    `objective_rewards @ reward_weights`, the agent's training reward (jittable)."""
+    count = jax.tree.leaves(levels)[0].shape[0]
+    feedback = (jnp.full((count,), -1, jnp.int32), jnp.zeros((count,), jnp.float32), jnp.ones((count,), bool))
+    keep = lambda alive, new, old: jax.tree.map(lambda a, b: jnp.where(alive.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)  # noqa: E731
+    played = []
+    for _ in range(episodes):
+        key, reset_key, run_key = jax.random.split(key, 3)
+        timestep = jax.vmap(world.initial_timestep)(jax.random.split(reset_key, count), levels)
+
+        def one_step(carry, step_key):
+            timestep, alive, memory, feedback = carry
+            policy_key, world_key = jax.random.split(step_key)
+            actions, new_memory = policy(jax.random.split(policy_key, count), timestep.obs, memory, feedback)
+            actions = actions.astype(jnp.int32)
+            index = jax.vmap(world.state_index)(timestep.state)
+            nxt = jax.vmap(world.step, in_axes=(0, 0, 0, None))(jax.random.split(world_key, count), timestep.state, actions, 0.0)
+            memory = keep(alive, new_memory, memory)
+            feedback = keep(alive, (actions, nxt.objective_rewards @ reward_weights, jnp.zeros((count,), bool)), feedback)
+            record = (nxt.objective_rewards * alive[:, None], index, actions, alive, nxt.terminated & alive)
+            return (nxt, alive & ~nxt.done, memory, feedback), record
+
+        start = (timestep, jnp.ones(count, bool), memory, feedback)
+        (_, _, memory, feedback), (rewards, index, actions, valid, terminated) = jax.lax.scan(one_step, start, jax.random.split(run_key, world.max_steps))
+        feedback = (feedback[0], feedback[1], jnp.ones((count,), bool))  # the next episode begins
+        played.append(Episodes(rewards.sum(0), valid.sum(0).astype(jnp.int32), terminated.any(0), index.T, actions.T, valid.T))
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *played)
+
+
 def episode_frames(world: World, policy: Policy, level: Level, key: jax.Array) -> jax.Array:
     """RGB frames (T+1, h, w, 3) of one episode on `level`; frames after the end repeat the last."""
     reset_key, run_key = jax.random.split(key)

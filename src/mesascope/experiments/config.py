@@ -88,6 +88,8 @@ class ExperimentConfig:
     """Reward shaping added to the training reward: "none", "potential:FEATURE" (coef·(γ·f(s') − f(s)), γ = ppo.gamma; leaves optimal policies unchanged) or "bonus:FEATURE" (coef·f(s')), over a feature the world declares (grid worlds: distance_to_<object>)."""
     shaping_coef: float = setting(-0.1, low=-100.0, high=100.0)
     """Coefficient of the shaping term (negative with a distance feature: coming closer pays)."""
+    trial_episodes: int = setting(1, low=1, high=1_000)
+    """Episodes per trial on the same level (the same task); a recurrent agent's memory runs through a trial and is evaluated on its last episode. Feed-forward agents have no memory, so trials change nothing for them."""
     seeds: int = setting(8, low=1, high=4_096)
     """Agents trained per shift value."""
     seed: int = setting(0, low=0, high=2**32 - 1)
@@ -97,7 +99,7 @@ class ExperimentConfig:
     l1: float = setting(0.0, low=0.0, high=1e3)
     """L1 strength on network kernels."""
     time_penalty: float = setting(0.0, low=0.0, high=1e3)
-    """Speed prior: loss weight of the expected thinking iterations per decision (needs ppo.halting)."""
+    """Speed prior: loss weight of the expected thinking iterations per decision (needs ppo.halting, which makes the iterations variable)."""
     channel_penalty: float = setting(0.0, low=0.0, high=1e3)
     """Internals-based selection: loss weight of the policy's sensitivity to `penalised_channel` (KL to the policy with that channel blanked)."""
     penalised_channel: str = ""
@@ -106,8 +108,8 @@ class ExperimentConfig:
     """Traced knobs that vary across agents inside one compiled program: knob -> values (set as knob_grid.l2=0,1e-3). Agents are the product of train_shifts, every axis here and the seeds; a knob here overrides its scalar field."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """PPO settings (the network's width, depth and thinking steps serve every agent family)."""
-    agent: str = setting("ppo", choices=("ppo",) + LEARNERS)
-    """Agent family: "ppo" (reinforcement learning on the training reward), or an imitation learner of `expert`: "bc" (behavioural cloning) or "dagger"."""
+    agent: str = setting("ppo", choices=("ppo", "recurrent") + LEARNERS)
+    """Agent family: "ppo" (feed-forward actor-critic, reinforcement learning on the training reward), "recurrent" (RL²: PPO with a GRU memory through a trial of `trial_episodes` episodes of the same level), or an imitation learner of `expert`: "bc" (behavioural cloning) or "dagger"."""
     expert: ExpertSpec = field(default_factory=ExpertSpec)
     """The bounded planner that imitation learners clone (unused by ppo)."""
     imitation: ImitationConfig = field(default_factory=ImitationConfig)
@@ -154,7 +156,7 @@ def allowed_keys(config: ExperimentConfig | None = None) -> list[str]:
         if dataclasses.is_dataclass(value):
             keys += [f"{f.name}.{g.name}" for g in dataclasses.fields(value)]
         elif f.name == "world_options":
-            keys += [f"world_options.{k}" for k in registry.options(config.world)] if config.world in registry.names() else []
+            keys += [f"world_options.{k}" for k in registry.options(config.world)] if registry.is_known(config.world) else []
         elif f.name == "knob_grid":
             keys += [f"knob_grid.{k}" for k in TRACED_KNOBS]
         else:
@@ -328,7 +330,7 @@ def validate(config: ExperimentConfig) -> None:
     """Check every field; raise ConfigError naming the first bad field and its allowed values.
     Field-by-field rules come from the metadata beside each field (`check_fields`); the rules
     below relate fields to each other or to the chosen world."""
-    _require(config.world in registry.names(), f"world must be one of {registry.names()}, got {config.world!r}")
+    _require(registry.is_known(config.world), f"world must be one of {registry.names()} (or union:WORLD,WORLD,...), got {config.world!r}")
     _require(isinstance(config.world_options, dict), f"world_options must be a mapping, got {config.world_options!r}")
     _check_world_options(config.world_options)
     _require(isinstance(config.knob_grid, dict), f"knob_grid must be a mapping of knob -> values, got {config.knob_grid!r}")
@@ -360,6 +362,10 @@ def validate(config: ExperimentConfig) -> None:
     _require(p.total_steps >= p.batch_size, f"ppo.total_steps must be at least num_envs*num_steps = {p.batch_size}, got {p.total_steps}")
     _require(p.batch_size % p.minibatches == 0, f"ppo.minibatches must divide num_envs*num_steps = {p.batch_size}, got {p.minibatches}")
     _require(not p.halting or p.thinking_steps > 0, "ppo.halting needs a thinking budget: set ppo.thinking_steps to a positive number (1-64), or ppo.halting=false")
+    _require(
+        config.agent != "recurrent" or p.num_envs % p.minibatches == 0,
+        f"ppo.minibatches must divide ppo.num_envs = {p.num_envs} for the recurrent agent (minibatches are whole environment sequences), got {p.minibatches}",
+    )
     _require(p.num_updates <= 1_000_000, f"ppo.total_steps / (num_envs*num_steps) is {p.num_updates} PPO updates; at most 1000000 are allowed")
     _check_knob_grid(config)
     channels = tuple(getattr(world, "observation_channels", ()))
@@ -372,6 +378,9 @@ def validate(config: ExperimentConfig) -> None:
     for name in config.eval.distributions:
         _require(name in world.distributions, f"eval.distributions: unknown distribution {name!r}; allowed: {sorted(world.distributions)}")
     if config.agent != "ppo":
+        for name, value, off in (("shaping", config.shaping, "none"), ("penalised_channel", config.penalised_channel, "")):
+            _require(value == off, f"{name} shapes the feed-forward PPO trainer; agent={config.agent!r} does not read it: set {name}={off or 'an empty value'} or agent=ppo")
+    if config.agent in LEARNERS:
         _require(config.level_mix == "none", f"level_mix must be 'none' for imitation learners (agent={config.agent!r}), got {config.level_mix!r}")
         try:
             check_expert(world, config.expert, config.seed)

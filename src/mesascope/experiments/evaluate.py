@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from mesascope.agents.ppo import policy_logits
@@ -82,6 +83,33 @@ def agent_policy(network: Any, params: Any, greedy: bool) -> rollout.Policy:
     return rollout.greedy(logits) if greedy else rollout.sampled(logits)
 
 
+def memory_policy(network: Any, params: Any, greedy: bool) -> rollout.MemoryPolicy:
+    """The batched rollout policy of a recurrent agent's parameters (its memory is the GRU state)."""
+
+    def policy(keys, obs, carry, feedback):
+        carry, logits, _, _ = network.apply(params, carry, obs, *feedback, method=network.step)
+        actions = jnp.argmax(logits, -1) if greedy else jax.vmap(jax.random.categorical)(keys, logits)
+        return actions.astype(jnp.int32), carry
+
+    return policy
+
+
+def trial_rollouts(world: World, network: Any, params: Any, levels: Any, key: jax.Array, episodes: int, greedy: bool, reward_weights: Any) -> rollout.Episodes:
+    """Trials of `episodes` episodes of every agent (params batched along a leading axis) on the
+    same levels: fields (A, E, N, ...). A feed-forward agent plays each episode afresh (it has no
+    memory to carry); a recurrent one carries its GRU state through the trial."""
+    count = jax.tree.leaves(levels)[0].shape[0]
+    weights = jnp.asarray(reward_weights, jnp.float32)
+    if getattr(network, "recurrent", False):
+        one = lambda p: rollout.rollout_trials(world, memory_policy(network, p, greedy), network.initial_carry((count,)), levels, key, episodes, weights)  # noqa: E731
+    else:
+        def one(p):
+            act = agent_policy(network, p, greedy)
+            stateless = lambda keys, obs, memory, feedback: (jax.vmap(lambda k, o: act(k, o, None))(keys, obs), memory)  # noqa: E731
+            return rollout.rollout_trials(world, stateless, jnp.zeros((count,)), levels, key, episodes, weights)
+    return jax.vmap(one)(params)
+
+
 def evaluate_population(
     world: World,
     network: Any,
@@ -94,12 +122,18 @@ def evaluate_population(
     """Roll out every agent on every configured distribution and diagnose it. `shift_name` names
     the dial the agents were trained with (default: the world's own; a level mix's q differs)."""
 
+    recurrent = getattr(network, "recurrent", False)
+
     def population_rollout(params, levels, key):
+        if recurrent:  # the last episode of a trial: what the agent does after learning in context
+            weights = jnp.asarray(config.reward_weights or jnp.eye(world.num_objectives)[0], jnp.float32)
+            trials = trial_rollouts(world, network, params, levels, key, config.trial_episodes, config.eval.greedy, weights)
+            return jax.tree.map(lambda x: x[:, -1], trials)
         return jax.vmap(lambda p: rollout.rollout(world, agent_policy(network, p, config.eval.greedy), levels, key))(params)
 
     run_rollouts = jax.jit(population_rollout)
     out = evaluate_rollouts(world, lambda levels, key: run_rollouts(params, levels, key), len(shifts), config, on_progress)
-    if config.eval.gifs and "test" in world.distributions:
+    if config.eval.gifs and "test" in world.distributions and not recurrent:  # GIFs replay memoryless policies
         key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_SALT)
         out.gifs = rollout_gifs(world, network, params, config, shifts, jax.random.fold_in(key, 999), shift_name)
     return out
@@ -120,14 +154,12 @@ def evaluate_rollouts(
     evaluation of `evaluate_population`, for any policies (`diagnose_policy` uses it too). Every
     policy plays the same levels with the same key (common random numbers)."""
     out = Evaluation()
-    key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_SALT)
     goal_config = goal_inference_config(config)
     rng = np.random.default_rng(config.seed)
-    for d, name in enumerate(config.eval.distributions):
+    for name in config.eval.distributions:
         if on_progress:
             on_progress(f"evaluating on {name}")
-        level_key, rollout_key = jax.random.split(jax.random.fold_in(key, d))
-        levels = world.sample_levels(level_key, world.distributions[name].shift, config.eval.episodes)
+        levels, rollout_key = evaluation_levels(world, config, name)
         optimal, random = returns.level_baselines(world, levels)
         episodes = run_rollouts(levels, rollout_key)
         episode_returns = np.asarray(episodes.objective_returns)  # (A, N, K)
@@ -143,6 +175,14 @@ def evaluate_rollouts(
             out.inferences += diagnosis.inferences
             out.verdicts.append(diagnosis.verdict)
     return out
+
+
+def evaluation_levels(world: World, config: ExperimentConfig, name: str) -> tuple[Any, jax.Array]:
+    """The levels of distribution `name` every agent is evaluated on, and the rollout key: the
+    same for every call, so a later analysis (`mesascope meta`) sees the evaluated levels."""
+    key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_SALT)
+    level_key, rollout_key = jax.random.split(jax.random.fold_in(key, config.eval.distributions.index(name)))
+    return world.sample_levels(level_key, world.distributions[name].shift, config.eval.episodes), rollout_key
 
 
 def influence_config(config: ExperimentConfig) -> influence.InfluenceConfig:

@@ -94,7 +94,7 @@ def get(name: str) -> ExperimentConfig:
         return GRID_PRESETS[name][0]
     from mesascope.worlds import registry
 
-    if name in registry.names():
+    if registry.is_known(name):
         return world_default(name)
     raise ValueError(f"unknown preset {name!r}; presets: {names()}; sweep presets: {sorted(GRID_PRESETS)}; or a world name: {registry.names()}")
 
@@ -103,5 +103,7 @@ def world_default(world: str) -> ExperimentConfig:
     """A world's default experiment: 8 agents at its training shift, the default PPO budget."""
     from mesascope.worlds import registry
 
+    world = registry.canonical(world)
     train_shift = registry.make(world).distributions["train"].shift
-    return dataclasses.replace(ExperimentConfig(), name=world, world=world, train_shifts=(train_shift,))
+    name = world.replace(":", "-").replace(",", "+")  # run names stay plain words
+    return dataclasses.replace(ExperimentConfig(), name=name, world=world, train_shifts=(train_shift,))

@@ -34,12 +34,13 @@ import jax
 import numpy as np
 
 import mesascope
+from mesascope.agents.imitation import LEARNERS
 from mesascope.experiments import checkpoints as checkpoint_store
 from mesascope.experiments import population
 from mesascope.experiments.config import ExperimentConfig, validate
 from mesascope.experiments.evaluate import evaluate_identifiability, evaluate_influence, evaluate_population
-from mesascope.experiments.training import TrainedCell, build_trainer, train_cell
 from mesascope.experiments.imitation_eval import evaluate_imitation, side_by_side_gifs
+from mesascope.experiments.training import TrainedCell, build_trainer, train_cell
 from mesascope.records.results import AgentRecord, ExperimentResult
 from mesascope.report.html import write_report as write_html
 from mesascope.store.db import Store, StoreError, run_id_for
@@ -243,7 +244,8 @@ def _execute(
         timings["load_training"] = time.perf_counter() - start
     check_finite(curves, checkpoints.params, trainer.config.batch_size)
     manifest = {"run_id": run_id, "agents": config.num_agents, "network": type(trainer.network).__name__, "width": config.ppo.width,
-                "depth": config.ppo.depth, "thinking_steps": config.ppo.thinking_steps, "halting": config.ppo.halting}
+                "depth": config.ppo.depth, "thinking_steps": config.ppo.thinking_steps, "halting": config.ppo.halting,
+                "agent": config.agent, "trial_episodes": config.trial_episodes}
     files = checkpoint_store.save(store.run_dir(run_id), checkpoints, manifest)  # the last is `params`
 
     start = time.perf_counter()
@@ -262,7 +264,7 @@ def _execute(
     timings["identifiability"] = time.perf_counter() - start
 
     imitation = None
-    if config.agent != "ppo":
+    if config.agent in LEARNERS:
         if progress:
             progress("asking what each clone plans for", 0, 0)
         start = time.perf_counter()

@@ -16,8 +16,9 @@ from flax import traverse_util
 from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
 
-from mesascope.agents.imitation import make_imitation
+from mesascope.agents.imitation import LEARNERS, make_imitation
 from mesascope.agents.ppo import Trainer, make_train
+from mesascope.agents.recurrent import make_recurrent_train
 from mesascope.agents.shaping import parse_shaping, reward_hook
 from mesascope.experiments import level_mix, population
 from mesascope.experiments.checkpoints import Checkpoints
@@ -40,14 +41,17 @@ class TrainedCell:
 
 
 def build_trainer(config: ExperimentConfig) -> tuple[Trainer, str]:
-    """The trainer of `config`'s agent family on its training world (level mix included): PPO, or
-    an imitation learner of `config.expert`; and the name of the training shift dial."""
+    """The trainer of `config`'s agent family on its training world (level mix included): PPO
+    (feed-forward, or recurrent with trials of `config.trial_episodes` episodes: RL²), or an
+    imitation learner of `config.expert`; and the name of the training shift dial."""
     world = registry.make(config.world, **config.world_options)
-    if config.agent != "ppo":
+    if config.agent in LEARNERS:
         return make_imitation(config.imitation, config.ppo, world, config.expert, config.agent), world.shift_name
     train_world = level_mix.training_world(world, config.level_mix, config.seed, config.adversarial_pool, config.adversarial_bank)
     shaping = parse_shaping(config.shaping, world, config.shaping_coef, config.ppo.gamma)
     hook = None if shaping is None else reward_hook(train_world, shaping)
+    if config.agent == "recurrent":
+        return make_recurrent_train(config.ppo, train_world, config.reward_weights or None, config.trial_episodes), train_world.shift_name
     trainer = make_train(config.ppo, train_world, config.reward_weights or None, penalised_channel=config.penalised_channel or None, reward_hook=hook)
     return trainer, train_world.shift_name
 

@@ -13,10 +13,10 @@ from typing import Callable
 
 import numpy as np
 
-from mesascope.agents.networks import make_network
 from mesascope.experiments import checkpoints as checkpoint_store
 from mesascope.experiments.config import ExperimentConfig, from_dict
 from mesascope.experiments.evaluate import evaluate_population
+from mesascope.experiments.training import build_trainer
 from mesascope.records import readings
 from mesascope.records.results import ExperimentResult
 from mesascope.worlds import registry
@@ -59,8 +59,9 @@ def verdict_trajectory(result: ExperimentResult, run_dir: Path, distribution: st
         raise ValueError(f"distribution must be one of {sorted(world.distributions)}, got {distribution!r}")
     evaluation = dataclasses.replace(config.eval, distributions=(distribution,), gifs=0, episodes=episodes or config.eval.episodes)
     config = dataclasses.replace(config, eval=evaluation)
-    network = make_network(world.num_actions, config.ppo.width, config.ppo.depth, config.ppo.thinking_steps, config.ppo.halting)
-    saved = checkpoint_store.load(run_dir, config.ppo.num_updates * config.ppo.batch_size)
+    trainer, _ = build_trainer(config)  # the network of the run's agent family (nothing is trained)
+    network = trainer.network
+    saved = checkpoint_store.load(run_dir, trainer.config.num_updates * trainer.config.batch_size)
     shifts = readings.agent_shifts(result)
     agents = [record.agent for record in result.agents]
     verdicts, best = [], []

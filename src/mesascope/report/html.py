@@ -22,6 +22,7 @@ from PIL import Image
 
 from mesascope.records.results import ExperimentResult
 from mesascope.report.imitation import COLUMNS, imitation_summary
+from mesascope.report.meta_section import meta_context
 from mesascope.report import figure, plots
 from mesascope.report import summary
 
@@ -246,6 +247,7 @@ def _context(result: ExperimentResult) -> dict[str, Any]:
         "timings": [(k, f"{v:.1f}") for k, v in result.timings.items()],
         "total_time": f"{sum(result.timings.values()):.1f}",
         "config_json": json.dumps(result.config, indent=2, default=str, ensure_ascii=False),
+        "meta": meta_context(result),
     }
 
 

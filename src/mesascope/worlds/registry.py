@@ -22,9 +22,22 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def canonical(name: str) -> str:
+    """`name` with hyphens in its world part read as underscores ('hidden-goal' -> 'hidden_goal');
+    a combinator's argument after ':' is kept as written."""
+    base, colon, argument = name.partition(":")
+    return base.replace("-", "_") + colon + argument
+
+
+def is_known(name: str) -> bool:
+    """Whether `name` names a registered world, either plain or as 'combinator:argument'."""
+    base, colon, _ = canonical(name).partition(":")
+    return base in _REGISTRY and (not colon or getattr(_REGISTRY[base], "name_argument", None) is not None)
+
+
 def options(name: str) -> dict[str, Any]:
-    """The options a world accepts, with their defaults."""
-    factory = _factory(name)
+    """The options a world accepts, with their defaults ('union:a,b' gives the options of 'union')."""
+    factory = _factory(canonical(name).partition(":")[0])
     return {
         p.name: p.default
         for p in inspect.signature(factory).parameters.values()
@@ -33,8 +46,19 @@ def options(name: str) -> dict[str, Any]:
 
 
 def make(name: str, **kwargs: Any) -> World:
-    """Build the world `name` with options `kwargs`; unknown names or options raise ValueError."""
+    """Build the world `name` with options `kwargs`; unknown names or options raise ValueError.
+
+    A world whose class sets `name_argument` also takes it after a colon: 'union:coin,corner'
+    is `make('union', components='coin,corner')`."""
+    name, colon, argument = canonical(name).partition(":")
     factory = _factory(name)
+    if colon:
+        option = getattr(factory, "name_argument", None)
+        if option is None:
+            raise ValueError(f"world {name!r} takes no ':' argument; only {sorted(n for n, f in _REGISTRY.items() if getattr(f, 'name_argument', None))} do")
+        if option in kwargs:
+            raise ValueError(f"{option!r} given both after ':' and as an option of world {name!r}")
+        kwargs = {**kwargs, option: argument}
     allowed = options(name)
     unknown = sorted(set(kwargs) - set(allowed))
     if unknown:
