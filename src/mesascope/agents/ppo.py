@@ -162,6 +162,18 @@ class Trainer:
     train: Callable[[jax.Array, Hyper], tuple[Any, dict]]
 
 
+def update_metrics(info: dict, episodes: jax.Array, length_sum: jax.Array, return_sums: jax.Array, objectives: tuple[str, ...]) -> dict:
+    """One update's training curves: the losses averaged over minibatches, episodes completed,
+    their mean length and mean return per objective (NaN when no episode ended)."""
+    completed = jnp.maximum(episodes, 1)
+    metrics = {name: value.mean() for name, value in info.items()}
+    metrics["episodes"] = episodes.astype(jnp.float32)
+    metrics["episode_length"] = length_sum / completed
+    for k, name in enumerate(objectives):
+        metrics[f"return/{name}"] = jnp.where(episodes > 0, return_sums[k] / completed, jnp.nan)
+    return metrics
+
+
 def make_train(
     config: PPOConfig,
     world: World,
@@ -281,12 +293,7 @@ def make_train(
         step_size = -knob(hyper.learning_rate, config.learning_rate) * fraction
         key, epoch_key = jax.random.split(runner.key)
         (params, opt_state), info = jax.lax.scan(epoch, (runner.params, runner.opt_state), jax.random.split(epoch_key, config.epochs))
-        completed = jnp.maximum(episodes, 1)
-        metrics = {name: value.mean() for name, value in info.items()}
-        metrics["episodes"] = episodes.astype(jnp.float32)
-        metrics["episode_length"] = length_sum / completed
-        for k, name in enumerate(world.objectives):
-            metrics[f"return/{name}"] = jnp.where(episodes > 0, return_sums[k] / completed, jnp.nan)
+        metrics = update_metrics(info, episodes, length_sum, return_sums, world.objectives)
         runner = runner.replace(params=params, opt_state=opt_state, update=runner.update + 1, key=key)
         return runner, metrics
 

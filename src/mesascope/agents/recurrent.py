@@ -26,7 +26,7 @@ import optax
 from flax import struct
 
 from mesascope.agents.networks import make_network
-from mesascope.agents.ppo import Hyper, PPOConfig, Trainer, gae, knob, surrogate_loss
+from mesascope.agents.ppo import Hyper, PPOConfig, Trainer, gae, knob, surrogate_loss, update_metrics
 from mesascope.worlds.core import Timestep, World
 
 
@@ -193,12 +193,7 @@ def make_recurrent_train(config: PPOConfig, world: World, reward_weights: jax.Ar
         step_size = -knob(hyper.learning_rate, config.learning_rate) * fraction
         key, epoch_key = jax.random.split(runner.key)
         (params, opt_state), info = jax.lax.scan(epoch, (runner.params, runner.opt_state), jax.random.split(epoch_key, config.epochs))
-        completed = jnp.maximum(episodes, 1)
-        metrics = {name: value.mean() for name, value in info.items()}
-        metrics["episodes"] = episodes.astype(jnp.float32)
-        metrics["episode_length"] = length_sum / completed
-        for k, name in enumerate(world.objectives):
-            metrics[f"return/{name}"] = jnp.where(episodes > 0, return_sums[k] / completed, jnp.nan)
+        metrics = update_metrics(info, episodes, length_sum, return_sums, world.objectives)
         return runner.replace(params=params, opt_state=opt_state, update=runner.update + 1, key=key), metrics
 
     def run(runner: RecurrentRunnerState, hyper: Hyper, updates: int):
