@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/mesascope demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider --timeout 600 --durations=30 -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -p no:cacheprovider --timeout 600 --durations=30
 
 bench: $(STAMP)
 	$(BIN)/python bench/world_throughput.py

@@ -28,7 +28,7 @@ def fake_training(monkeypatch, dose_experiment):
     """Replace training and the HTML report by cheap stand-ins; count the runs computed."""
     calls = []
 
-    def execute(config, world, run_id, store, progress):
+    def execute(config, world, run_id, store, progress, source=None):
         calls.append(run_id)
         run_dir = store.run_dir(run_id)
         files = list(artifacts.save_params(run_dir / "params", {"dense": {"kernel": np.ones((1, 3, 2), np.float32)}}, {"run_id": run_id}))

@@ -55,6 +55,13 @@ class SweepCell:
     result: ExperimentResult
 
 
+def _agent_row(record: Any) -> dict[str, Any]:
+    """An agent's columns, its knob values flattened to `knob.<name>` columns (a nested dict is
+    not a table column, and an empty one cannot be written to Parquet)."""
+    row = {key: value for key, value in asdict(record).items() if key != "knobs"}
+    return {**row, **{f"knob.{name}": value for name, value in sorted(record.knobs.items())}}
+
+
 def run_tables(result: ExperimentResult, extra: Row | None = None) -> dict[str, list[Row]]:
     """The tidy tables of one run; `extra` columns (e.g. the sweep knob) go into every row."""
     extra = extra or {}
@@ -63,7 +70,7 @@ def run_tables(result: ExperimentResult, extra: Row | None = None) -> dict[str, 
     tables: dict[str, list[Row]] = {
         "runs": [{**base, "name": result.name, "world": result.world, "shift_name": result.shift_name,
                   "intended": result.objectives[0], "objectives": ";".join(result.objectives), "agents": len(result.agents)}],
-        "agents": [{**base, **asdict(record)} for record in result.agents],
+        "agents": [{**base, **_agent_row(record)} for record in result.agents],
         "returns": [{**base, "train_shift": shift[row.agent], **asdict(row)} for row in result.evaluations],
         "inferences": [{**base, "train_shift": shift[row.agent], **asdict(row)} for row in result.inferences],
         "verdicts": [],

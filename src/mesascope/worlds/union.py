@@ -127,7 +127,10 @@ class UnionWorld(World):
         return UnionInner(task=level.task, parts=tuple(w.start(p) for w, p in zip(self.components, level.parts)))
 
     def _switch(self, task: jax.Array, branch) -> Any:
-        return jax.lax.switch(task, [lambda c=c: branch(c) for c in range(len(self.components))])
+        # Every branch, then a select: what vmap makes of lax.switch anyway, and unlike
+        # lax.switch it also works under shard_map (populations split over host devices).
+        results = [branch(c) for c in range(len(self.components))]
+        return jax.tree.map(lambda *xs: jnp.stack(xs)[task], *results)
 
     def transition(self, level: UnionLevel, inner: UnionInner, action: jax.Array):
         """The component's transition on its own part; its rewards placed at the union's indices."""
