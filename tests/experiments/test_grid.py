@@ -1,15 +1,19 @@
 """Grids of agents: axes split into traced (one program) and static (one program each), bad axes
-refused before work, a grid run on a real local Ray and resumed after a lost worker, and the
-per-cell and per-knob outcomes read off the stored verdicts."""
+refused before work, a grid run on a real local Ray (bit for bit the cell this process trains)
+and resumed after a lost worker, and the per-cell and per-knob outcomes read off the stored
+verdicts. This is the suite's one test that starts Ray."""
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
+import ray
 from typer.testing import CliRunner
 
 from mesascope.cli import app
 from mesascope.diagnose.grid_outcomes import cell_outcomes, grid_agents, knob_effects, share_matrix
+from mesascope.experiments import checkpoints as checkpoint_store
 from mesascope.experiments import config as C
 from mesascope.experiments.backends import BackendError, LocalBackend, make_backend
 from mesascope.experiments.sweep import Grid, run_grid
@@ -65,9 +69,17 @@ def test_a_grid_runs_on_ray_resumes_after_a_lost_worker_and_summarises_per_cell(
         with pytest.raises(BackendError):
             run_grid(grid, store, backend=FailsAfterOne())
         assert [r["status"] for r in store.list_runs()] == ["finished"]
-        done = run_grid(grid, store, backend=make_backend("ray", workers=2))
+        try:
+            done = run_grid(grid, store, backend=make_backend("ray", workers=2))
+        finally:
+            ray.shutdown()
         assert done.reused == [True, False]  # the finished experiment is kept; only the rest trains
         assert len(store.list_runs()) == 2
+        # the cell Ray trained is bit for bit the cell this process trains from the same config
+        (_, here), = LocalBackend().train([grid.configs()[1]])
+        stored = checkpoint_store.load(store.run_dir(done.results[1].run_id), 0).params[-1]
+        assert jax.tree.structure(stored) == jax.tree.structure(here.params)
+        assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(stored), jax.tree.leaves(here.params)))
     agents = grid_agents(done.results, [{"ppo.width": 8.0}, {"ppo.width": 16.0}], ["train_shift", "l2", "ppo.width"])
     assert agents.category.size == 16
     assert sorted(zip(agents.coords["ppo.width"][:8], agents.coords["l2"][:8])) == sorted([(8.0, 0.0)] * 4 + [(8.0, 0.01)] * 4)
