@@ -40,9 +40,13 @@ class SeparateActorCritic(ActorCritic):
 def population_runner(world, config: PPOConfig, agents: int, updates: int, devices: int, network: nn.Module | None = None):
     """A compiled, warmed-up `updates`-update step of a population on `devices` host devices,
     as a function that runs it once and returns its seconds."""
-    trainer = make_train(config, world, network=network)
+    return trainer_runner(make_train(config, world, network=network), agents, updates, devices)
+
+
+def trainer_runner(trainer, agents: int, updates: int, devices: int, shift: float = 0.0):
+    """`population_runner` for any trainer (PPO's interface: init, run) at one shift value."""
     keys = jax.random.split(jax.random.PRNGKey(0), agents)
-    hyper = Hyper(shift=jnp.zeros(agents), l2=jnp.zeros(agents), l1=jnp.zeros(agents))
+    hyper = Hyper(shift=jnp.full(agents, shift, jnp.float32), l2=jnp.zeros(agents), l1=jnp.zeros(agents))
     mesh = device_mesh(agents, devices)
     state = {"runner": split_over_devices(jax.vmap(trainer.init), mesh)(keys, hyper)}
     run = split_over_devices(jax.vmap(lambda r, h: trainer.run(r, h, updates)), mesh)

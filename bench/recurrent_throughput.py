@@ -11,33 +11,19 @@ are timed round-robin so a change in the machine's load hits every setting alike
 from __future__ import annotations
 
 import argparse
-import time
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from mesascope.agents.ppo import Hyper, PPOConfig, make_train
+from mesascope.agents.ppo import PPOConfig, make_train
 from mesascope.agents.recurrent import make_recurrent_train
 from mesascope.worlds import registry
+from ppo_throughput import trainer_runner  # bench/ is the script's folder, so on its path
 
 
 def runner(trainer, agents: int, updates: int):
-    """A compiled, warmed-up `updates`-update population step, as a function returning its seconds."""
-    keys = jax.random.split(jax.random.PRNGKey(0), agents)
-    hyper = Hyper(shift=jnp.full(agents, 1 / 3), l2=jnp.zeros(agents), l1=jnp.zeros(agents))
-    state = {"runner": jax.jit(jax.vmap(trainer.init))(keys, hyper)}
-    run = jax.jit(jax.vmap(lambda r, h: trainer.run(r, h, updates)))
-    state["runner"], _ = run(state["runner"], hyper)
-    jax.block_until_ready(state["runner"])
-
-    def once() -> float:
-        start = time.perf_counter()
-        state["runner"], _ = run(state["runner"], hyper)
-        jax.block_until_ready(state["runner"])
-        return time.perf_counter() - start
-
-    return once
+    """A compiled, warmed-up `updates`-update population step on one device, as a function
+    returning its seconds (bench/ppo_throughput.py's, at p_random_coin = 1/3)."""
+    return trainer_runner(trainer, agents, updates, devices=1, shift=1 / 3)
 
 
 def main() -> None:
