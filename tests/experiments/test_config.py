@@ -89,6 +89,16 @@ def test_presets_are_valid_and_unknown_names_are_listed():
         presets.get("nope")
 
 
+def test_sweep_presets_are_valid_before_and_after_their_axes():
+    """A study preset's base and every experiment of its grid validate (corner-biases once
+    failed here: its base kept the coin world's shift 0, outside corner_size's range)."""
+    from mesascope.experiments.sweep import Grid
+
+    for name, (base, axes) in presets.GRID_PRESETS.items():
+        C.validate(base)
+        assert Grid(base, axes).configs(), name
+
+
 def test_with_a_level_mix_train_shifts_are_shares_in_0_1():
     mixed = C.apply_overrides(C.ExperimentConfig(), ["level_mix=adversarial", "train_shifts=0,0.02,1"])
     assert mixed.level_mix == "adversarial" and mixed.train_shifts == (0.0, 0.02, 1.0)

@@ -61,9 +61,10 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def _study(name: str, world: str, **ppo: object) -> ExperimentConfig:
-    """The base of a bias study: the coin-demo budget, 16 seeds per cell."""
-    return ExperimentConfig(name=name, world=world, seeds=16, ppo=PPOConfig(total_steps=250_000, **ppo),
+def _study(name: str, world: str, train_shifts: tuple[float, ...] = (0.0,), **ppo: object) -> ExperimentConfig:
+    """The base of a bias study: the coin-demo budget, 16 seeds per cell; `train_shifts` is a
+    valid value of the world's dial (the grid's train_shift axis replaces it)."""
+    return ExperimentConfig(name=name, world=world, train_shifts=train_shifts, seeds=16, ppo=PPOConfig(total_steps=250_000, **ppo),
                             eval=EvalConfig(episodes=64, bootstrap=300, gifs=0, checkpoints=4, influence_levels=0, identify_levels=32))
 
 
@@ -72,7 +73,7 @@ GRID_PRESETS: dict[str, tuple[ExperimentConfig, tuple[tuple[str, tuple[str, ...]
                     (("train_shift", ("0.05", "0.1")), ("l2", ("0", "0.001", "0.01")), ("ppo.width", ("16", "64")))),
     "coin-speed": (_study("coin-speed", "coin", thinking_steps=4, halting=True),
                    (("train_shift", ("0.05", "0.1")), ("time_penalty", ("0", "0.01", "0.1")))),
-    "corner-biases": (_study("corner-biases", "corner"),
+    "corner-biases": (_study("corner-biases", "corner", train_shifts=(1.0,)),
                       (("train_shift", ("1", "2")), ("l2", ("0", "0.001", "0.01")), ("ppo.width", ("16", "64")))),
 }
 """Sweep presets (`mesascope sweep NAME`): a base experiment and its grid axes. The bias studies
