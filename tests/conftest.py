@@ -1,13 +1,30 @@
-"""Shared fixtures: synthetic experiment results for tests that need no training."""
+"""Shared fixtures: synthetic experiment results for tests that need no training; and the
+compilation settings of the suite.
+
+The suite's time goes mostly to XLA compiling tiny training and diagnosis programs, many of
+them the same program built again by another test. So, for tests only: a persistent compilation
+cache in a fresh directory per session (identical programs compile once per run of the suite,
+never reused from an earlier run), and XLA's cheap compilation mode (most optimisations off),
+which halves compile time and costs little on tiny configs. Both go through the environment so
+that the worker processes of the process and Ray backends compile the same way, bit for bit.
+Tests of speed-sensitive real training (the demo) ask for `optimised_compilation`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import tempfile
+from collections.abc import Callable, Iterator
 
-import numpy as np
-import pytest
+_CACHE = tempfile.mkdtemp(prefix="mesascope-test-xla-")
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _CACHE)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
-from mesascope.records.results import AgentRecord, ExperimentResult, VerdictRow
+import jax  # noqa: E402  (after the environment it reads)
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from mesascope.records.results import AgentRecord, ExperimentResult, VerdictRow  # noqa: E402
 
 
 def experiment(agents_per_shift: int = 6, shifts: tuple[float, ...] = (0.0, 0.25, 0.5)) -> ExperimentResult:
@@ -31,3 +48,15 @@ def experiment(agents_per_shift: int = 6, shifts: tuple[float, ...] = (0.0, 0.25
 def dose_experiment() -> Callable[..., ExperimentResult]:
     """The `experiment` builder: a synthetic result whose robustly aligned share rises with the shift."""
     return experiment
+
+
+@pytest.fixture
+def optimised_compilation() -> Iterator[None]:
+    """XLA's full optimisations for one test: real training whose run time, not its compile
+    time, dominates."""
+    saved = jax.config.values["jax_disable_most_optimizations"]
+    jax.config.update("jax_disable_most_optimizations", False)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_disable_most_optimizations", saved)

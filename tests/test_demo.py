@@ -17,7 +17,7 @@ from mesascope.experiments.runner import run_experiment
 from mesascope.store.db import Store
 
 
-def test_demo_shows_goal_misgeneralization_and_its_cure(tmp_path):
+def test_demo_shows_goal_misgeneralization_and_its_cure(tmp_path, optimised_compilation):
     config = presets.get("coin-demo")
     with Store(tmp_path / "demo.db") as store:
         outcome = run_experiment(config, store)
