@@ -24,8 +24,10 @@ ARGS = ["run", "coin", "--seeds", "1", "--steps", "2048", "--set", "train_shifts
         "--set", "eval.checkpoints=2", "--set", "eval.influence_levels=4", "--set", "eval.identify_levels=4"]
 
 
-def launch(db: Path, log: Path, cache: Path) -> subprocess.Popen:
-    env = {**os.environ, "MESASCOPE_STAGE_LOG": str(log), "JAX_COMPILATION_CACHE_DIR": str(cache),
+def launch(db: Path, log: Path, cache: Path, hold: str = "") -> subprocess.Popen:
+    """A `mesascope run` process logging its stages to `log`; with `hold`, it stops itself
+    (SIGSTOP) as that stage starts, so the kill lands exactly there."""
+    env = {**os.environ, "MESASCOPE_STAGE_LOG": str(log), "MESASCOPE_STAGE_HOLD": hold, "JAX_COMPILATION_CACHE_DIR": str(cache),
            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
            "COLUMNS": "200"}
     return subprocess.Popen([sys.executable, "-m", "mesascope.cli", *ARGS, "--db", str(db)], env=env,
@@ -81,7 +83,7 @@ def test_runs_killed_at_every_stage_are_redone_and_a_live_run_is_never_destroyed
 
     for stage in ("train", "evaluate", "diagnose", "store", "report"):
         log = tmp_path / f"{stage}.log"
-        process = launch(db, log, cache)
+        process = launch(db, log, cache, hold=stage)
         wait_for_stage(process, log, stage)
         process.kill()
         process.wait(timeout=60)

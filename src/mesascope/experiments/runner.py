@@ -14,7 +14,8 @@ A training run whose losses or parameters stop being finite fails, naming the PP
 
 Stage hook: when the environment variable `MESASCOPE_STAGE_LOG` names a file, each stage
 (train, evaluate, diagnose, store, report) appends its name to it as it starts. Tests use it to
-interrupt a run at every stage; it changes nothing else.
+interrupt a run at every stage; with `MESASCOPE_STAGE_HOLD=<stage>` the process also stops itself
+(SIGSTOP) as that stage starts, so the kill lands exactly there. Unset, they change nothing.
 
 With a `level_mix`, agents train on the mixed world (`experiments.level_mix`; the population's
 shift values are the shares q) and are evaluated on the base world exactly as without one (same
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +103,9 @@ def training_id_for(config: ExperimentConfig) -> str:
 STAGE_LOG = "MESASCOPE_STAGE_LOG"
 """Environment variable naming a file each stage appends its name to as it starts (a hook for
 tests that interrupt runs at every stage)."""
+STAGE_HOLD = "MESASCOPE_STAGE_HOLD"
+"""Environment variable naming a stage at whose start the process stops itself (SIGSTOP), so a
+test can kill it exactly there rather than racing a stage that may take milliseconds."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -123,6 +128,8 @@ def _stage(name: str) -> None:
     if log:
         with open(log, "a", encoding="utf-8") as f:
             f.write(name + "\n")
+    if os.environ.get(STAGE_HOLD) == name:
+        os.kill(os.getpid(), signal.SIGSTOP)
 
 
 def run_experiment(
