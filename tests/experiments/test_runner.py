@@ -70,7 +70,7 @@ def test_run_stores_everything_and_reuses_a_finished_run(tmp_path, tiny, monkeyp
             raise AssertionError("a change of threshold must not train")
 
         monkeypatch.setattr(runner_module, "train_cell", no_training)
-        stricter = C.apply_overrides(tiny, ["thresholds.min_support=0.99", "eval.bootstrap=30"])
+        stricter = C.apply_overrides(tiny, ["thresholds.min_support=0.99", "eval.bootstrap=30", "eval.trajectory=false"])
         assert runner_module.training_id_for(stricter) == runner_module.training_id_for(tiny)
         third = runner_module.run_experiment(stricter, store)
         assert not third.reused and third.result.run_id != first.result.run_id
@@ -78,11 +78,12 @@ def test_run_stores_everything_and_reuses_a_finished_run(tmp_path, tiny, monkeyp
         assert third.result.thresholds["min_support"] == 0.99
         np.testing.assert_array_equal(third.result.curves["return/coin"], result.curves["return/coin"])
         assert "load_training" in third.result.timings and "train" not in third.result.timings
+        assert third.result.trajectory is None and "trajectory" not in third.result.timings
     cli = CliRunner()
     db = str(tmp_path / "m.db")
     refused = cli.invoke(app, ["diagnose", first.result.run_id, "--db", db, "--set", "l2=0.5"])
     assert refused.exit_code == 2 and "l2 change what is trained" in refused.output
-    done = cli.invoke(app, ["diagnose", first.result.run_id, "--db", db, "--set", "thresholds.min_log_bayes_factor=5"])
+    done = cli.invoke(app, ["diagnose", first.result.run_id, "--db", db, "--set", "thresholds.min_log_bayes_factor=5", "--set", "eval.trajectory=false"])
     assert done.exit_code == 0, done.output
     with Store(tmp_path / "m.db") as store:
         rows = store.list_runs()
