@@ -88,10 +88,10 @@ def test_run_stores_everything_and_reuses_a_finished_run(tmp_path, tiny, monkeyp
     with Store(tmp_path / "m.db") as store:
         rows = store.list_runs()
         assert len(rows) == 3 and len({store.training_id(r["run_id"]) for r in rows}) == 1
-    along = cli.invoke(app, ["trajectory", first.result.run_id, "--db", db, "--episodes", "4", "--png", str(tmp_path / "t.png")], env={"COLUMNS": "250"})
+    along = cli.invoke(app, ["trajectory", first.result.run_id, "--db", db, "--distribution", "train", "--episodes", "4", "--png", str(tmp_path / "t.png")], env={"COLUMNS": "250"})
     assert along.exit_code == 0, along.output
     assert "256 steps" in along.output and "512 steps" in along.output and "before any robustly aligned or mixed reading" in along.output
-    assert "stored with run" not in along.output  # other episodes than the run's: computed
+    assert "stored with run" not in along.output and "on train" in along.output  # not what the run stored: computed
     stored = cli.invoke(app, ["trajectory", first.result.run_id, "--db", db], env={"COLUMNS": "250"})
     assert stored.exit_code == 0 and "stored with run" in stored.output, stored.output
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
