@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from mesascope.records.results import AgentRecord, ExperimentResult, VerdictRow  # noqa: E402
+from mesascope.records.trajectory import TrajectoryRecord  # noqa: E402
 
 
 def experiment(agents_per_shift: int = 6, shifts: tuple[float, ...] = (0.0, 0.25, 0.5)) -> ExperimentResult:
@@ -44,10 +45,23 @@ def experiment(agents_per_shift: int = 6, shifts: tuple[float, ...] = (0.0, 0.25
                             {"train": normalised, "test": normalised}, {})
 
 
+def trajectory(verdicts: list[list[str]], steps: tuple[int, ...] = (100, 200, 300)) -> TrajectoryRecord:
+    """A trajectory record of the given (agent, checkpoint) verdicts, whose categories are the
+    verdicts themselves (write them as categories)."""
+    array = np.asarray(verdicts, object)
+    return TrajectoryRecord("test", tuple(range(len(verdicts))), np.asarray(steps), array, array.copy(), np.full(array.shape, "coin", object))
+
+
 @pytest.fixture
 def dose_experiment() -> Callable[..., ExperimentResult]:
     """The `experiment` builder: a synthetic result whose robustly aligned share rises with the shift."""
     return experiment
+
+
+@pytest.fixture
+def synthetic_trajectory() -> Callable[..., TrajectoryRecord]:
+    """The `trajectory` builder: a verdicts-along-training record from a table of verdicts."""
+    return trajectory
 
 
 @pytest.fixture

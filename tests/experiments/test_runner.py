@@ -11,6 +11,7 @@ from mesascope.cli import app
 from mesascope.experiments import config as C
 from mesascope.experiments import runner as runner_module
 from mesascope.experiments.config import ExperimentConfig
+from mesascope.records.readings import verdict_category
 from mesascope.store.db import Store, run_id_for
 
 TINY_SETTINGS = [
@@ -35,8 +36,10 @@ def tiny() -> ExperimentConfig:
 
 def test_run_stores_everything_and_reuses_a_finished_run(tmp_path, tiny, monkeypatch):
     """A population over a knob grid (2 shifts x 2 L2 values x 1 seed) runs, is stored with each
-    agent's knob values, is reused, and is re-diagnosed under a new threshold without training."""
-    tiny = C.apply_overrides(tiny, ["seeds=1", "knob_grid.l2=0,0.01"])
+    agent's knob values and its verdicts at both checkpoints, is reused, and is re-diagnosed under
+    a new threshold without training."""
+    tiny = C.apply_overrides(tiny, ["seeds=1", "knob_grid.l2=0,0.01", "eval.trajectory=true", "eval.checkpoints=2"])
+    assert runner_module.training_id_for(C.apply_overrides(tiny, ["eval.trajectory=false"])) == runner_module.training_id_for(tiny)
     with Store(tmp_path / "m.db") as store:
         first = runner_module.run_experiment(tiny, store)
         assert not first.reused
@@ -50,6 +53,14 @@ def test_run_stores_everything_and_reuses_a_finished_run(tmp_path, tiny, monkeyp
         assert result.curves["return/coin"].shape[0] == 4
         assert len(result.gifs) == 2  # one test level for each training shift value
         assert (store.run_dir(result.run_id) / "params.safetensors").exists()
+        along = result.trajectory
+        assert along.distribution == "test" and along.steps.tolist() == [256, 512] and along.verdicts.shape == (4, 2)
+        final = {row.agent: row.verdict for row in result.verdicts if row.distribution == "test"}
+        assert along.verdicts[:, -1].tolist() == [final[a] for a in along.agents]
+        assert along.categories[:, -1].tolist() == [verdict_category(final[a]) for a in along.agents]
+        assert along.verdicts.tolist() == first.result.trajectory.verdicts.tolist()  # through the store
+        np.testing.assert_array_equal(along.steps, first.result.trajectory.steps)
+        assert "Verdicts along training" in first.report_path.read_text(encoding="utf-8")
         second = runner_module.run_experiment(tiny, store)
         assert second.reused and second.result.run_id == first.result.run_id
         assert [(a.train_shift, a.knobs["l2"]) for a in result.agents] == [(0.0, 0.0), (0.0, 0.01), (0.5, 0.0), (0.5, 0.01)]
@@ -59,7 +70,7 @@ def test_run_stores_everything_and_reuses_a_finished_run(tmp_path, tiny, monkeyp
             raise AssertionError("a change of threshold must not train")
 
         monkeypatch.setattr(runner_module, "train_cell", no_training)
-        stricter = C.apply_overrides(tiny, ["thresholds.min_support=0.99", "eval.bootstrap=30"])
+        stricter = C.apply_overrides(tiny, ["thresholds.min_support=0.99", "eval.bootstrap=30", "eval.trajectory=false"])
         assert runner_module.training_id_for(stricter) == runner_module.training_id_for(tiny)
         third = runner_module.run_experiment(stricter, store)
         assert not third.reused and third.result.run_id != first.result.run_id
@@ -67,18 +78,22 @@ def test_run_stores_everything_and_reuses_a_finished_run(tmp_path, tiny, monkeyp
         assert third.result.thresholds["min_support"] == 0.99
         np.testing.assert_array_equal(third.result.curves["return/coin"], result.curves["return/coin"])
         assert "load_training" in third.result.timings and "train" not in third.result.timings
+        assert third.result.trajectory is None and "trajectory" not in third.result.timings
     cli = CliRunner()
     db = str(tmp_path / "m.db")
     refused = cli.invoke(app, ["diagnose", first.result.run_id, "--db", db, "--set", "l2=0.5"])
     assert refused.exit_code == 2 and "l2 change what is trained" in refused.output
-    done = cli.invoke(app, ["diagnose", first.result.run_id, "--db", db, "--set", "thresholds.min_log_bayes_factor=5"])
+    done = cli.invoke(app, ["diagnose", first.result.run_id, "--db", db, "--set", "thresholds.min_log_bayes_factor=5", "--set", "eval.trajectory=false"])
     assert done.exit_code == 0, done.output
     with Store(tmp_path / "m.db") as store:
         rows = store.list_runs()
         assert len(rows) == 3 and len({store.training_id(r["run_id"]) for r in rows}) == 1
-    along = cli.invoke(app, ["trajectory", first.result.run_id, "--db", db, "--episodes", "4", "--png", str(tmp_path / "t.png")], env={"COLUMNS": "250"})
+    along = cli.invoke(app, ["trajectory", first.result.run_id, "--db", db, "--distribution", "train", "--episodes", "4", "--png", str(tmp_path / "t.png")], env={"COLUMNS": "250"})
     assert along.exit_code == 0, along.output
-    assert "256 steps" in along.output and "512 steps" in along.output and "proxy-aligned before aligned" in along.output
+    assert "256 steps" in along.output and "512 steps" in along.output and "before any robustly aligned or mixed reading" in along.output
+    assert "stored with run" not in along.output and "on train" in along.output  # not what the run stored: computed
+    stored = cli.invoke(app, ["trajectory", first.result.run_id, "--db", db], env={"COLUMNS": "250"})
+    assert stored.exit_code == 0 and "stored with run" in stored.output, stored.output
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
 
 

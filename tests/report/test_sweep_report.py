@@ -17,13 +17,16 @@ def test_half_aligned_dose_gives_ed50_bracket_or_nothing(dose_experiment):
     assert half_aligned_dose(single) == ""
 
 
-def test_sweep_page_shows_runs_verdicts_plots_and_the_dose_column(dose_experiment):
+def test_sweep_page_shows_runs_verdicts_plots_and_the_dose_column(dose_experiment, synthetic_trajectory):
     results = [dose_experiment(agents_per_shift=6, shifts=(0.0, 0.5, 1.0)) for _ in range(2)]
+    results[1].trajectory = synthetic_trajectory([["proxy-aligned", "mixed"], ["ambiguous", "proxy-aligned"]], steps=(50, 100))
     for row in results[1].verdicts:
         object.__setattr__(row, "evidence", {"best": "coin"})
     page = render_sweep_report("coin over level_mix", "level_mix", ["test", "adversarial"], results, None, "", "no trend verdicts here")
     assert "no trend verdicts here" in page and "for half robustly aligned" in page
     assert page.count("data:image/png;base64,") == 3
+    along = page.split('id="trajectories"')[1].split("</section>")[0]  # the adversarial run's P(proxy-aligned) per checkpoint
+    assert "<h3>adversarial " in along and "<h3>test " not in along and along.count("0.50 [0.09, 0.91]") == 2
     for row in results[0].verdicts:
         object.__setattr__(row, "evidence", {"best": "coin"})
     verdicts = decide_sweep(sweep_agents(results, [1.0, 2.0]))

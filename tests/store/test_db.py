@@ -24,6 +24,7 @@ from mesascope.records.results import (
     InfluenceRecord,
     VerdictRow,
 )
+from mesascope.records.trajectory import TrajectoryRecord
 from mesascope.store import db as store_db
 from mesascope.store.db import (
     SCHEMA_VERSION,
@@ -540,3 +541,25 @@ def test_influence_round_trips_and_runs_without_it_still_load(tmp_path: Path) ->
         bad_id = begin(store, make_config(seed=2))
         with pytest.raises(TypeError, match="result.influence"):
             store.finish_run(dataclasses.replace(make_result(bad_id, make_config(seed=2)), influence={"share": np.zeros(2)}))
+
+
+def test_trajectory_round_trips_through_arrays_and_the_store(tmp_path: Path, synthetic_trajectory) -> None:
+    found = synthetic_trajectory([["proxy-aligned", "proxy-aligned", "robustly aligned"],
+                                  ["ambiguous", "mixed", "proxy-aligned"],
+                                  ["capability failure", "capability failure", "robustly aligned"]])
+    arrays, metadata = found.to_arrays()
+    assert set(arrays) == {"steps"} and arrays["steps"].dtype == np.int64  # strings travel as JSON metadata
+    again = TrajectoryRecord.from_arrays(arrays, metadata)
+    assert same_value(found, again) and again.verdicts.shape == (3, 3)
+    assert found.proxy_first() == (2, 1)  # agent 1 read as mixed before proxy-aligned
+    assert found.counts("robustly aligned").tolist() == [0, 0, 2]
+    np.testing.assert_array_equal(found.first_step("proxy-aligned"), [100.0, 300.0, NAN])
+    with pytest.raises(ValueError, match="verdicts must have shape"):
+        TrajectoryRecord("test", (0,), np.array([1, 2]), np.array([["a"]], object), np.array([["a"]], object), np.array([["a"]], object))
+    with Store(tmp_path / "m.db") as store:
+        run_id = begin(store)
+        store.finish_run(dataclasses.replace(make_result(run_id, make_config()), trajectory=found))
+        assert same_value(found, store.load_result(run_id).trajectory)
+        old_id = begin(store, make_config(seed=1))  # a run stored without a trajectory
+        store.finish_run(make_result(old_id, make_config(seed=1)))
+        assert store.load_result(old_id).trajectory is None

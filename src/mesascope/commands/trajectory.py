@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -20,43 +19,45 @@ def trajectory(
     episodes: Optional[int] = typer.Option(None, "--episodes", min=2, max=65_536, help="Episodes per agent and checkpoint (default: the run's eval.episodes)."),
     png: Optional[Path] = typer.Option(None, "--png", help="Also save the verdict shares along training to this PNG file."),
 ) -> None:
-    """Goal inference and verdicts at every checkpoint the run saved (eval.checkpoints), from the
-    stored parameters: each agent's verdict trajectory, the share of each verdict per checkpoint
-    (95% Wilson intervals), and when agents first read as proxy-aligned vs robustly aligned."""
-    from mesascope.diagnose.stats import wilson_interval
+    """Goal inference and verdicts at every checkpoint the run saved (eval.checkpoints): each
+    agent's verdict trajectory, the share of each verdict per checkpoint (95% Wilson intervals),
+    and how many agents read as proxy-aligned before any aligned or mixed reading. Read from the
+    run when it stored them (eval.trajectory) and no option asks for other settings; otherwise
+    computed from the stored parameters."""
     from mesascope.experiments.trajectory import verdict_trajectory
-    from mesascope.records import readings
-    from mesascope.records.intervals import format_interval
+    from mesascope.report.trajectory_section import proxy_first_line, share_rows
 
     png = png and output_file(png)
     result = load_finished(run_id, db)
-    with open_store(db, readonly=True) as store:
-        run_dir = store.run_dir(result.run_id)
-    try:
-        with console.status("diagnosing every checkpoint"):
-            found = verdict_trajectory(result, run_dir, distribution, episodes)
-    except (ValueError, FileNotFoundError) as error:
-        fail(str(error))
+    stored = result.trajectory
+    if stored is not None and distribution in (None, stored.distribution) and episodes in (None, result.config.get("eval", {}).get("episodes")):
+        found = stored
+        console.print(f"stored with run {result.run_id}")
+    else:
+        with open_store(db, readonly=True) as store:
+            run_dir = store.run_dir(result.run_id)
+        try:
+            with console.status("diagnosing every checkpoint"):
+                found = verdict_trajectory(result, run_dir, distribution, episodes)
+        except (ValueError, FileNotFoundError) as error:
+            fail(str(error))
     table = Table(title=f"verdicts of run {result.run_id} along training, on {text(found.distribution)}")
     table.add_column("agent")
     table.add_column(result.shift_name)
     for step in found.steps:
         table.add_column(f"{int(step):,} steps")
-    for i, record in enumerate(result.agents):
-        table.add_row(str(record.agent), f"{record.train_shift:g}", *(text(v) for v in found.verdicts[i]))
+    shifts = {record.agent: record.train_shift for record in result.agents}
+    for agent, verdicts in zip(found.agents, found.verdicts):
+        table.add_row(str(agent), f"{shifts.get(agent, float('nan')):g}", *(text(v) for v in verdicts))
     console.print(table)
     shares = Table(title="share of agents per verdict (95% Wilson)")
     shares.add_column("verdict")
     for step in found.steps:
         shares.add_column(f"{int(step):,}")
-    for category in readings.VERDICT_CATEGORIES:
-        shares.add_row(category, *(format_interval(*wilson_interval(int((found.categories[:, c] == category).sum()), found.categories.shape[0]))
-                                   for c in range(found.steps.size)))
+    for category, cells in share_rows(found):
+        shares.add_row(category, *cells)
     console.print(shares)
-    proxy_first, aligned_first = found.first_step("proxy-aligned"), found.first_step("robustly aligned")
-    both = np.isfinite(proxy_first) & np.isfinite(aligned_first)
-    console.print(f"agents ever proxy-aligned: {int(np.isfinite(proxy_first).sum())}; ever robustly aligned: {int(np.isfinite(aligned_first).sum())}; "
-                  f"proxy-aligned before aligned: {int((both & (proxy_first < aligned_first)).sum())} of the {int(both.sum())} that were both")
+    console.print(proxy_first_line(found))
     if png is not None:
         from mesascope.report.trajectory_plot import trajectory_plot
 

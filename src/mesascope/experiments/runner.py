@@ -43,6 +43,7 @@ from mesascope.experiments.config import ExperimentConfig, validate
 from mesascope.experiments.evaluate import evaluate_identifiability, evaluate_influence, evaluate_population
 from mesascope.experiments.imitation_eval import evaluate_imitation, side_by_side_gifs
 from mesascope.experiments.training import TrainedCell, build_trainer, train_cell
+from mesascope.experiments.trajectory import checkpoint_trajectory, default_distribution
 from mesascope.records.results import AgentRecord, ExperimentResult
 from mesascope.report.html import write_report as write_html
 from mesascope.store.db import Store, StoreError, run_id_for
@@ -279,6 +280,13 @@ def _execute(
         if config.eval.gifs:
             evaluation.gifs.update(side_by_side_gifs(world, trainer.network, params, config, shifts))
         timings["imitation"] = time.perf_counter() - start
+    trajectory = None
+    if config.eval.trajectory and len(checkpoints.params) >= 2:
+        start = time.perf_counter()
+        on_checkpoint = (lambda done, total: progress("diagnosing every checkpoint", done, total)) if progress else None
+        trajectory = checkpoint_trajectory(world, trainer.network, checkpoints, config, shifts, shift_name,
+                                           default_distribution(config.eval.distributions), evaluation.verdicts, on_checkpoint)
+        timings["trajectory"] = time.perf_counter() - start
     steps = (np.arange(1, trainer.config.num_updates + 1) * trainer.config.batch_size).astype(np.int64)
     result = ExperimentResult(
         run_id=run_id,
@@ -302,6 +310,7 @@ def _execute(
         influence=influence,
         identifiability=identifiability,
         imitation=imitation,
+        trajectory=trajectory,
     )
     return result, files
 

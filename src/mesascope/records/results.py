@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from mesascope.records.imitation import ImitationRecord
+from mesascope.records.trajectory import TrajectoryRecord
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,8 @@ class ExperimentResult:
             recorded).
         imitation: for imitation learners, what each clone plans for beside its expert (None: a
             PPO run, or stored before it existed).
+        trajectory: each agent's verdict at every stored checkpoint on the test distribution
+            (None: `eval.trajectory` was off, or the run was stored before it existed).
     """
 
     run_id: str
@@ -213,3 +216,4 @@ class ExperimentResult:
     influence: InfluenceRecord | None = None
     identifiability: IdentifiabilityRecord | None = None
     imitation: ImitationRecord | None = None
+    trajectory: TrajectoryRecord | None = None

@@ -9,6 +9,7 @@ and one per objective (intended green, proxies orange-red, the random hypothesis
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -79,6 +80,11 @@ def objective_label(result: ExperimentResult, name: str) -> str:
     if name not in result.objectives:
         return name
     return f"{name} (intended)" if name == result.objectives[0] else f"{name} (proxy)"
+
+
+def data_uri(mime: str, data: bytes) -> str:
+    """A base64 `data:` URI for embedding bytes in a page."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 @contextmanager

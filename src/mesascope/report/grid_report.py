@@ -19,6 +19,7 @@ from mesascope.records.intervals import format_interval, format_number
 from mesascope.records.results import ExperimentResult
 from mesascope.report.grid_plots import heatmap, shares_by_knob
 from mesascope.report.html import TEMPLATES, _format_threshold, _write_atomic, data_uri
+from mesascope.report.trajectory_section import grid_trajectories
 
 SHOWN_CATEGORIES = ("robustly aligned", "proxy-aligned", "mixed", "capability failure", "ambiguous")
 """Verdict categories the cell table shows, in order."""
@@ -59,6 +60,7 @@ def render_grid_report(title: str, axes: list[tuple[str, tuple[str, ...]]], resu
         "effects": effect_rows(effects), "categories": SHOWN_CATEGORIES, "cells": cell_rows(cells, objectives),
         "thresholds": [(name, _format_threshold(value)) for name, value in results[0].thresholds.items()],
         "runs": [{"label": label or "(one program)", "run_id": r.run_id, "agents": len(r.agents)} for r, label in zip(results, labels)],
+        "trajectories": grid_trajectories(results, labels),
         "plots": plots,
     }
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,

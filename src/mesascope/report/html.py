@@ -7,7 +7,6 @@ template `templates/report.html` with autoescaping on, and written atomically.
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -23,7 +22,9 @@ from PIL import Image
 from mesascope.records.results import ExperimentResult
 from mesascope.report.imitation import COLUMNS, imitation_summary
 from mesascope.report.meta_section import meta_context
+from mesascope.report.trajectory_section import trajectory_context
 from mesascope.report import figure, plots
+from mesascope.report.figure import data_uri
 from mesascope.report import summary
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -116,11 +117,6 @@ def gif_bytes(frames: np.ndarray, seconds_per_frame: float = 0.25) -> bytes:
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
                    duration=int(seconds_per_frame * 1000), loop=0)
     return buffer.getvalue()
-
-
-def data_uri(mime: str, data: bytes) -> str:
-    """A base64 `data:` URI for embedding bytes in the page."""
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def _plot_sections(result: ExperimentResult) -> list[dict[str, str]]:
@@ -248,6 +244,7 @@ def _context(result: ExperimentResult) -> dict[str, Any]:
         "total_time": f"{sum(result.timings.values()):.1f}",
         "config_json": json.dumps(result.config, indent=2, default=str, ensure_ascii=False),
         "meta": meta_context(result),
+        "trajectory": trajectory_context(result),
     }
 
 

@@ -17,6 +17,7 @@ from mesascope.diagnose.sweep_verdicts import SweepVerdict
 from mesascope.records.results import ExperimentResult
 from mesascope.report import summary
 from mesascope.report.html import TEMPLATES, _format_threshold, _format_value, _write_atomic, data_uri
+from mesascope.report.trajectory_section import grid_trajectories
 from mesascope.report.figure import verdict_colour
 from mesascope.report.sweep_plots import SWEEP_PLOTS
 
@@ -98,6 +99,7 @@ def render_sweep_report(
         "sweep_verdicts": _verdict_rows(verdicts or {}), "direction_note": direction_note, "no_verdict_note": no_verdict_note,
         "thresholds": [(name, _format_threshold(value)) for name, value in thresholds.items()],
         "run_rows": _run_rows(results, labels),
+        "trajectories": grid_trajectories(results, labels),
         "dose_column": any(len(summary.shift_values(r)) > 1 for r in results),
         "plots": [{"key": name, "title": plot_title, "caption": caption, "src": data_uri("image/png", draw(results, labels, key))}
                   for name, (plot_title, draw, caption) in SWEEP_PLOTS.items()],
