@@ -295,6 +295,7 @@ def _execute(
         influence=influence,
         identifiability=identifiability,
         imitation=imitation,
+        trials=evaluation.trials,
     )
     return result, files
 

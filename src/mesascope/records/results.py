@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from mesascope.records.imitation import ImitationRecord
+from mesascope.records.trials import TrialRecord
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,8 @@ class ExperimentResult:
             recorded).
         imitation: for imitation learners, what each clone plans for beside its expert (None: a
             PPO run, or stored before it existed).
+        trials: for recurrent agents, every episode of the evaluated trials (None: a
+            feed-forward run, or stored before it existed).
     """
 
     run_id: str
@@ -213,3 +216,4 @@ class ExperimentResult:
     influence: InfluenceRecord | None = None
     identifiability: IdentifiabilityRecord | None = None
     imitation: ImitationRecord | None = None
+    trials: TrialRecord | None = None
