@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from mesascope.commands.meta import stored_curve_table
 from mesascope.report.meta_section import meta_context
 
 
@@ -45,3 +46,4 @@ def test_in_trial_curve_from_stored_trials():
     assert rows[("test", "goal")]["closed"].startswith("1.00") and rows[("test", "red")]["closed"].startswith("-0.67 [")  # its interval resamples levels
     assert context["curve_figure"].startswith("data:image/png;base64,")
     assert meta_context(result("hidden_goal", "recurrent", {}))["curve_rows"] == []  # no trials stored: no curve
+    assert stored_curve_table(synthetic).row_count == 4  # `mesascope meta` prints the same rows

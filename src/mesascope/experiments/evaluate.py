@@ -122,12 +122,14 @@ def evaluate_population(
     shift_name: str | None = None,
 ) -> Evaluation:
     """Roll out every agent on every configured distribution and diagnose it. `shift_name` names
-    the dial the agents were trained with (default: the world's own; a level mix's q differs)."""
+    the dial the agents were trained with (default: the world's own; a level mix's q differs).
+    Recurrent agents, and any agent with `trial_episodes` > 1, play trials: the last episode is
+    diagnosed and every episode kept (`Evaluation.trials`)."""
 
     recurrent = getattr(network, "recurrent", False)
 
     def population_rollout(params, levels, key):
-        if recurrent:  # whole trials: evaluate_rollouts diagnoses the last episode and keeps them all
+        if recurrent or config.trial_episodes > 1:  # whole trials: the last episode is diagnosed, all are kept
             weights = jnp.asarray(config.reward_weights or jnp.eye(world.num_objectives)[0], jnp.float32)
             return trial_rollouts(world, network, params, levels, key, config.trial_episodes, config.eval.greedy, weights)
         return jax.vmap(lambda p: rollout.rollout(world, agent_policy(network, p, config.eval.greedy), levels, key))(params)

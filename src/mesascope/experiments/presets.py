@@ -45,8 +45,8 @@ PRESETS: dict[str, ExperimentConfig] = {
     "coin-adversarial": _coin_mix("coin-adversarial", "adversarial"),
     "coin-test-mix": _coin_mix("coin-test-mix", "test"),
     # The seed's point of "Are minimal circuits deceptive?" (docs/meta_learning.md): sized for one
-    # GPU (2M steps, 128 environments per agent so an update carries more of them); `--agent ppo`
-    # is its memoryless control.
+    # GPU in about 100 s (1.5M steps, 128 environments per agent so an update carries more of
+    # them); `--agent ppo` is its memoryless control.
     "meta-seed": ExperimentConfig(
         name="meta-seed",
         world="hidden_goal",
@@ -56,8 +56,8 @@ PRESETS: dict[str, ExperimentConfig] = {
         agent="recurrent",
         trial_episodes=4,
         seeds=16,
-        ppo=PPOConfig(total_steps=2_000_000, num_envs=128, gamma=0.97),
-        eval=EvalConfig(episodes=128, bootstrap=300, gifs=0, influence_levels=0, identify_levels=0),
+        ppo=PPOConfig(total_steps=1_500_000, num_envs=128, gamma=0.97),
+        eval=EvalConfig(episodes=128, bootstrap=300, gifs=0, checkpoints=1, influence_levels=0, identify_levels=0),
     ),
 }
 """Preset name -> experiment config. `coin-demo` is sized to finish in minutes on 2 cores."""

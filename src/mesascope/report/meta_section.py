@@ -41,7 +41,9 @@ def in_trial_curves(result: ExperimentResult, rng: np.random.Generator) -> dict[
     return {d: c for d, c in curves.items() if c}
 
 
-def _curve_rows(curves: dict[str, dict[str, in_context.InTrialCurve]]) -> list[dict[str, Any]]:
+def curve_rows(curves: dict[str, dict[str, in_context.InTrialCurve]]) -> list[dict[str, Any]]:
+    """Table rows of `in_trial_curves`: distribution, objective, each episode's mean with its
+    interval, and the gap closed in context with its interval, formatted."""
     rows = []
     for distribution, by_objective in curves.items():
         for name, c in by_objective.items():
@@ -75,4 +77,4 @@ def meta_context(result: ExperimentResult) -> dict[str, Any] | None:
     figure = "data:image/png;base64," + base64.b64encode(in_trial_figure(result, curves)).decode("ascii") if curves else ""
     return {"agent": agent, "trial_episodes": trial, "composition": composition, "rows": rows, "threshold": THRESHOLD, "agent_share": AGENT_SHARE,
             "descriptions": {name: p.description for name, p in predicates.PREDICATES.items()},
-            "curve_rows": _curve_rows(curves), "curve_figure": figure}
+            "curve_rows": curve_rows(curves), "curve_figure": figure}
