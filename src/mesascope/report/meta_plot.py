@@ -32,5 +32,5 @@ def in_trial_figure(result: ExperimentResult, curves: dict[str, dict[str, InTria
             ax.set_xlabel("episode of the trial")
             ax.set_ylabel("normalised return")
             ax.set_title(distribution)
-        axes[-1].legend(loc="best")
+        axes[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5))  # outside: curves overlap
         return figure.to_png(fig)
