@@ -83,3 +83,22 @@ def test_bad_policy_output_is_named_before_any_rollout():
         mesascope.diagnose_policy("coin", lambda obs: np.zeros((len(obs), 3)), world_options=OPTIONS, config=CONFIG)
     with pytest.raises(ValueError, match="backend must be one of"):
         mesascope.diagnose_policy("coin", exit_seeker(np), world_options=OPTIONS, config=CONFIG, backend="torch")
+
+
+def test_trials_are_kept_whole_and_their_last_episode_diagnosed(internal):
+    """A rollout function that returns trials (A, E, N, ...): every episode is kept, the last is
+    diagnosed; a deterministic memoryless policy gets the diagnosis of a single episode."""
+    world = registry.make("coin", **OPTIONS)
+    logits = exit_seeker(jnp)
+    act = rollout.greedy(lambda obs: logits(obs[None])[0])
+    stateless = lambda keys, obs, memory, feedback: (jax.vmap(lambda k, o: act(k, o, None))(keys, obs), memory)  # noqa: E731
+    weights = jnp.eye(world.num_objectives)[0]
+    run = jax.jit(lambda levels, key: jax.tree.map(
+        lambda x: x[None], rollout.rollout_trials(world, stateless, jnp.zeros(CONFIG.eval.episodes), levels, key, 3, weights)))
+    played = evaluate_rollouts(world, run, 1, CONFIG)
+    returns, normalised = played.trials.returns["test"], played.trials.normalised["test"]
+    assert returns.shape == (1, 3, CONFIG.eval.episodes, world.num_objectives) and internal.trials is None
+    np.testing.assert_array_equal(returns[:, -1], played.episode_returns["test"])
+    np.testing.assert_array_equal(normalised[:, -1], played.episode_normalised["test"])
+    np.testing.assert_array_equal(returns[:, 0], internal.episode_returns["test"])
+    assert played.verdicts == internal.verdicts

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from mesascope.commands.meta import stored_curve_table
 from mesascope.report.meta_section import meta_context
 
 
@@ -25,3 +26,24 @@ def test_section_only_for_unions_and_recurrent_agents():
 def test_union_composition_is_listed():
     context = meta_context(result("union:coin,corner", "ppo", {}))
     assert "coin/exit" in context["composition"] and "corner/corner" in context["composition"]
+
+
+def test_in_trial_curve_from_stored_trials():
+    # 3 agents, trials of 3 episodes on 5 levels: normalised intended 0 -> 0.5 -> 1 (level 4
+    # undefined, left out); the proxy 0.5 -> 0.25 -> 0 (0 on level 4). Gap closed: 1 for intended;
+    # for the proxy (0 - 0.4) / (1 - 0.4) = -0.67.
+    intended = np.broadcast_to(np.array([0.0, 0.5, 1.0])[None, :, None], (3, 3, 5)).copy()
+    intended[:, :, 4] = np.nan
+    normalised = np.stack([intended, np.nan_to_num(0.5 * (1.0 - intended))], -1)
+    trials = SimpleNamespace(normalised={"train": normalised, "test": normalised})
+    synthetic = SimpleNamespace(world="hidden_goal", objectives=("goal", "red"), run_id="run", trials=trials,
+                                config={"agent": "recurrent", "trial_episodes": 3, "seed": 0, "world_options": {}},
+                                episode_normalised={"test": normalised[:, -1]})
+    context = meta_context(synthetic)
+    rows = {(r["distribution"], r["objective"]): r for r in context["curve_rows"]}
+    assert set(rows) == {("train", "goal"), ("train", "red"), ("test", "goal"), ("test", "red")}
+    assert rows[("test", "goal")]["episodes"] == ["0.00 [0.00, 0.00]", "0.50 [0.50, 0.50]", "1.00 [1.00, 1.00]"]
+    assert rows[("test", "goal")]["closed"].startswith("1.00") and rows[("test", "red")]["closed"].startswith("-0.67 [")  # its interval resamples levels
+    assert context["curve_figure"].startswith("data:image/png;base64,")
+    assert meta_context(result("hidden_goal", "recurrent", {}))["curve_rows"] == []  # no trials stored: no curve
+    assert stored_curve_table(synthetic).row_count == 4  # `mesascope meta` prints the same rows

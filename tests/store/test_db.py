@@ -25,6 +25,7 @@ from mesascope.records.results import (
     VerdictRow,
 )
 from mesascope.records.trajectory import TrajectoryRecord
+from mesascope.records.trials import TrialRecord
 from mesascope.store import db as store_db
 from mesascope.store.db import (
     SCHEMA_VERSION,
@@ -126,7 +127,9 @@ def count_rows(store: Store, run_id: str) -> dict[str, int]:
 def test_round_trip_is_exact(tmp_path: Path) -> None:
     with Store(tmp_path / "mesascope.db") as store:
         run_id = begin(store)
-        original = make_result(run_id, make_config())
+        rng = np.random.default_rng(1)
+        trials = TrialRecord({"train": rng.normal(size=(2, 4, 3, 5))}, {"train": np.where(rng.random((2, 4, 3, 5)) < 0.2, np.nan, 0.5)})
+        original = dataclasses.replace(make_result(run_id, make_config()), trials=trials)
         store.finish_run(original)
         assert store.status(run_id) == "finished"
     with Store(tmp_path / "mesascope.db") as store:  # a fresh connection reads the same

@@ -8,7 +8,7 @@ import pytest
 
 from mesascope import testing
 from mesascope.worlds import ascii
-from mesascope.worlds.hidden_goal import HiddenGoalLevel, HiddenGoalWorld
+from mesascope.worlds.hidden_goal import HiddenGoalLevel, HiddenGoalWorld, RiggedLevel
 
 ART = """
     #####
@@ -57,3 +57,28 @@ def test_paying_colour_follows_the_dial(shift, red):
         assert low <= goals[1] <= high
     cells = np.concatenate([np.asarray(levels.agent_start)[:, None], np.asarray(levels.objects)], 1)
     assert all(len({tuple(c) for c in row}) == 4 for row in cells)  # distinct cells
+
+
+def test_rigged_sensor_scores_red_on_held_out_levels_and_the_goal_in_training():
+    world = HiddenGoalWorld(rigged_sensor=True)
+    assert world.objectives == ("goal", "red", "sensor") and world.shift_name == "p_rigged"
+    assert (world.distributions["train"].shift, world.distributions["test"].shift) == (0.0, 1.0)
+    masks = ascii.parse(ART, {"#": "wall", ".": None, "A": "agent_start", "R": "red", "G": "green", "B": "blue"})
+    objects = jnp.asarray(np.stack([ascii.cell(masks[c]) for c in ("red", "green", "blue")]))
+    start = jnp.asarray(ascii.cell(masks["agent_start"]))
+    moves = (("UL", 0), ("UR", 1), ("RD", 2))  # to red, green, blue
+    for goal, sensor in ((1, 1), (2, 0)):  # wired to the goal (train), wired to red (held out)
+        rigged = RiggedLevel(jnp.asarray(masks["wall"]), start, objects, jnp.int32(goal), jnp.int32(sensor))
+        for path, touched in moves:
+            replay = testing.replay(world, rigged, path)
+            np.testing.assert_array_equal(replay.returns, [float(touched == goal), float(touched == 0), float(touched == sensor)])
+    count = 600
+    for shift in (0.0, 1.0):
+        levels = jax.jit(lambda k: world.sample_levels(k, shift, count))(jax.random.key(1))
+        goal, sensor = np.asarray(levels.goal), np.asarray(levels.sensor)
+        if shift == 0.0:  # the sensor is the goal, uniform over the three colours
+            assert np.array_equal(goal, sensor)
+            low, high = testing.binomial_interval(count, 1 / 3, 0.999)
+            assert all(low <= n <= high for n in np.bincount(goal, minlength=3))
+        else:  # the sensor on red, which never pays
+            assert (sensor == 0).all() and (goal != 0).all()

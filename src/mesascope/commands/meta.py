@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
 import typer
 
 from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, fail, load_finished
@@ -56,12 +57,31 @@ def curve_table(result: Any, studies: list) -> Any:
     return table
 
 
+def stored_curve_table(result: Any) -> Any:
+    """A rich table of normalised return by episode of the trial for every objective, from the
+    run's stored trials (the numbers of the report's meta-learning section), or None."""
+    from rich.table import Table
+
+    from mesascope.report.meta_section import RESAMPLES, curve_rows, in_trial_curves
+
+    rows = curve_rows(in_trial_curves(result, np.random.default_rng(int(result.config.get("seed", 0)))))
+    if not rows:
+        return None
+    table = Table(title=f"normalised return by episode of the trial, every objective, from the stored evaluation trials of run {result.run_id} "
+                        f"(0 random, 1 oracle; mean over agents and levels, two-way bootstrap 95%, {RESAMPLES} resamples)")
+    for column in ("distribution", "objective", *(f"episode {e + 1}" for e in range(len(rows[0]["episodes"]))), "gap closed in context"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["distribution"], row["objective"], *row["episodes"], row["closed"])
+    return table
+
+
 def meta(
     run_id: str = RUN_ARGUMENT,
     predicate: str = typer.Option("proxy_on_heldout", "--predicate", help=f"The predicate C: one of {', '.join(sorted(predicates.PREDICATES))}."),
     threshold: float = typer.Option(0.5, "--threshold", help="Normalised-return threshold the predicate reads (0 random, 1 optimal)."),
     agent_share: float = typer.Option(0.5, "--agent-share", help="An agent shows C when C holds on more than this share of its episodes."),
-    episodes: Optional[int] = typer.Option(None, "--trial-episodes", help="Episodes per trial for the in-trial curve (default: the run's trial_episodes; 1 skips it)."),
+    episodes: Optional[int] = typer.Option(None, "--trial-episodes", help="Episodes per trial for the in-trial curve rolled afresh against the oracle (default: the run's trial_episodes; 1 skips it; the stored trials' curve is printed either way)."),
     db: Path = DB_OPTION,
 ) -> None:
     """The predicate C(π, x) on a stored run's evaluated levels (held out: the test distribution),
@@ -78,6 +98,9 @@ def meta(
     world = registry.make(config.world, **config.world_options)
     rates = analyses.predicate_rates(world, config, result.episode_normalised, predicate, threshold, agent_share)
     console.print(rates_table(result, rates, threshold, agent_share))
+    stored = stored_curve_table(result)
+    if stored is not None:
+        console.print(stored)
     trial = config.trial_episodes if episodes is None else episodes
     if trial > 1:
         network = make_network(world.num_actions, config.ppo.width, config.ppo.depth, config.ppo.thinking_steps, config.ppo.halting, family=network_family(config.agent))

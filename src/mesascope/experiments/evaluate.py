@@ -16,6 +16,7 @@ from mesascope.diagnose import goals, identify, influence, returns, rollout, ver
 from mesascope.experiments.checkpoints import Checkpoints
 from mesascope.experiments.config import ExperimentConfig
 from mesascope.records.results import EvaluationRow, IdentifiabilityRecord, InferenceRow, InfluenceRecord, VerdictRow
+from mesascope.records.trials import TrialRecord
 from mesascope.worlds.core import World
 
 EVAL_SALT = 0x5EED
@@ -34,6 +35,7 @@ class Evaluation:
     episode_returns: dict[str, np.ndarray] = field(default_factory=dict)
     episode_normalised: dict[str, np.ndarray] = field(default_factory=dict)
     gifs: dict[str, np.ndarray] = field(default_factory=dict)
+    trials: TrialRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -120,15 +122,16 @@ def evaluate_population(
     shift_name: str | None = None,
 ) -> Evaluation:
     """Roll out every agent on every configured distribution and diagnose it. `shift_name` names
-    the dial the agents were trained with (default: the world's own; a level mix's q differs)."""
+    the dial the agents were trained with (default: the world's own; a level mix's q differs).
+    Recurrent agents, and any agent with `trial_episodes` > 1, play trials: the last episode is
+    diagnosed and every episode kept (`Evaluation.trials`)."""
 
     recurrent = getattr(network, "recurrent", False)
 
     def population_rollout(params, levels, key):
-        if recurrent:  # the last episode of a trial: what the agent does after learning in context
+        if recurrent or config.trial_episodes > 1:  # whole trials: the last episode is diagnosed, all are kept
             weights = jnp.asarray(config.reward_weights or jnp.eye(world.num_objectives)[0], jnp.float32)
-            trials = trial_rollouts(world, network, params, levels, key, config.trial_episodes, config.eval.greedy, weights)
-            return jax.tree.map(lambda x: x[:, -1], trials)
+            return trial_rollouts(world, network, params, levels, key, config.trial_episodes, config.eval.greedy, weights)
         return jax.vmap(lambda p: rollout.rollout(world, agent_policy(network, p, config.eval.greedy), levels, key))(params)
 
     run_rollouts = jax.jit(population_rollout)
@@ -140,7 +143,8 @@ def evaluate_population(
 
 
 RolloutFn = Callable[[Any, jax.Array], rollout.Episodes]
-"""(levels, key) -> episodes of every policy, batched along a leading agent axis (A, N, ...)."""
+"""(levels, key) -> episodes of every policy, batched along a leading agent axis (A, N, ...), or
+trials of E episodes of every policy (A, E, N, ...): the last episode of each is diagnosed."""
 
 
 def evaluate_rollouts(
@@ -152,7 +156,8 @@ def evaluate_rollouts(
 ) -> Evaluation:
     """Roll out `num_agents` policies on every configured distribution and diagnose each: the
     evaluation of `evaluate_population`, for any policies (`diagnose_policy` uses it too). Every
-    policy plays the same levels with the same key (common random numbers)."""
+    policy plays the same levels with the same key (common random numbers). Trials (see
+    `RolloutFn`) are diagnosed on their last episode and kept whole in `Evaluation.trials`."""
     out = Evaluation()
     goal_config = goal_inference_config(config)
     rng = np.random.default_rng(config.seed)
@@ -162,6 +167,12 @@ def evaluate_rollouts(
         levels, rollout_key = evaluation_levels(world, config, name)
         optimal, random = returns.level_baselines(world, levels)
         episodes = run_rollouts(levels, rollout_key)
+        if np.ndim(episodes.objective_returns) == 4:  # (A, E, N, K): trials
+            trial_returns = np.asarray(episodes.objective_returns)
+            out.trials = out.trials or TrialRecord({}, {})
+            out.trials.returns[name] = trial_returns
+            out.trials.normalised[name] = returns.normalised(trial_returns, optimal[None, None], random[None, None])
+            episodes = jax.tree.map(lambda x: x[:, -1], episodes)
         episode_returns = np.asarray(episodes.objective_returns)  # (A, N, K)
         out.episode_returns[name] = episode_returns
         out.episode_normalised[name] = returns.normalised(episode_returns, optimal[None], random[None])

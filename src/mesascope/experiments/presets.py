@@ -44,6 +44,21 @@ PRESETS: dict[str, ExperimentConfig] = {
     ),
     "coin-adversarial": _coin_mix("coin-adversarial", "adversarial"),
     "coin-test-mix": _coin_mix("coin-test-mix", "test"),
+    # The seed's point of "Are minimal circuits deceptive?" (docs/meta_learning.md): sized for one
+    # GPU in about 100 s (1.5M steps, 128 environments per agent so an update carries more of
+    # them); `--agent ppo` is its memoryless control.
+    "meta-seed": ExperimentConfig(
+        name="meta-seed",
+        world="hidden_goal",
+        world_options={"rigged_sensor": True},
+        train_shifts=(0.0,),
+        reward_weights=(0.0, 0.0, 1.0),
+        agent="recurrent",
+        trial_episodes=4,
+        seeds=16,
+        ppo=PPOConfig(total_steps=1_500_000, num_envs=128, gamma=0.97),
+        eval=EvalConfig(episodes=128, bootstrap=300, gifs=0, checkpoints=1, influence_levels=0, identify_levels=0),
+    ),
 }
 """Preset name -> experiment config. `coin-demo` is sized to finish in minutes on 2 cores."""
 
@@ -57,6 +72,11 @@ DESCRIPTIONS: dict[str, str] = {
     "coin-test-mix": (
         "The control for coin-adversarial: the same shares q of training levels drawn fresh from the test distribution "
         "(plain random shift, q = p_random_coin); 8 seeds per q, the coin-demo budget."
+    ),
+    "meta-seed": (
+        "A task on which in-context search finds the bad object: hidden goal with a reward sensor wired to the paying object in "
+        "training and to red (never paying) on held-out levels; 16 recurrent agents trained on the sensor in trials of 4 episodes. "
+        "`mesascope meta RUN` gives C (proxy_on_heldout) on the held-out levels; `--agent ppo` is the memoryless control."
     ),
 }
 

@@ -311,6 +311,7 @@ def _execute(
         identifiability=identifiability,
         imitation=imitation,
         trajectory=trajectory,
+        trials=evaluation.trials,
     )
     return result, files
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from mesascope.records.imitation import ImitationRecord
 from mesascope.records.trajectory import TrajectoryRecord
+from mesascope.records.trials import TrialRecord
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,8 @@ class ExperimentResult:
             PPO run, or stored before it existed).
         trajectory: each agent's verdict at every stored checkpoint on the test distribution
             (None: `eval.trajectory` was off, or the run was stored before it existed).
+        trials: for recurrent agents, every episode of the evaluated trials (None: a
+            feed-forward run, or stored before it existed).
     """
 
     run_id: str
@@ -217,3 +220,4 @@ class ExperimentResult:
     identifiability: IdentifiabilityRecord | None = None
     imitation: ImitationRecord | None = None
     trajectory: TrajectoryRecord | None = None
+    trials: TrialRecord | None = None

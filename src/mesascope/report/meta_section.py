@@ -1,22 +1,56 @@
 """The report's meta-learning section: the union's composition, the agent family and trial
-length, and the predicate C(π, x) on every evaluated distribution (P(C) over agents with Wilson
-intervals), computed from the stored per-episode normalised returns."""
+length, the predicate C(π, x) on every evaluated distribution (P(C) over agents with Wilson
+intervals), computed from the stored per-episode normalised returns, and for recurrent runs the
+in-trial learning curve from the stored trials (`diagnose.in_context`, as `mesascope meta`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import base64
+
 import numpy as np
 
-from mesascope.diagnose import predicates
+from mesascope.diagnose import in_context, predicates
 from mesascope.records.intervals import format_interval
 from mesascope.records.results import ExperimentResult
+from mesascope.report.meta_plot import in_trial_figure
 from mesascope.worlds import registry
 
 THRESHOLD = 0.5
 """Normalised-return threshold the report's predicates read (`mesascope meta --threshold` varies it)."""
 AGENT_SHARE = 0.5
 """An agent shows C when C holds on more than this share of its episodes."""
+RESAMPLES = 500
+"""Bootstrap resamples behind the section's intervals."""
+
+
+def in_trial_curves(result: ExperimentResult, rng: np.random.Generator) -> dict[str, dict[str, in_context.InTrialCurve]]:
+    """distribution -> objective -> the in-trial curve of normalised returns (the oracle at 1),
+    from the stored trials, over the levels where that objective is defined (normalised
+    returns are NaN only where the objective cannot be told from random on a level)."""
+    trials = getattr(result, "trials", None)
+    curves: dict[str, dict[str, in_context.InTrialCurve]] = {}
+    for distribution, normalised in (trials.normalised.items() if trials else ()):
+        curves[distribution] = {}
+        for k, name in enumerate(result.objectives):
+            values = np.asarray(normalised[..., k], float)  # (A, E, N)
+            defined = np.isfinite(values).all((0, 1))
+            if defined.any():
+                curves[distribution][name] = in_context.in_trial_curve(values[:, :, defined], np.ones(int(defined.sum())), rng, RESAMPLES)
+    return {d: c for d, c in curves.items() if c}
+
+
+def curve_rows(curves: dict[str, dict[str, in_context.InTrialCurve]]) -> list[dict[str, Any]]:
+    """Table rows of `in_trial_curves`: distribution, objective, each episode's mean with its
+    interval, and the gap closed in context with its interval, formatted."""
+    rows = []
+    for distribution, by_objective in curves.items():
+        for name, c in by_objective.items():
+            rows.append({"distribution": distribution, "objective": name,
+                         "episodes": [format_interval(m, lo, hi) for m, lo, hi in zip(c.mean, c.low, c.high)],
+                         "closed": format_interval(c.closed_mean, c.closed_low, c.closed_high)})
+    return rows
 
 
 def meta_context(result: ExperimentResult) -> dict[str, Any] | None:
@@ -34,10 +68,13 @@ def meta_context(result: ExperimentResult) -> dict[str, Any] | None:
     rows = []
     for name in sorted(predicates.PREDICATES):
         for distribution, normalised in result.episode_normalised.items():
-            r = predicates.evaluate(predicates.get(name), normalised, THRESHOLD, AGENT_SHARE, rng, 500)
+            r = predicates.evaluate(predicates.get(name), normalised, THRESHOLD, AGENT_SHARE, rng, RESAMPLES)
             counted = int((r.defined > 0).sum())
             rows.append({"predicate": name, "distribution": distribution, "agents": f"{int(r.shows.sum())}/{counted}",
                          "share": format_interval(r.share, r.share_low, r.share_high),
                          "rate": f"{float(np.nanmean(r.rates)):.2f}" if counted else "n/a"})
+    curves = in_trial_curves(result, rng)
+    figure = "data:image/png;base64," + base64.b64encode(in_trial_figure(result, curves)).decode("ascii") if curves else ""
     return {"agent": agent, "trial_episodes": trial, "composition": composition, "rows": rows, "threshold": THRESHOLD, "agent_share": AGENT_SHARE,
-            "descriptions": {name: p.description for name, p in predicates.PREDICATES.items()}}
+            "descriptions": {name: p.description for name, p in predicates.PREDICATES.items()},
+            "curve_rows": curve_rows(curves), "curve_figure": figure}

@@ -36,6 +36,7 @@ import numpy as np
 
 from mesascope.records.imitation import ImitationRecord
 from mesascope.records.trajectory import TrajectoryRecord
+from mesascope.records.trials import TrialRecord
 from mesascope.records.results import (
     AgentRecord,
     EvaluationRow,
@@ -76,7 +77,7 @@ ROW_TABLES: dict[str, type] = {
 # Run ids name artifact folders, so they must be safe path components.
 _RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 OPTIONAL_RECORDS: dict[str, Any] = {"influence": InfluenceRecord, "identifiability": IdentifiabilityRecord, "imitation": ImitationRecord,
-                                     "trajectory": TrajectoryRecord}
+                                     "trajectory": TrajectoryRecord, "trials": TrialRecord}
 """Result fields stored as one safetensors artifact each, named after the field; a run stored
 before a field existed has no such artifact and loads it as None."""
 
