@@ -19,8 +19,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/mesascope demo
 
+# The suite runs in two processes (the CI machine has two cores), one test file per process at a
+# time, so module-scoped fixtures are built once; tests/conftest.py sets its compilation cache.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider --timeout 600 --durations=30
+	$(BIN)/python -m pytest -q -p no:cacheprovider --timeout 600 --durations=30 -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python bench/world_throughput.py

@@ -19,6 +19,7 @@ _CACHE = tempfile.mkdtemp(prefix="mesascope-test-xla-")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _CACHE)
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+os.environ.setdefault("COLUMNS", "200")  # the CLI's tables render the same width in every test process
 
 import jax  # noqa: E402  (after the environment it reads)
 import numpy as np  # noqa: E402
