@@ -29,9 +29,6 @@ from mesascope.records.trajectory import TrajectoryRecord
 from mesascope.worlds import registry
 from mesascope.worlds.core import World
 
-VerdictTrajectory = TrajectoryRecord
-"""The name this module's result had before it was stored with runs."""
-
 
 def default_distribution(distributions: Sequence[str]) -> str:
     """The distribution verdicts along training are about: 'test' if evaluated, else the last
