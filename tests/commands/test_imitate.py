@@ -26,7 +26,8 @@ def invoke(tmp_path, *args):
         (["--expert", "objective=gold"], "expert.objective"),
         (["--expert", "horizon=4,utility_cap=7"], "expert.utility_cap"),
         (["--expert", "horizon"], "not KEY=VALUE"),
-        (["--learner", "gail"], "agent must be one of"),
+        (["--learner", "gail"], "--learner must be one of ['bc', 'dagger']"),
+        (["--learner", "ppo"], "--learner must be one of ['bc', 'dagger']"),  # an agent family, but no imitator
     ],
 )
 def test_bad_specs_are_refused_before_any_work(tmp_path, args, message):

@@ -32,9 +32,12 @@ def expert_overrides(spec: str) -> list[str]:
 
 def imitation_config(world: str, expert: str, learner: str, seeds: Optional[int], assignments: list[str]):
     """The validated experiment config of an imitation run (training at the world's train shift)."""
+    from mesascope.agents.imitation import LEARNERS
     from mesascope.experiments import config as config_module
     from mesascope.worlds import registry
 
+    if learner not in LEARNERS:  # `agent` would also take ppo or recurrent, which imitate nothing
+        raise ValueError(f"--learner must be one of {list(LEARNERS)}, got {learner!r}")
     if world not in registry.names():
         raise ValueError(f"world must be one of {registry.names()}, got {world!r}")
     shift = registry.make(world).distributions["train"].shift
