@@ -16,7 +16,7 @@ TINY = ["imitation.updates=12", "imitation.minibatch=16", "imitation.dataset_epi
 
 def invoke(tmp_path, *args):
     settings = [x for s in TINY for x in ("--set", s)]
-    return CliRunner().invoke(app, ["imitate", "detour", *args, *settings, "--db", str(tmp_path / "m.db")])
+    return CliRunner().invoke(app, ["imitate", "detour", *settings, *args, "--db", str(tmp_path / "m.db")])  # args last: their --set wins
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def test_bad_specs_are_refused_before_any_work(tmp_path, args, message):
 
 
 def test_imitate_stores_a_diagnosed_clone_population_and_reuses_it(tmp_path):
-    first = invoke(tmp_path, "--expert", "horizon=4", "--learner", "dagger", "--seeds", "1")
+    first = invoke(tmp_path, "--expert", "horizon=4", "--learner", "dagger", "--seeds", "1", "--set", "eval.gifs=1")
     assert first.exit_code == 0, first.output
     assert "what each clone plans for" in first.output
     with Store(tmp_path / "m.db") as store:
@@ -55,7 +55,11 @@ def test_imitate_stores_a_diagnosed_clone_population_and_reuses_it(tmp_path):
     assert set(record.verdicts) <= {"imitates the bound", "plans beyond its expert's horizon/cap", "not identifiable", "capability failure", "pursues another objective"}
     data = result.curves["data_states"]
     assert np.all(data[:, -1] > data[:, 0])  # DAgger added the states its learner visited
+    (side,) = [frames for caption, frames in result.gifs.items() if caption.startswith("expert (left), clone 0 (middle)")]
+    assert side.ndim == 4 and side.shape[-1] == 3 and side.shape[0] >= 2
+    width = (side.shape[2] - 4) // 3  # three panes and two 2-pixel gaps
+    assert side.shape[2] == 3 * width + 4 and np.all(side[:, :, width:width + 2] == 255)
     report = (tmp_path / "m_artifacts" / run["run_id"] / "report.html").read_text()
     assert "What each clone plans for" in report
-    again = invoke(tmp_path, "--expert", "horizon=4", "--learner", "dagger", "--seeds", "1")
+    again = invoke(tmp_path, "--expert", "horizon=4", "--learner", "dagger", "--seeds", "1", "--set", "eval.gifs=1")
     assert again.exit_code == 0 and "reused" in again.output
