@@ -1,40 +1,43 @@
 """PPO throughput and time-to-competence on the coin world.
 
 Prints environment steps per second of population training (vmapped over agents, with the
-population on one host device and split over two), for today's actor-critic (one matrix product
-for both first layers) and for the baseline that calls the two MLPs apart (the trainer before
-2026-11-30), with ratios against that baseline measured in the same run; and how long a
-population takes to reach 90% of the optimal intended return on the training distribution.
+population on one host device and split over two) for today's trainer and its options, with
+ratios against the trainer before the throughput work (`bench/legacy_ppo.py`, loaded from git)
+measured in the same run, timed round-robin; and, for each trainer, how many environment steps
+(and seconds) a population takes to reach 90% of the optimal intended return on training levels.
 
-    python bench/ppo_throughput.py [--agents 16] [--updates 30] [--view egocentric]
+    python bench/ppo_throughput.py [--agents 16] [--updates 10] [--clock wall|cpu]
+
+`--clock cpu` times the CPU seconds of this process (all threads) instead of the wall clock: on
+a machine shared with other jobs it still compares the arithmetic of the settings, but not the
+gain of splitting the population over two devices.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from dataclasses import replace
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import flax.linen as nn  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from mesascope.agents.networks import ActorCritic, flatten_observation  # noqa: E402
+from legacy_ppo import LEGACY_COMMIT, legacy_make_train  # noqa: E402
 from mesascope.agents.ppo import Hyper, PPOConfig, make_train, policy_logits  # noqa: E402
 from mesascope.diagnose import returns, rollout  # noqa: E402
 from mesascope.experiments.population import device_mesh, split_over_devices  # noqa: E402
 from mesascope.worlds import registry  # noqa: E402
 
 
-class SeparateActorCritic(ActorCritic):
-    """The baseline: the same parameters and function, the two MLPs called one after the other."""
-
-    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        x = flatten_observation(obs)
-        return self.actor(x), self.critic(x)[..., 0]
+CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = time.perf_counter
 
 
 def population_runner(world, config: PPOConfig, agents: int, updates: int, devices: int, network: nn.Module | None = None):
@@ -54,10 +57,10 @@ def trainer_runner(trainer, agents: int, updates: int, devices: int, shift: floa
     jax.block_until_ready(state["runner"])
 
     def once() -> float:
-        start = time.perf_counter()
+        start = clock()
         state["runner"], _ = run(state["runner"], hyper)
         jax.block_until_ready(state["runner"])
-        return time.perf_counter() - start
+        return clock() - start
 
     return once
 
@@ -72,11 +75,13 @@ def steps_per_second(settings: dict, agents: int, updates: int, batch: int, repe
     return {name: agents * updates * batch / float(np.median(values)) for name, values in timings.items()}
 
 
-def time_to_competence(world, config: PPOConfig, agents: int, target: float = 0.9, chunk: int = 10, budget: int = 1_000_000):
-    """Seconds and steps until the population's mean normalised intended return on fresh
-    training levels (greedy-free, sampled actions) reaches `target`; None if not within budget."""
-    trainer = make_train(config, world)
-    keys = jax.random.split(jax.random.PRNGKey(1), agents)
+def time_to_competence(trainer, world, agents: int, target: float = 0.9, chunk: int = 4, seed: int = 1) -> dict:
+    """Steps to competence of a population trained for the config's whole budget: the first
+    update (checked every `chunk` updates) at which the population's mean normalised intended
+    return on 128 fixed training levels (sampled actions) reaches `target`, the seconds of
+    training until then, and each agent's own first crossing (inf where it never crossed)."""
+    config = trainer.config
+    keys = jax.random.split(jax.random.PRNGKey(seed), agents)
     hyper = Hyper(shift=jnp.zeros(agents), l2=jnp.zeros(agents), l1=jnp.zeros(agents))
     levels = world.sample_levels(jax.random.PRNGKey(7), world.distributions["train"].shift, 128)
     optimal, random = returns.level_baselines(world, levels)
@@ -91,49 +96,74 @@ def time_to_competence(world, config: PPOConfig, agents: int, target: float = 0.
     jax.block_until_ready(run(runner, hyper))  # compile outside the clock
     jax.block_until_ready(evaluate_all(runner.params))
     elapsed, steps = 0.0, 0
-    while steps < budget:
-        start = time.perf_counter()
+    population_steps, population_seconds = float("inf"), float("nan")
+    per_agent = np.full(agents, np.inf)
+    while steps + chunk * config.batch_size <= config.total_steps:
+        start = clock()
         runner, _ = run(runner, hyper)
         jax.block_until_ready(runner)
-        elapsed += time.perf_counter() - start
+        elapsed += clock() - start
         steps += chunk * config.batch_size
-        score = np.nanmean(returns.normalised(np.asarray(evaluate_all(runner.params)), optimal[None], random[None])[..., 0])
-        if score >= target:
-            return elapsed, steps, score
-    return None, steps, score
+        scores = np.nanmean(returns.normalised(np.asarray(evaluate_all(runner.params)), optimal[None], random[None])[..., 0], axis=1)
+        per_agent = np.where(np.isinf(per_agent) & (scores >= target), steps, per_agent)
+        if np.isinf(population_steps) and scores.mean() >= target:
+            population_steps, population_seconds = steps, elapsed
+    return {"population_steps": population_steps, "seconds": population_seconds, "per_agent": per_agent}
+
+
+def median_interval(values: np.ndarray, resamples: int = 2000) -> tuple[float, float, float]:
+    """Median of `values` (inf allowed) with a 95% percentile-bootstrap interval."""
+    rng = np.random.default_rng(0)
+    medians = np.median(rng.choice(values, (resamples, len(values))), axis=1)
+    return float(np.median(values)), float(np.percentile(medians, 2.5)), float(np.percentile(medians, 97.5))
 
 
 def main() -> None:
     """Run the benchmark and print a table."""
+    global clock
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, default=16)
     parser.add_argument("--updates", type=int, default=10)
-    parser.add_argument("--view", default="egocentric", choices=("egocentric", "global"))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--clock", default="wall", choices=tuple(CLOCK))
     parser.add_argument("--skip-competence", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--populations", type=int, default=2, help="independent populations per trainer for steps to competence")
     args = parser.parse_args()
-    world = registry.make("coin", view=args.view)
+    clock = CLOCK[args.clock]
+    world = registry.make("coin")
     config = PPOConfig()
-    print(f"coin world 9x9 ({args.view} view), MLP {config.width}x{config.depth}, {args.agents} agents, "
-          f"batch {config.batch_size}/agent/update; jax {jax.__version__}, {len(jax.devices())} host devices")
-    baseline = SeparateActorCritic(world.num_actions, config.width, config.depth)
-    settings = {
-        "baseline (MLPs apart), 1 device": population_runner(world, config, args.agents, args.updates, 1, baseline),
-        "baseline (MLPs apart), 2 devices": population_runner(world, config, args.agents, args.updates, 2, baseline),
-        "fused first layer, 1 device": population_runner(world, config, args.agents, args.updates, 1),
-        "fused first layer, 2 devices": population_runner(world, config, args.agents, args.updates, 2),
+    shared = replace(config, shared_input=True)
+    print(f"coin world 9x9 (egocentric view), MLP {config.width}x{config.depth}, {args.agents} agents, "
+          f"batch {config.batch_size}/agent/update; jax {jax.__version__}, {len(jax.devices())} host devices, {args.clock} clock")
+    trainers = {
+        f"trainer of {LEGACY_COMMIT} (baseline)": legacy_make_train(config, world),
+        "today, separate actor and critic": make_train(config, world),
+        "today, shared input layer": make_train(shared, world),
     }
-    rates = steps_per_second(settings, args.agents, args.updates, config.batch_size)
-    base = rates["baseline (MLPs apart), 1 device"]
-    print(f"{'setting':<36}{'env steps/s':>14}{'ratio':>8}")
-    for name, rate in rates.items():
-        print(f"{name:<36}{rate:>14,.0f}{rate / base:>8.2f}")
-    if not args.skip_competence:
-        seconds, steps, score = time_to_competence(world, config, args.agents)
-        if seconds is None:
-            print(f"90% of optimal intended return on train: not reached in {steps:,} steps per agent (score {score:.2f})")
-        else:
-            print(f"90% of optimal intended return on train: {steps:,} steps per agent, {seconds:.1f} s "
-                  f"for {args.agents} agents on 1 device (score {score:.2f})")
+    settings = {} if args.skip_throughput else {
+        f"{name}, {devices} device{'s' if devices > 1 else ''}": trainer_runner(trainer, args.agents, args.updates, devices)
+        for name, trainer in trainers.items()
+        for devices in (1, 2)
+    }
+    rates = steps_per_second(settings, args.agents, args.updates, config.batch_size, args.repeats) if settings else {}
+    names = list(rates)
+    if rates:
+        print(f"{'setting':<52}{'env steps/s':>14}{'vs baseline, same devices':>28}")
+    for i, (name, rate) in enumerate(rates.items()):
+        base = rates[names[i % 2]]
+        print(f"{name:<52}{rate:>14,.0f}{rate / base:>28.2f}")
+    if args.skip_competence:
+        return
+    print(f"steps to 90% of the optimal intended return on train (checked every 4 updates = {4 * config.batch_size:,} steps, "
+          f"{args.agents} agents per population, populations with keys {list(range(1, args.populations + 1))}):")
+    for name, trainer in trainers.items():
+        found = [time_to_competence(trainer, world, args.agents, seed=seed) for seed in range(1, args.populations + 1)]
+        per_agent = np.concatenate([f["per_agent"] for f in found])
+        median, low, high = median_interval(per_agent)
+        print(f"  {name}: population mean crosses at {[f['population_steps'] for f in found]} steps "
+              f"({[round(f['seconds'], 1) for f in found]} s on 1 device); per agent: median {median:,.0f} [{low:,.0f}, {high:,.0f}], "
+              f"{int(np.isfinite(per_agent).sum())}/{len(per_agent)} crossed")
 
 
 if __name__ == "__main__":

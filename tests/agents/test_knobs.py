@@ -171,3 +171,35 @@ def test_halting_without_a_thinking_budget_is_refused_before_any_work():
     with pytest.raises(C.ConfigError, match="ppo.halting needs a thinking budget"):
         C.apply_overrides(C.ExperimentConfig(), ["ppo.halting=true"])
     C.apply_overrides(C.ExperimentConfig(), ["ppo.halting=true", "ppo.thinking_steps=3"])  # with a budget it is fine
+
+
+def test_shared_input_layer_feeds_both_heads_and_trains_deterministically(world):
+    """`ppo.shared_input`: one first layer whose features both heads read (so a change to it moves
+    the logits and the value), the same training for the same key, and no LAPACK in the program."""
+    config = PPOConfig(**{**TINY, "shared_input": True})
+    trainer = make_train(config, world)
+    params = trainer.init(jax.random.PRNGKey(0), Hyper.make()).params["params"]
+    assert set(params) == {"input", "actor", "critic"}
+    assert params["input"]["kernel"].shape == (int(np.prod(world.observation_shape)), 16)
+    assert params["actor"]["Dense_0"]["kernel"].shape == (16, 16)  # above the shared layer, not over the grid
+    obs = (jax.random.uniform(jax.random.PRNGKey(1), (5,) + world.observation_shape) < 0.3).astype(jnp.uint8)
+    moved = jax.tree_util.tree_map_with_path(lambda path, leaf: leaf + 0.5 if "input" in jax.tree_util.keystr(path) else leaf, {"params": params})
+    before, after = trainer.network.apply({"params": params}, obs), trainer.network.apply(moved, obs)
+    assert not np.allclose(before[0], after[0]) and not np.allclose(before[1], after[1])
+    first, _ = jax.jit(trainer.train)(jax.random.PRNGKey(3), Hyper.make())
+    second, _ = jax.jit(trainer.train)(jax.random.PRNGKey(3), Hyper.make())
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(second)))
+    hlo = jax.jit(jax.vmap(trainer.train)).lower(jax.random.split(jax.random.PRNGKey(0), 2), _batched(2)).as_text()
+    assert "lapack" not in hlo.lower()
+
+
+def test_shared_input_is_refused_where_there_is_no_plain_mlp_before_any_work():
+    from mesascope.experiments import config as C
+
+    with pytest.raises(C.ConfigError, match="ppo.shared_input applies to the plain MLP actor-critic"):
+        C.apply_overrides(C.ExperimentConfig(), ["ppo.shared_input=true", "ppo.thinking_steps=2"])
+    with pytest.raises(C.ConfigError, match="ppo.shared_input"):
+        C.apply_overrides(C.ExperimentConfig(), ["ppo.shared_input=true", "agent=recurrent"])
+    with pytest.raises(ValueError, match="shared_input"):
+        make_network(4, 16, 2, thinking_steps=2, shared_input=True)
+    C.apply_overrides(C.ExperimentConfig(), ["ppo.shared_input=true"])  # the plain MLP takes it

@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mesascope.agents.ppo import Hyper, PPOConfig, gae, make_train
+from mesascope.agents.networks import ActorCritic
+from mesascope.agents.ppo import Hyper, PPOConfig, Transition, gae, make_train, successor_values
 from mesascope.worlds import registry
 
 
@@ -47,6 +48,36 @@ def test_gae_bootstraps_through_timeouts_not_terminations():
     advantages, _ = gae(rewards, values, next_values, terminated, done, 0.9, 0.95)
     assert float(advantages[0, 0]) == 0.0
     assert float(advantages[0, 1]) == pytest.approx(0.9)
+
+
+def test_successor_values_equal_a_forward_pass_over_every_final_observation():
+    """The bootstrap values reused from the rollout (and recomputed only at truncations) are the
+    values of the full forward pass over every step's final observation, wherever GAE reads them."""
+    world = registry.make("coin", max_steps=5)  # short episodes: several truncations per column
+    network = ActorCritic(world.num_actions, 16, 2)
+    params = network.init(jax.random.PRNGKey(0), jnp.zeros(world.observation_shape, jnp.uint8))
+    steps, envs = 23, 6
+    levels = jax.vmap(world.sample_level, in_axes=(0, None))(jax.random.split(jax.random.PRNGKey(1), envs), 0.5)
+    timestep = jax.vmap(world.initial_timestep)(jax.random.split(jax.random.PRNGKey(2), envs), levels)
+    step = jax.vmap(world.step, in_axes=(0, 0, 0, None))
+    fields = {name: [] for name in ("obs", "value", "terminated", "done", "final_obs")}
+    for t in range(steps):
+        fields["obs"].append(timestep.obs)
+        fields["value"].append(network.apply(params, timestep.obs)[1])
+        actions = jax.random.randint(jax.random.PRNGKey(10 + t), (envs,), 0, world.num_actions)
+        timestep = step(jax.random.split(jax.random.PRNGKey(100 + t), envs), timestep.state, actions, 0.5)
+        fields["terminated"].append(timestep.terminated)
+        fields["done"].append(timestep.done)
+        fields["final_obs"].append(timestep.final_obs)
+    stacked = {name: jnp.stack(values) for name, values in fields.items()}
+    zeros = jnp.zeros((steps, envs))
+    batch = Transition(action=zeros.astype(jnp.int32), log_prob=zeros, reward=zeros, **stacked)
+    truncated = np.asarray(batch.done & ~batch.terminated)
+    assert truncated.sum(0).max() >= 3  # the bound of ceil(23 / 5) = 5 slots is exercised
+    got = np.asarray(successor_values(network, params, batch, timestep.obs, world.max_steps))
+    want = np.asarray(network.apply(params, batch.final_obs)[1])
+    read = ~np.asarray(batch.terminated)  # GAE multiplies the next value by 0 at a termination
+    np.testing.assert_allclose(got[read], want[read], rtol=1e-5, atol=1e-6)
 
 
 def test_bad_minibatch_split_is_rejected():

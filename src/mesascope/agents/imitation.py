@@ -33,8 +33,8 @@ import optax
 from flax import struct
 
 from mesascope.agents.experts import ExpertSpec, expert_action_logits, expert_q
-from mesascope.agents.networks import kernel_norms, make_network
-from mesascope.agents.ppo import Hyper, PPOConfig, Trainer
+from mesascope.agents.networks import kernel_norms
+from mesascope.agents.ppo import Hyper, PPOConfig, Trainer, network_for
 from mesascope.fields import setting
 from mesascope.worlds.core import Level, World
 
@@ -139,7 +139,7 @@ def make_imitation(config: ImitationConfig, ppo: PPOConfig, world: World, expert
     the network of `ppo` (width, depth, thinking steps, halting)."""
     if learner not in LEARNERS:
         raise ValueError(f"learner must be one of {list(LEARNERS)}, got {learner!r}")
-    network = make_network(world.num_actions, ppo.width, ppo.depth, ppo.thinking_steps, ppo.halting)
+    network = network_for(ppo, world.num_actions)
     optimizer = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.scale_by_adam(eps=1e-5))
     dagger = learner == "dagger"
     expert_rows = config.dataset_episodes

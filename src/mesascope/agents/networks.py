@@ -54,13 +54,21 @@ class ActorCritic(nn.Module):
     num_actions: int
     width: int = 64
     depth: int = 2
+    shared_input: bool = False
+    """One first layer for both: the actor and the critic read the same `width` features of the
+    grid, and only the layers above are separate. Half the arithmetic of the first layer."""
 
     def setup(self) -> None:
-        self.actor = MLP(self.width, self.depth, self.num_actions, head_scale=0.01)
-        self.critic = MLP(self.width, self.depth, 1, head_scale=1.0)
+        above = self.depth - 1 if self.shared_input else self.depth
+        self.input = _dense(self.width, 2.0) if self.shared_input else None
+        self.actor = MLP(self.width, above, self.num_actions, head_scale=0.01)
+        self.critic = MLP(self.width, above, 1, head_scale=1.0)
 
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
         x = flatten_observation(obs)
+        if self.shared_input:
+            features = nn.tanh(self.input(x))
+            return self.actor(features), self.critic(features)[..., 0]
         if self.is_initializing() or self.depth == 0:
             return self.actor(x), self.critic(x)[..., 0]
         actor, critic = self.actor.variables["params"], self.critic.variables["params"]
@@ -221,22 +229,27 @@ def network_family(agent: str) -> str:
     return "recurrent" if agent == "recurrent" else "feedforward"
 
 
-def make_network(num_actions: int, width: int, depth: int, thinking_steps: int = 0, halting: bool = False, family: str = "feedforward") -> nn.Module:
+def make_network(
+    num_actions: int, width: int, depth: int, thinking_steps: int = 0, halting: bool = False, family: str = "feedforward", shared_input: bool = False
+) -> nn.Module:
     """The actor-critic a PPO config asks for: plain MLPs when `thinking_steps` is 0, else a
     thinking-budget actor with `thinking_steps` iterations (halting early when `halting`); with
-    `family="recurrent"` the same actor heads read a GRU memory (`RecurrentActorCritic`)."""
+    `family="recurrent"` the same actor heads read a GRU memory (`RecurrentActorCritic`);
+    `shared_input` gives the plain actor-critic one first layer for both heads."""
     if thinking_steps < 0:
         raise ValueError(f"thinking_steps must be 0 (no thinking) or a positive number of iterations, got {thinking_steps}")
     if family not in AGENT_FAMILIES:
         raise ValueError(f"agent family must be one of {AGENT_FAMILIES}, got {family!r}")
     if halting and thinking_steps == 0:
         raise ValueError("halting needs a thinking budget: set thinking_steps to a positive number")
+    if shared_input and (family == "recurrent" or thinking_steps):
+        raise ValueError("shared_input applies to the plain MLP actor-critic: thinking_steps must be 0 and family feedforward")
     if family == "recurrent":
         return RecurrentActorCritic(num_actions, width, depth, thinking_steps, halting)
     if thinking_steps == 0:
         if halting:
             raise ValueError("halting needs a thinking budget: set thinking_steps to a positive number")
-        return ActorCritic(num_actions, width, depth)
+        return ActorCritic(num_actions, width, depth, shared_input)
     return ThinkingActorCritic(num_actions, width, depth, thinking_steps, halting)
 
 

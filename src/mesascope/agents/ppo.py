@@ -66,6 +66,9 @@ class PPOConfig:
     """Iterations of the actor's weight-tied thinking block per decision; 0: a plain MLP actor."""
     halting: bool = False
     """Let the thinking actor halt early (PonderNet-style); the time penalty prices its iterations."""
+    shared_input: bool = False
+    """Actor and critic share their first layer (the one over the flattened grid, most of the
+    arithmetic); the layers above stay separate. Plain MLP actors only."""
 
     @property
     def batch_size(self) -> int:
@@ -204,7 +207,7 @@ def make_train(
     channel_mask = None if penalised_channel is None else jnp.asarray([c != penalised_channel for c in channels], jnp.uint8)
     default_weights = jnp.eye(world.num_objectives)[0] if reward_weights is None else jnp.asarray(reward_weights, jnp.float32)
     if network is None:
-        network = make_network(world.num_actions, config.width, config.depth, config.thinking_steps, config.halting)
+        network = network_for(config, world.num_actions)
     num_updates = config.num_updates
     step_envs = jax.vmap(world.step, in_axes=(0, 0, 0, None))
 
@@ -270,7 +273,7 @@ def make_train(
     def update(runner: RunnerState, hyper: Hyper):
         runner, batch, stats = collect(runner, hyper)
         return_sums, episodes, length_sum = jax.tree.map(lambda x: x.sum(0), stats)
-        _, next_values = network.apply(runner.params, batch.final_obs)
+        next_values = successor_values(network, runner.params, batch, runner.timestep.obs, world.max_steps)
         advantages, targets = gae(batch.reward, batch.value, next_values, batch.terminated, batch.done, config.gamma, config.gae_lambda)
 
         flat = jax.tree.map(lambda x: x.reshape((config.batch_size,) + x.shape[2:]), (batch, advantages, targets))
@@ -305,6 +308,33 @@ def make_train(
         return runner.params, metrics
 
     return Trainer(config=config, network=network, init=init, run=run, train=train)
+
+
+def network_for(config: PPOConfig, num_actions: int, family: str = "feedforward") -> Any:
+    """The actor-critic a PPO config describes (width, depth, thinking budget, shared input) for
+    `num_actions` actions, of the network `family` (see `make_network`)."""
+    return make_network(num_actions, config.width, config.depth, config.thinking_steps, config.halting, family, config.shared_input)
+
+
+def successor_values(network: Any, params: Any, batch: Transition, last_obs: jax.Array, max_steps: int) -> jax.Array:
+    """(T, N) values of the state each step of a time-major rollout led to, for bootstrapping.
+
+    Where an episode went on, that is the next step's value, which the rollout already computed
+    (and, after the last step, the value of `last_obs`). Only a truncated step needs a new
+    forward pass, on its final observation; a terminated step does not bootstrap at all. Episodes
+    are truncated exactly when their clock reaches `max_steps`, so one environment has at most
+    ceil(T / max_steps) truncations in T steps: the network runs on that many observations per
+    environment instead of on all T (the same values, a fraction of the arithmetic)."""
+    steps, envs = batch.done.shape
+    _, last_value = network.apply(params, last_obs)
+    following = jnp.concatenate([batch.value[1:], last_value[None], jnp.zeros((1, envs), jnp.float32)])
+    truncated = batch.done & ~batch.terminated
+    slots = min(steps, -(-steps // max_steps))
+    # Unused slots point at the padding row `steps`, so no two valid slots write one element.
+    rows = jax.vmap(lambda column: jnp.nonzero(column, size=slots, fill_value=steps)[0], in_axes=1, out_axes=1)(truncated)
+    cols = jnp.broadcast_to(jnp.arange(envs), rows.shape)
+    _, values = network.apply(params, batch.final_obs[jnp.minimum(rows, steps - 1), cols])
+    return following.at[rows, cols].set(values)[:steps]
 
 
 def knob(value: jax.Array | None, default: Any) -> Any:

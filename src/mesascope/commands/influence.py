@@ -18,7 +18,8 @@ DEFAULT_LEVELS = 32
 def recompute(run_dir: Path, result: Any) -> Any:
     """The influence record of a stored run, recomputed from the checkpoints saved in its
     artifact folder `run_dir` (only the final parameters for runs saved before checkpoints)."""
-    from mesascope.agents.networks import make_network, network_family
+    from mesascope.agents.networks import network_family
+    from mesascope.agents.ppo import network_for
     from mesascope.experiments import checkpoints
     from mesascope.experiments.config import from_dict
     from mesascope.experiments.evaluate import evaluate_influence
@@ -28,7 +29,7 @@ def recompute(run_dir: Path, result: Any) -> Any:
     if config.eval.influence_levels == 0:
         config = dataclasses.replace(config, eval=dataclasses.replace(config.eval, influence_levels=DEFAULT_LEVELS))
     world = registry.make(config.world, **config.world_options)
-    network = make_network(world.num_actions, config.ppo.width, config.ppo.depth, config.ppo.thinking_steps, config.ppo.halting, family=network_family(config.agent))
+    network = network_for(config.ppo, world.num_actions, network_family(config.agent))
     final_step = config.ppo.num_updates * config.ppo.batch_size
     return evaluate_influence(world, network, checkpoints.load(run_dir, final_step), config)
 

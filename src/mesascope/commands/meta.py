@@ -88,7 +88,8 @@ def meta(
     per component task of a union, and the in-trial learning curve against the oracle planner."""
     check_options(predicate, threshold, agent_share, episodes)
     result = load_finished(run_id, db)
-    from mesascope.agents.networks import make_network, network_family
+    from mesascope.agents.networks import network_family
+    from mesascope.agents.ppo import network_for
     from mesascope.experiments import checkpoints, meta as analyses
     from mesascope.experiments.config import from_dict
     from mesascope.store.db import Store
@@ -103,7 +104,7 @@ def meta(
         console.print(stored)
     trial = config.trial_episodes if episodes is None else episodes
     if trial > 1:
-        network = make_network(world.num_actions, config.ppo.width, config.ppo.depth, config.ppo.thinking_steps, config.ppo.halting, family=network_family(config.agent))
+        network = network_for(config.ppo, world.num_actions, network_family(config.agent))
         with Store(db, readonly=True) as store:
             params = checkpoints.load(store.run_dir(result.run_id), config.ppo.num_updates * config.ppo.batch_size).params[-1]
         studies = [analyses.trial_study(world, network, params, config, name, trial) for name in config.eval.distributions]

@@ -365,6 +365,10 @@ def validate(config: ExperimentConfig) -> None:
     _require(p.batch_size % p.minibatches == 0, f"ppo.minibatches must divide num_envs*num_steps = {p.batch_size}, got {p.minibatches}")
     _require(not p.halting or p.thinking_steps > 0, "ppo.halting needs a thinking budget: set ppo.thinking_steps to a positive number (1-64), or ppo.halting=false")
     _require(
+        not p.shared_input or (p.thinking_steps == 0 and config.agent != "recurrent"),
+        f"ppo.shared_input applies to the plain MLP actor-critic: set ppo.thinking_steps=0 and agent to ppo, bc or dagger, or ppo.shared_input=false (got thinking_steps={p.thinking_steps}, agent={config.agent})",
+    )
+    _require(
         config.agent != "recurrent" or p.num_envs % p.minibatches == 0,
         f"ppo.minibatches must divide ppo.num_envs = {p.num_envs} for the recurrent agent (minibatches are whole environment sequences), got {p.minibatches}",
     )
