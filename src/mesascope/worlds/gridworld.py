@@ -22,15 +22,20 @@ and the observation shape and channel names. Egocentric views show the interior 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
 
 from mesascope.worlds import grid
 from mesascope.worlds.core import Distribution, World
+from mesascope.worlds.declare import Option, actions_text, card, declare, edges, observation_text, require, require_choice, signature
+
+__all__ = ["Cell", "Cells", "Counter", "Flag", "Flags", "GridInner", "GridLevel", "GridWorld", "Option", "SharedCells", "declare", "edges", "open_walls", "require", "require_choice"]
 
 
 # ------------------------------------------------------------------------- declarations
@@ -140,26 +145,36 @@ class Counter:
 Digit = Cell | Flag | Flags | Counter
 
 
-# ------------------------------------------------------------------------------ options
-def require(label: str, value: Any, low: float | None = None, high: float | None = None, high_open: bool = False) -> None:
-    """Raise a ValueError naming `label` unless low <= value <= high (value < high if `high_open`)."""
-    below = low is not None and not value >= low
-    above = high is not None and not (value < high if high_open else value <= high)
-    if below or above:
-        if high is None:
-            raise ValueError(f"{label} must be at least {low}, got {value}")
-        raise ValueError(f"{label} must be in [{low}, {high}{')' if high_open else ']'}, got {value}")
-
-
-def require_choice(label: str, value: Any, choices: Sequence[Any]) -> None:
-    """Raise a ValueError naming `label` and the allowed values unless `value` is one of them."""
-    if value not in choices:
-        raise ValueError(f"{label} must be one of {tuple(choices)}, got {value!r}")
-
-
 def open_walls(size: int) -> np.ndarray:
     """The (size, size) bool walls of an open room: the border only."""
     return grid.layout_bank("open", size, size, 1, 0)[0]
+
+
+class _Struct(struct.PyTreeNode):
+    """A pytree of arrays whose subclasses may be declared in one line (`extend`)."""
+
+    @classmethod
+    def extend(cls, name: str, fields: str, doc: str) -> type:
+        """A subclass named `name` with this class's fields, then the array fields `fields`
+        (space-separated), documented by `doc`: declared as `collections.namedtuple` declares a
+        tuple, and defined in the caller's module."""
+        module = sys._getframe(1).f_globals.get("__name__", __name__)
+        return type(name, (cls,), {"__annotations__": dict.fromkeys(fields.split(), "jax.Array"), "__doc__": doc, "__module__": module})
+
+
+class GridLevel(_Struct):
+    """What every grid-world level holds first; a world's level class extends it with its own
+    fields (objects' cells, presence flags) after these."""
+
+    walls: jax.Array
+    agent_start: jax.Array
+
+
+class GridInner(_Struct):
+    """What every structured inner state holds first: the agent's cell (row, col); a world's
+    inner class extends it with its flags and counters (declared in `space`)."""
+
+    position: jax.Array
 
 
 # -------------------------------------------------------------------------------- layer
@@ -173,25 +188,63 @@ class GridWorld(World):
     round_objects: frozenset[str] = frozenset()
     space: tuple[tuple[str, Digit], ...] = (("position", Cell()),)
     inner_class: type | None = None
-    size_range: tuple[int, int] = (5, 31)
+    options: ClassVar[dict[str, Option]] = declare(size=7, view="egocentric", max_steps=None, train_shift=0.0, test_shift=1.0)
     default_max_steps: int | None = None
     descriptions: tuple[str, str] = ("", "")
 
-    def __init__(self, size: int, view: str, max_steps: int | None, train_shift: float, test_shift: float):
-        """Check the size, the view and both shifts (against `shift_range`), then set the
-        distributions; `max_steps` defaults to `default_max_steps`, or 4 * size where that is None."""
-        require("size", size, *self.size_range)
-        for label, value in (("train_shift", train_shift), ("test_shift", test_shift)):
-            require(f"{label} ({self.shift_name})", value, *self.shift_range)
-        require_choice("view", view, grid.VIEWS)
-        train, test = self.descriptions
-        default = self.default_max_steps if self.default_max_steps is not None else 4 * size
-        super().__init__(
-            max_steps=max_steps if max_steps is not None else default,
-            distributions={"train": Distribution("train", train_shift, train), "test": Distribution("test", test_shift, test)},
-        )
-        self.size, self.view = size, view
+    def __init_subclass__(cls, **kwargs: Any):
+        """Give the class the constructor signature of its `options` (unless it writes its own
+        `__init__`) and, for a named world with a docstring, the generated card sections."""
+        super().__init_subclass__(**kwargs)
+        cls.__signature__ = None if "__init__" in cls.__dict__ else signature(cls.options)  # type: ignore[attr-defined]
+        if cls.name and cls.__dict__.get("__doc__"):
+            cls.__doc__ = card(cls.__doc__, cls.name, cls.card_sections())
+
+    @classmethod
+    def card_sections(cls) -> dict[str, str]:
+        """Generated docstring sections, heading -> text: the observation channels of both views
+        and the actions (a subclass may add its own, in card order)."""
+        return {"Observation": observation_text(cls.options, cls.object_names, cls.inventory_names), "Actions": actions_text(cls.action_names)}
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        """Bind the arguments to the declared `options` and check each against its allowed values;
+        keep every option as an attribute; build the walls (`walls` of the open room and its
+        `interior` cells (n, 2) in row-major order, or with a
+        `layout` option the layout bank `bank` / `wall_bank` and its cell `tables` (start column
+        1, exit column size - 2; see `grid.cell_tables`)); run the world's `setup`; then
+        check both shifts against `shift_range` and set the distributions. `max_steps` defaults
+        to `default_max_steps`, or 4 * size where that is None."""
+        bound = signature(type(self).options).bind(*args, **kwargs)
+        bound.apply_defaults()
+        for name, value in bound.arguments.items():
+            type(self).options[name].check(name, value)
+            setattr(self, name, value)
+        if "layout" in bound.arguments:
+            self.bank = grid.layout_bank(self.layout, self.size, self.size, self.bank_size, self.layout_seed, self.obstacle_density)
+            self.wall_bank = jnp.asarray(self.bank)
+            self.tables = jax.tree.map(jnp.asarray, grid.cell_tables(self.bank, start_column=1, exit_column=self.size - 2))
+        else:
+            self.walls = jnp.asarray(open_walls(self.size))
+            self.interior = jnp.asarray(np.argwhere(~open_walls(self.size)), jnp.int32)
         self._disk = jnp.asarray(grid.disk_mask(8))
+        self.setup()
+        for label in ("train_shift", "test_shift"):
+            require(f"{label} ({self.shift_name})", getattr(self, label), *self.shift_range)
+        train, test = self.descriptions
+        default = self.default_max_steps if self.default_max_steps is not None else 4 * self.size
+        super().__init__(
+            max_steps=self.max_steps if self.max_steps is not None else default,
+            distributions={"train": Distribution("train", self.train_shift, train), "test": Distribution("test", self.test_shift, test)},
+        )
+
+    def setup(self) -> None:
+        """Work out what depends on the options (tables for the level sampler, the inner-state
+        `space`, checks that involve several options); the options are attributes by now."""
+
+    # ------------------------------------------------------------- sampler helpers
+    def layout_index(self, u: jax.Array) -> jax.Array:
+        """The layout of the bank that a uniform number `u` in [0, 1) picks."""
+        return (u * self.wall_bank.shape[0]).astype(jnp.int32)
 
     # ------------------------------------------------------------- hooks a world defines
     def start(self, level: Any) -> Any:
