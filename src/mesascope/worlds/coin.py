@@ -35,10 +35,7 @@ class CoinWorld(GridWorld):
 
     ## Termination
     Entering the coin's cell or the exit cell terminates the episode (as touching the coin
-    ends a CoinRun level). The episode is truncated after `max_steps` steps (default 4*size).
-
-    ## Distributions
-    `train`: `p_random_coin` = 0 (coin always at the exit); `test`: `p_random_coin` = 1.
+    ends a CoinRun level).
 
     ## What it demonstrates
     During training the two objectives agree on every level, so an agent rewarded for the coin

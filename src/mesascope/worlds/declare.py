@@ -106,19 +106,22 @@ def edges(*chains: str) -> tuple[tuple[str, str], ...]:
 
 
 # --------------------------------------------------------------------------- documentation
-def observation_text(options: dict[str, Option], objects: Sequence[str], inventory: Sequence[str]) -> str:
-    """The generated `## Observation` paragraph: channels of both views at the default size."""
-    size, default = options["size"].default, options["view"].default if "view" in options else "global"
+def observation_text(options: dict[str, Option], objects: Sequence[str], inventory: Sequence[str], held: tuple[str, int] | None = None) -> str:
+    """The generated `## Observation` paragraph: channels of both views at the default size, and
+    the inventory planes (with `held` = (count, n), the thermometer of that count)."""
+    size, default = options.get("size", COMMON["size"]).default, options["view"].default if "view" in options else "global"
     side = 2 * size - 5
     names = ", ".join(("wall", *objects))
     views = {
         "egocentric": f"{names} channels of the interior in a (2H-5, 2W-5) window centred on the agent ({side}x{side} "
-        "for size {size}), wall outside the interior (every interior cell is always in view)",
+        f"for size {size}), wall outside the interior (every interior cell is always in view)",
         "global": f"{names.replace('wall', 'wall, agent', 1)} channels over the (H, W) grid",
     }
     order = [default, *(v for v in grid.VIEWS if v != default)] if "view" in options else ["global"]
     parts = [f'`view="{view}"`' + (" (default)" if view == default and "view" in options else "") + f": {views[view]}." for view in order]
     planes = [f"Then the constant planes {', '.join(inventory)} (each lit everywhere or nowhere)."] if inventory else []
+    if held is not None:
+        planes = [f"Then the constant planes {', '.join(inventory)}: `{held[0]}_k` is lit everywhere when `{held[0]}` is at least k."]
     return " ".join(["One-hot channels (uint8).", *parts, *planes])
 
 
@@ -127,21 +130,50 @@ def actions_text(action_names: Sequence[str]) -> str:
     return ", ".join(f"{i} {name}" for i, name in enumerate(action_names)) + ". Moving into a wall leaves the agent in place."
 
 
-def card(doc: str, name: str, sections: dict[str, str]) -> str:
-    """`doc` with each generated section's text (in order: heading -> text) put first under its
-    heading where the docstring has it (the world's own remarks follow), else as a new section
-    before the next generated one or `## Objectives`; then the Gymnasium id appended."""
+def distributions_text(shift_name: str, options: dict[str, Option], descriptions: Sequence[str]) -> str:
+    """The generated `## Distributions` sentence: each distribution's default dial and description
+    (empty where a default is worked out by the world, which then says it itself)."""
+    values = [options.get(f"{label}_shift", COMMON[f"{label}_shift"]).default for label in ("train", "test")]
+    if any(value is None for value in values):
+        return ""
+    parts = [f"`{label}`: `{shift_name}` = {value:g}" + (f" ({text})" if text else "") for label, value, text in zip(("train", "test"), values, descriptions)]
+    return "; ".join(parts) + "."
+
+
+@dataclass(frozen=True)
+class Section:
+    """A generated docstring section: `text` goes first under `## heading` (or last, with
+    `last`) where the docstring has that heading; otherwise a new section is made before the
+    first of the headings `before` that the docstring has (at the end if none). With `unless`,
+    nothing is added where the section already contains that string."""
+
+    heading: str
+    text: str
+    before: tuple[str, ...] = ()
+    last: bool = False
+    unless: str | None = None
+
+
+def card(doc: str, name: str, sections: Sequence[Section]) -> str:
+    """`doc` with the generated `sections` added, then the Gymnasium id appended."""
     lines = doc.rstrip().split("\n")
     indent = min((len(line) - len(line.lstrip()) for line in lines[1:] if line.strip()), default=4)
     pad = " " * indent
-    headings = list(sections)
-    for k, (heading, text) in enumerate(sections.items()):
-        body = textwrap.wrap(text, 96 - indent, initial_indent=pad, subsequent_indent=pad)
-        at = next((i for i, line in enumerate(lines) if line.strip() == f"## {heading}"), None)
-        if at is not None:
-            lines[at + 1 : at + 1] = body
+    for section in sections:
+        if not section.text:
             continue
-        later = tuple(f"## {h}" for h in (*headings[k + 1 :], "Objectives"))
-        at = next((i for i, line in enumerate(lines) if line.strip().startswith(later)), len(lines))
-        lines[at:at] = [f"{pad}## {heading}", *body, ""]
+        body = textwrap.wrap(section.text, 96 - indent, initial_indent=pad, subsequent_indent=pad)
+        at = next((i for i, line in enumerate(lines) if line.strip().startswith(f"## {section.heading}")), None)
+        if at is None:
+            before = tuple(f"## {h}" for h in section.before)
+            at = next((i for i, line in enumerate(lines) if before and line.strip().startswith(before)), len(lines))
+            lines[at:at] = [f"{pad}## {section.heading}", *body, ""]
+            continue
+        end = next((i for i in range(at + 1, len(lines)) if lines[i].strip().startswith("## ")), len(lines))
+        while end > at + 1 and not lines[end - 1].strip():
+            end -= 1
+        if section.unless is not None and section.unless in "\n".join(lines[at:end]):
+            continue
+        where = end if section.last else at + 1
+        lines[where:where] = body
     return "\n".join([*lines, "", f"{pad}Registered Gymnasium id: `{env_id(name)}`.", pad])
