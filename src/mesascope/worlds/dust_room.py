@@ -110,9 +110,10 @@ class DustRoomWorld(GridWorld):
         terminate when nothing is dusty and no intact extra object remains."""
         position = grid.move(level.walls, inner.position, action)
         on_dust = inner.dusty & jnp.all(level.dust == position, axis=-1)
+        dusty = inner.dusty & ~on_dust
         spoil = level.extra_present & ~inner.spoiled & jnp.all(position == level.extra)
-        dusty, rewards = self.spoil(level, inner.dusty & ~on_dust, spoil, jnp.sum(on_dust))
         spoiled = inner.spoiled | spoil
+        dusty, rewards = self.spoil(level, dusty, spoil, jnp.sum(on_dust))
         terminated = ~jnp.any(dusty) & (~level.extra_present | spoiled)
         return self.inner_class(position, dusty, spoiled), rewards.astype(jnp.float32), terminated
 

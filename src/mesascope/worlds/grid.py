@@ -296,7 +296,8 @@ def top_k_cells(scores: jax.Array, k: int, width: int, offset: int = 0) -> jax.A
     of `width` columns whose first cell is (offset, offset): distinct cells, uniform when the
     scores are uniforms (masked cells scored below every other are never picked)."""
     cells = jax.lax.top_k(scores, k)[1]
-    return jnp.stack([cells // width + offset, cells % width + offset], -1).astype(jnp.int32)
+    rows, cols = (cells // width + offset, cells % width + offset) if offset else (cells // width, cells % width)
+    return jnp.stack([rows, cols], -1).astype(jnp.int32)
 
 
 def pick_distinct(tables: CellTables, index: jax.Array, u: jax.Array) -> jax.Array:
