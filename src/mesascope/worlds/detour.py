@@ -15,20 +15,6 @@ NEAR_DISTANCE = 2
 DetourLevel = GridLevel.extend("DetourLevel", "goal jackpot jackpot_present", "One detour-world layout: walls, start, goal and jackpot cells, jackpot presence.")
 
 
-def _distance_tables(size: int, far: int):
-    """For every interior start cell with a cell at distance >= `far`: the start, and its padded
-    lists of near cells (distance 1..NEAR_DISTANCE) and far cells (distance >= far), with counts."""
-    interior = np.argwhere(np.ones((size - 2, size - 2), bool)) + 1
-    starts, near, far_cells = [], [], []
-    for cell in interior:
-        distance = np.abs(interior - cell).sum(1)
-        if (distance >= far).any():
-            starts.append(cell)
-            near.append(interior[(distance >= 1) & (distance <= NEAR_DISTANCE)])
-            far_cells.append(interior[distance >= far])
-    return jnp.asarray(np.array(starts), jnp.int32), grid.pad_cells(near), grid.pad_cells(far_cells)
-
-
 class DetourWorld(GridWorld):
     """Detour world: take the near goal, or make a long detour for a jackpot of points.
 
@@ -87,10 +73,21 @@ class DetourWorld(GridWorld):
     )
 
     def setup(self) -> None:
-        """Check the jackpot's distance against the room; the sampler's distance tables."""
-        require(f"min_jackpot_distance (for size {self.size})", self.min_jackpot_distance, NEAR_DISTANCE + 1, 2 * (self.size - 3))
+        """Check the jackpot's distance against the room; then the sampler's tables: every interior
+        start with a cell at distance >= `min_jackpot_distance`, and its padded lists of near cells
+        (distance 1..NEAR_DISTANCE) and far cells (distance >= `min_jackpot_distance`)."""
+        far = self.min_jackpot_distance
+        require(f"min_jackpot_distance (for size {self.size})", far, NEAR_DISTANCE + 1, 2 * (self.size - 3))
         self.jackpot_points = float(self.jackpot_points)
-        self._starts, self._near, self._far = _distance_tables(self.size, self.min_jackpot_distance)
+        interior = np.asarray(self.interior)
+        starts, near, far_cells = [], [], []
+        for cell in interior:
+            distance = np.abs(interior - cell).sum(1)
+            if (distance >= far).any():
+                starts.append(cell)
+                near.append(interior[(distance >= 1) & (distance <= NEAR_DISTANCE)])
+                far_cells.append(interior[distance >= far])
+        self._starts, self._near, self._far = jnp.asarray(np.array(starts), jnp.int32), grid.pad_cells(near), grid.pad_cells(far_cells)
 
     def sample_level(self, key: jax.Array, shift: jax.Array) -> DetourLevel:
         """Start, near goal and far jackpot from precomputed distance tables; one uniform draw."""
