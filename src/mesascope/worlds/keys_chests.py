@@ -15,8 +15,6 @@ TRAIN_COUNTS = (1, 3)
 TEST_COUNTS = (3, 1)
 """(keys, chests) of a level drawn the test way: keys plenty, chests scarce."""
 COLOURS = {"key": (70, 150, 250), "chest": (170, 110, 40), "open_chest": (70, 50, 30)}
-
-
 KeysChestsLevel = GridLevel.extend("KeysChestsLevel", "keys key_present chests chest_present", "One layout: walls, start, key and chest cells (SLOTS, 2), presence masks.")
 
 
