@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import collections
 import hashlib
+import io
 import json
 import os
 import re
@@ -55,6 +56,7 @@ def programs() -> dict[str, str]:
 
 
 def main() -> None:
+    """Compare this tree's programs with those of `--against` and print one line per case."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--against", required=True, help="a commit to compare with")
     parser.add_argument("--dump", action="store_true", help=argparse.SUPPRESS)
@@ -64,7 +66,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.against, "src"], check=True, capture_output=True).stdout
-        with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(tmp, filter="data")
         env = {**os.environ, "PYTHONPATH": str(Path(tmp) / "src")}
         theirs = json.loads(subprocess.run([sys.executable, __file__, "--against", args.against, "--dump"], check=True, capture_output=True, text=True, env=env, cwd=tmp).stdout)
