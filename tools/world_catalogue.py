@@ -42,6 +42,13 @@ from mesascope.store.db import Store  # noqa: E402
 from mesascope.worlds import registry  # noqa: E402
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+CARDS = (
+    "Each world's full card (`mesascope show NAME`, or `help()` on its class) is its docstring plus what the "
+    "grid-world layer generates from its declarations: the observation channels of both views, the actions, the step "
+    "limit, each distribution's dial and description, and the Gymnasium id; its options, defaults and allowed values "
+    "come from its `declare(...)` (see docs/new_world.md).\n\n"
+)
+"""The paragraph that opens the per-world sections."""
 
 
 def picture(world, path: Path) -> None:
@@ -145,7 +152,7 @@ def main() -> None:
     sections = [entries[name]["section"] for name in sorted(entries)]
     reading = DOCS / "worlds_reading.md"  # hand-written notes on the measured run, kept across regenerations
     notes = "\n" + reading.read_text() if reading.exists() else ""
-    (DOCS / "worlds.md").write_text(header + "\n".join(rows) + "\n" + notes + "\n## Worlds\n\n" + "\n".join(sections))
+    (DOCS / "worlds.md").write_text(header + "\n".join(rows) + "\n" + notes + "\n## Worlds\n\n" + CARDS + "\n".join(sections))
     print(f"wrote {DOCS / 'worlds.md'}")
 
 

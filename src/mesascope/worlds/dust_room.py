@@ -1,57 +1,90 @@
 """Shared machinery of the dust-room worlds (cleaning, vacuum): an open room with dusty cells and
-one extra object that the agent can spoil once.
+one extra object that the agent can spoil, once.
 
-A dust-room world's level holds, in this field order, walls, the start cell, `max_dust` dust
-slots with a presence mask, and the extra object's cell with its presence flag; its inner state
-holds the agent's cell, the dusty flags of the slots and one flag saying whether the extra
-object is spoiled (named `flag`). Subclasses give their own `Level`/`Inner` struct classes,
-their object channels (`objects`) and colours, and `transition` (what spoiling does and what it
-pays). This module is infrastructure: it defines no `WORLD`.
+Everything but the consequence of spoiling lives here: the options, the level sampler (a bank of
+placements), the start, the move-and-sweep part of `transition`, the termination, the object
+channels, and the generated Layout section of the card. A dust-room world declares the name of
+its extra object and of its spoiled flag (`room_classes`), what the object is (`extra`), its
+channels' names and colours, and writes `spoil`: what entering the intact extra object does to the dust and what
+every objective pays. This module is infrastructure: it defines no `WORLD`.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mesascope.worlds.gridworld import Cell, Cells, Flag, Flags, GridWorld, open_walls, require
+from mesascope.worlds import grid
+from mesascope.worlds.declare import Section
+from mesascope.worlds.gridworld import Cell, Cells, Flag, Flags, GridInner, GridLevel, GridWorld, Option, declare
+
+
+class DustLevel(GridLevel):
+    """A dust-room layout: walls (H, W), the start cell, `max_dust` dust slots (D, 2) with a
+    presence mask (D,), and the extra object's cell (2,) with its presence flag."""
+
+    dust: jax.Array
+    dust_present: jax.Array
+    extra: jax.Array
+    extra_present: jax.Array
+
+
+class DustInner(GridInner):
+    """The dynamic state: the agent's cell, which dust slots are dusty, whether the extra object
+    is spoiled."""
+
+    dusty: jax.Array
+    spoiled: jax.Array
+
+
+def room_classes(prefix: str, extra: str, spoiled: str) -> tuple[type, type]:
+    """The level and inner-state classes `<prefix>Level` and `<prefix>Inner` of a dust room whose
+    extra object is called `extra` and whose spoiled flag `spoiled`: `DustLevel` and `DustInner`
+    with those names as read-only aliases (`level.bin`, `level.bin_present`, `inner.tipped`)."""
+    module = sys._getframe(1).f_globals.get("__name__", __name__)
+    level_doc = f"A dust-room layout whose extra object is the {extra} (`{extra}`, `{extra}_present`)."
+    level_aliases = {extra: property(lambda level: level.extra), f"{extra}_present": property(lambda level: level.extra_present)}
+    level = type(f"{prefix}Level", (DustLevel,), {"__doc__": level_doc, "__module__": module, **level_aliases})
+    inner_doc = f"A dust-room state whose spoiled flag reads `{spoiled}`."
+    inner = type(f"{prefix}Inner", (DustInner,), {"__doc__": inner_doc, "__module__": module, spoiled: property(lambda inner: inner.spoiled)})
+    return level, inner
 
 
 class DustRoomWorld(GridWorld):
     """Base class of the dust-room worlds; see the module docstring. Not a world by itself.
 
-    Class attributes a subclass sets, beside `GridWorld`'s: `flag`, the name of the inner field
-    saying whether the extra object is spoiled, and `level_class`, the level struct class."""
+    Class attributes a subclass sets, beside `GridWorld`'s: `extra`, what the extra object is
+    (for the card: "dust bin"); `level_class` and `inner_class` from `room_classes`."""
 
-    flag: str = ""
-    level_class: type = object
-    size_range = (5, 8)
-    default_max_steps = 24
+    extra: str = ""
+    level_class: type = DustLevel
+    options = declare(
+        size=Option(6, 5, 8), max_dust=Option(4, 1, 5), max_steps=24, train_shift=0.0, test_shift=1.0, bank_size=4096, layout_seed=0, view="egocentric"
+    )
 
-    def __init__(
-        self,
-        size: int = 6,
-        max_dust: int = 4,
-        max_steps: int | None = None,
-        train_shift: float = 0.0,
-        test_shift: float = 1.0,
-        bank_size: int = 4096,
-        layout_seed: int = 0,
-        view: str = "egocentric",
-    ):
-        """Check the options, then build the placement bank."""
-        super().__init__(size, view, max_steps, train_shift, test_shift)
-        require("max_dust", max_dust, 1, 5)
-        require("bank_size", int(bank_size), 1)
-        self.max_dust = max_dust
-        self.space = (("position", Cell()), ("dusty", Flags(max_dust)), (self.flag, Flag()))
-        self.walls = jnp.asarray(open_walls(size))
-        interior = np.argwhere(~open_walls(size)).astype(np.int32)
-        rng = np.random.default_rng(layout_seed)
-        picks = np.stack([rng.permutation(len(interior))[: max_dust + 2] for _ in range(int(bank_size))])
+    @classmethod
+    def card_sections(cls) -> list[Section]:
+        """The room's layout, then the grid world's generated sections."""
+        size = cls.options["size"].default
+        layout = (
+            f"An open room (`size` x `size`, {size} by default, so a {size - 2}x{size - 2} interior) walled at the border. The agent "
+            f"starts on an interior cell; between 1 and `max_dust` (default {cls.options['max_dust'].default}, uniformly) distinct "
+            f"other interior cells are dusty. With probability `{cls.shift_name}` (the shift dial) a {cls.extra} stands on a further "
+            "interior cell. Placements come from a bank of `bank_size` random draws of distinct interior cells, made once from "
+            "`layout_seed`."
+        )
+        return [Section("Layout", layout, ("Observation", "Actions", "Objectives")), *super().card_sections()]
+
+    def setup(self) -> None:
+        """The inner-state digits and the placement bank."""
+        self.space = (("position", Cell()), ("dusty", Flags(self.max_dust)), ("spoiled", Flag()))
+        interior = np.asarray(self.interior)
+        rng = np.random.default_rng(self.layout_seed)
+        picks = np.stack([rng.permutation(len(interior))[: self.max_dust + 2] for _ in range(int(self.bank_size))])
         self._placements = jnp.asarray(interior[picks])  # (bank, D + 2, 2): start, dust..., extra object
 
     def sample_level(self, key: jax.Array, shift: jax.Array) -> Any:
@@ -66,11 +99,30 @@ class DustRoomWorld(GridWorld):
         """At the start, every present dust cell is dusty and the extra object (if any) is intact."""
         return self.inner_class(level.agent_start, level.dust_present, jnp.zeros((), bool))
 
-    def room_maps(self, shape: tuple[int, int], dust: jax.Array, dusty: jax.Array, extra: jax.Array, present: jax.Array, spoiled: jax.Array) -> list[jax.Array]:
+    def spoil(self, level: Any, dusty: jax.Array, spoil: jax.Array, swept: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """What spoiling does: given the dusty flags after this step's sweep, whether the extra
+        object is spoiled on this step and the number of cells swept, return the dusty flags and
+        the objective rewards (K,)."""
+        raise NotImplementedError
+
+    def transition(self, level: Any, inner: Any, action: jax.Array):
+        """Move; sweep a dusty cell entered; spoil an intact extra object entered (`spoil`);
+        terminate when nothing is dusty and no intact extra object remains."""
+        position = grid.move(level.walls, inner.position, action)
+        on_dust = inner.dusty & jnp.all(level.dust == position, axis=-1)
+        dusty = inner.dusty & ~on_dust
+        spoil = level.extra_present & ~inner.spoiled & jnp.all(position == level.extra)
+        spoiled = inner.spoiled | spoil
+        dusty, rewards = self.spoil(level, dusty, spoil, jnp.sum(on_dust))
+        terminated = ~jnp.any(dusty) & (~level.extra_present | spoiled)
+        return self.inner_class(position, dusty, spoiled), rewards.astype(jnp.float32), terminated
+
+    def objects(self, level: Any, inner: Any) -> list[jax.Array]:
         """(H, W) maps of the dusty cells, the intact and the spoiled extra object. They are maps
         rather than `Cells` so the egocentric view cuts them with `grid.egocentric_plane`, which
         is what these worlds always did (it differs from `egocentric_cell` only for the agent on
         a wall, a state the tabular view enumerates but no episode reaches)."""
-        dust_map = jnp.zeros(shape, jnp.uint8).at[dust[:, 0], dust[:, 1]].max(dusty.astype(jnp.uint8))
-        cells = lambda *args: self.global_map(shape, Cells(*args))
-        return [dust_map, cells(extra, present & ~spoiled), cells(extra, present & spoiled)]
+        shape = level.walls.shape
+        dust_map = jnp.zeros(shape, jnp.uint8).at[level.dust[:, 0], level.dust[:, 1]].max(inner.dusty.astype(jnp.uint8))
+        cells = lambda present: self.global_map(shape, Cells(level.extra, present))
+        return [dust_map, cells(level.extra_present & ~inner.spoiled), cells(level.extra_present & inner.spoiled)]

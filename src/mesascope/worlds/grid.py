@@ -69,6 +69,36 @@ def egocentric_cell(shape: tuple[int, int], position: jax.Array, cell: jax.Array
     return one_hot_cell((2 * height - 1, 2 * width - 1), cell - position + jnp.array([height - 1, width - 1]))
 
 
+# ------------------------------------------------------------------ bitwise flood fill
+def row_bits(mask: jax.Array) -> jax.Array:
+    """An (H, W) bool mask as H uint32 row bitmasks (bit c of row r is mask[r, c]; W <= 32)."""
+    return jnp.sum(mask.astype(jnp.uint32) << jnp.arange(mask.shape[-1], dtype=jnp.uint32), axis=-1, dtype=jnp.uint32)
+
+
+def reachable_rows(free_rows: jax.Array, start: jax.Array) -> jax.Array:
+    """Row bitmasks of the cells of `free_rows` 4-connected to `start`: a flood fill on bits,
+    nine times cheaper than on booleans, which matters because every auto-reset under vmap runs
+    it (docs/design.md §5). The border must not be free, so shifts and rolls never wrap into the room."""
+
+    def grow(carry):
+        reach, _ = carry
+        grown = reach | (reach << 1) | (reach >> 1) | jnp.roll(reach, 1) | jnp.roll(reach, -1)
+        grown = grown & free_rows
+        return grown, jnp.any(grown != reach)
+
+    seed = jnp.zeros_like(free_rows).at[start[0]].set(jnp.uint32(1) << start[1].astype(jnp.uint32)) & free_rows
+    # the flag starts True but is derived from `seed`, so that under shard_map it varies over
+    # devices exactly as the flag `grow` returns does (a constant would not type-check)
+    return jax.lax.while_loop(lambda carry: carry[1], grow, (seed, jnp.any(seed != 0)))[0]
+
+
+def reachable(free: jax.Array, start: jax.Array) -> jax.Array:
+    """The (H, W) bool mask of the cells of `free` 4-connected to `start` (the border must not
+    be free)."""
+    rows = reachable_rows(row_bits(free), start)
+    return ((rows[:, None] >> jnp.arange(free.shape[1], dtype=jnp.uint32)) & 1).astype(bool)
+
+
 # --------------------------------------------------------------------------- layout banks
 def _connected(free: np.ndarray) -> bool:
     """Whether all free cells form one 4-connected component."""
@@ -86,6 +116,20 @@ def _connected(free: np.ndarray) -> bool:
                 seen[nr, nc] = True
                 queue.append((nr, nc))
     return bool(seen.sum() == free.sum())
+
+
+def component(free: np.ndarray, seed: tuple[int, int]) -> np.ndarray:
+    """The 4-connected component of `free` that holds `seed`, as a bool mask."""
+    seen = np.zeros_like(free)
+    seen[seed] = True
+    stack = [seed]
+    while stack:
+        r, c = stack.pop()
+        for nr, nc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+            if free[nr, nc] and not seen[nr, nc]:
+                seen[nr, nc] = True
+                stack.append((nr, nc))
+    return seen
 
 
 def _border(height: int, width: int) -> np.ndarray:
@@ -220,6 +264,15 @@ def cell_tables(bank: np.ndarray, start_column: int, exit_column: int) -> CellTa
     return CellTables(free_cells, free_count, free_rank, start_cells, start_count, exit_cells, exit_count)
 
 
+def pad_cells(lists: list[np.ndarray]) -> tuple[jax.Array, jax.Array]:
+    """Lists of cells of different lengths as one padded table (n, longest, 2) int32 (zeros past
+    each list's end) and their lengths (n,) int32, the form `pick` draws from."""
+    table = np.zeros((len(lists), max(len(cells) for cells in lists), 2), np.int32)
+    for i, cells in enumerate(lists):
+        table[i, : len(cells)] = cells
+    return jnp.asarray(table), jnp.asarray([len(cells) for cells in lists], jnp.int32)
+
+
 def pick(cells: jax.Array, count: jax.Array, u: jax.Array) -> jax.Array:
     """The cell at a uniform position `u` in [0, 1) of the first `count` entries of `cells`."""
     return cells[jnp.minimum((u * count).astype(jnp.int32), count - 1)]
@@ -236,6 +289,21 @@ def distinct_ranks(u: jax.Array, count: int | jax.Array) -> jax.Array:
                 j = j + (j >= s)
         chosen.append(j)
     return jnp.stack(chosen)
+
+
+def top_k_cells(scores: jax.Array, k: int, width: int, offset: int = 0) -> jax.Array:
+    """The cells (k, 2) int32 of the `k` largest of `scores`, a row-major flat array over a grid
+    of `width` columns whose first cell is (offset, offset): distinct cells, uniform when the
+    scores are uniforms (masked cells scored below every other are never picked)."""
+    cells = jax.lax.top_k(scores, k)[1]
+    rows, cols = (cells // width + offset, cells % width + offset) if offset else (cells // width, cells % width)
+    return jnp.stack([rows, cols], -1).astype(jnp.int32)
+
+
+def pick_distinct(tables: CellTables, index: jax.Array, u: jax.Array) -> jax.Array:
+    """`len(u)` distinct free cells of layout `index` (k, 2), drawn one after another, each
+    uniform over the free cells not drawn before (u in [0, 1), one number per cell)."""
+    return tables.free_cells[index, distinct_ranks(u, tables.free_count[index])]
 
 
 def pick_excluding(tables: CellTables, index: jax.Array, u: jax.Array, first: jax.Array, second: jax.Array) -> jax.Array:

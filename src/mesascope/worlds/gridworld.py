@@ -1,36 +1,52 @@
-"""The grid-world layer: a world declares its objects, inventory, colours and inner-state space;
-this module builds both observation views, the renderer, option checks and the tabular encoding.
+"""The grid-world layer: a world declares its objects, inventory, colours, inner-state space and
+options; this module builds both observation views, the renderer, the constructor with its option
+checks, the tabular encoding and the generated parts of the world's documentation.
 
 A `GridWorld` subclass writes only its mechanics and declarations:
 
+- `options = declare(size=9, layout="rooms", ..., num_plants=Option(3, 1, 5))`: the constructor's
+  options in order, with their defaults and allowed values (`declare`); every option becomes an
+  attribute, a `layout` option also brings the layout bank (`bank`, `wall_bank`, `tables`),
+  otherwise the open room (`walls`, `interior`); `setup()` works out what depends on them;
 - `object_names` (channel names) and `objects(level, inner)`: one entry per object channel,
   either `Cells(cells, present)` (a cell (2,) or cells (k, 2), with presence) or an (H, W)
   uint8 map over the grid, or one `SharedCells` for several channels on the same cells;
-- `inventory_names` and `inventory(level, inner)`: one bool per non-spatial plane;
+- `inventory_names` (bool fields of the inner state shown as constant planes) or `held_counter`
+  = (field, n) (the thermometer of a count); `inventory(level, inner)` for anything else;
 - `colours` (object name -> RGB) and `round_objects` (drawn as disks, after the grid lines);
   `drawing(level, inner)` overrides what is painted for worlds that draw more than objects;
 - `space`: the inner state as digits, most significant first, `(field, Cell() | Flag() |
-  Flags(n) | Counter(n))`, and `inner_class` (None when the inner state is the cell itself);
-- `sample_level`, `transition`, the causal graph and the docstring; `start` only where an
-  episode does not start with the agent on `level.agent_start` and every other digit 0.
+  Flags(n) | Counter(n))` (see `space.py`), and `inner_class` (None when the inner state is the
+  cell itself); level and inner classes extend `GridLevel` / `GridInner` (`GridLevel.extend`
+  declares one in a line);
+- `sample_level`, `transition`, the causal graph (`edges("a -> b, c")`) and the docstring;
+  `start` only where an episode does not start with the agent on `level.agent_start` and every
+  other digit 0.
 
 The layer turns them into `observe` (wall, agent (global view only), objects, inventory),
-`render`, `enumerate_inner` / `inner_index` (mixed-radix over `space`), `num_tabular_states`
-and the observation shape and channel names. Egocentric views show the interior in a
-(2H-5, 2W-5) window centred on the agent, walls outside (see `grid.egocentric_plane`).
+`render`, `enumerate_inner` / `inner_index` (mixed-radix over `space`), `num_tabular_states`,
+the observation shape and channel names, and the card: the world's docstring gains generated
+Observation, Actions, step-limit and Distributions text and its Gymnasium id (`declare.card`).
+Egocentric views show the interior in a (2H-5, 2W-5) window centred on the agent, walls
+outside (see `grid.egocentric_plane`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
 from typing import Any, ClassVar, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
 
 from mesascope.worlds import grid
 from mesascope.worlds.core import Distribution, World
+from mesascope.worlds.declare import COMMON, Option, Section, actions_text, card, declare, distributions_text, edges, observation_text, require, require_choice, signature
+from mesascope.worlds.space import Cell, Counter, Digit, Flag, Flags
+
+__all__ = ["Cell", "Cells", "Counter", "Flag", "Flags", "GridInner", "GridLevel", "GridWorld", "Option", "SharedCells", "declare", "edges", "open_walls", "require", "require_choice"]
 
 
 # ------------------------------------------------------------------------- declarations
@@ -49,117 +65,36 @@ class SharedCells(NamedTuple):
     presents: tuple[Any, ...]
 
 
-@dataclass(frozen=True)
-class Cell:
-    """Digit: the agent's cell, over the whole grid (row-major) or, with `interior`, its interior."""
-
-    interior: bool = False
-
-    def radix(self, size: int) -> int:
-        """Number of values of this digit."""
-        return (size - 2) ** 2 if self.interior else size * size
-
-    def decode(self, digit: np.ndarray, size: int) -> jax.Array:
-        """Cells (n, 2) int32 of digit values."""
-        side, offset = (size - 2, 1) if self.interior else (size, 0)
-        return jnp.asarray(np.stack([digit // side + offset, digit % side + offset], -1), jnp.int32)
-
-    def encode(self, value: jax.Array, size: int) -> jax.Array:
-        """Digit of a cell."""
-        side, offset = (size - 2, 1) if self.interior else (size, 0)
-        return (value[0] - offset) * side + (value[1] - offset)
-
-
-@dataclass(frozen=True)
-class Flag:
-    """Digit: one bool."""
-
-    def radix(self, size: int) -> int:
-        """Two values."""
-        return 2
-
-    def decode(self, digit: np.ndarray, size: int) -> jax.Array:
-        """Bools of digit values."""
-        return jnp.asarray(digit, bool)
-
-    def zero(self) -> jax.Array:
-        """False."""
-        return jnp.zeros((), bool)
-
-    def encode(self, value: jax.Array, size: int) -> jax.Array:
-        """0 or 1."""
-        return value.astype(jnp.int32)
-
-
-@dataclass(frozen=True)
-class Flags:
-    """Digit: `count` bools packed as bits, element i being bit i."""
-
-    count: int
-
-    def radix(self, size: int) -> int:
-        """2**count values."""
-        return 2**self.count
-
-    def decode(self, digit: np.ndarray, size: int) -> jax.Array:
-        """Bool arrays (n, count) of digit values."""
-        return jnp.asarray((digit[:, None] >> np.arange(self.count)) & 1, bool)
-
-    def zero(self) -> jax.Array:
-        """All False."""
-        return jnp.zeros(self.count, bool)
-
-    def encode(self, value: jax.Array, size: int) -> jax.Array:
-        """The bits as one number."""
-        return jnp.sum(value.astype(jnp.int32) << jnp.arange(self.count))
-
-
-@dataclass(frozen=True)
-class Counter:
-    """Digit: an int32 counter in [0, count)."""
-
-    count: int
-
-    def radix(self, size: int) -> int:
-        """`count` values."""
-        return self.count
-
-    def decode(self, digit: np.ndarray, size: int) -> jax.Array:
-        """int32 of digit values."""
-        return jnp.asarray(digit, jnp.int32)
-
-    def zero(self) -> jax.Array:
-        """0."""
-        return jnp.zeros((), jnp.int32)
-
-    def encode(self, value: jax.Array, size: int) -> jax.Array:
-        """The counter itself."""
-        return value.astype(jnp.int32)
-
-
-Digit = Cell | Flag | Flags | Counter
-
-
-# ------------------------------------------------------------------------------ options
-def require(label: str, value: Any, low: float | None = None, high: float | None = None, high_open: bool = False) -> None:
-    """Raise a ValueError naming `label` unless low <= value <= high (value < high if `high_open`)."""
-    below = low is not None and not value >= low
-    above = high is not None and not (value < high if high_open else value <= high)
-    if below or above:
-        if high is None:
-            raise ValueError(f"{label} must be at least {low}, got {value}")
-        raise ValueError(f"{label} must be in [{low}, {high}{')' if high_open else ']'}, got {value}")
-
-
-def require_choice(label: str, value: Any, choices: Sequence[Any]) -> None:
-    """Raise a ValueError naming `label` and the allowed values unless `value` is one of them."""
-    if value not in choices:
-        raise ValueError(f"{label} must be one of {tuple(choices)}, got {value!r}")
-
-
 def open_walls(size: int) -> np.ndarray:
     """The (size, size) bool walls of an open room: the border only."""
     return grid.layout_bank("open", size, size, 1, 0)[0]
+
+
+class _Struct(struct.PyTreeNode):
+    """A pytree of arrays whose subclasses may be declared in one line (`extend`)."""
+
+    @classmethod
+    def extend(cls, name: str, fields: str, doc: str) -> type:
+        """A subclass named `name` with this class's fields, then the array fields `fields`
+        (space-separated), documented by `doc`: declared as `collections.namedtuple` declares a
+        tuple, and defined in the caller's module."""
+        module = sys._getframe(1).f_globals.get("__name__", __name__)
+        return type(name, (cls,), {"__annotations__": dict.fromkeys(fields.split(), "jax.Array"), "__doc__": doc, "__module__": module})
+
+
+class GridLevel(_Struct):
+    """What every grid-world level holds first; a world's level class extends it with its own
+    fields (objects' cells, presence flags) after these."""
+
+    walls: jax.Array
+    agent_start: jax.Array
+
+
+class GridInner(_Struct):
+    """What every structured inner state holds first: the agent's cell (row, col); a world's
+    inner class extends it with its flags and counters (declared in `space`)."""
+
+    position: jax.Array
 
 
 # -------------------------------------------------------------------------------- layer
@@ -169,29 +104,78 @@ class GridWorld(World):
     action_names = grid.MOVE_NAMES
     object_names: tuple[str, ...] = ()
     inventory_names: tuple[str, ...] = ()
+    held_counter: tuple[str, int] | None = None
     colours: ClassVar[dict[str, tuple[int, int, int]]] = {}
     round_objects: frozenset[str] = frozenset()
     space: tuple[tuple[str, Digit], ...] = (("position", Cell()),)
     inner_class: type | None = None
-    size_range: tuple[int, int] = (5, 31)
-    default_max_steps: int | None = None
+    options: ClassVar[dict[str, Option]] = declare(size=7, view="egocentric", max_steps=None, train_shift=0.0, test_shift=1.0)
+    max_steps: int | None = None  # what a declaration without these options gets
+    train_shift: float = 0.0
+    test_shift: float = 1.0
     descriptions: tuple[str, str] = ("", "")
 
-    def __init__(self, size: int, view: str, max_steps: int | None, train_shift: float, test_shift: float):
-        """Check the size, the view and both shifts (against `shift_range`), then set the
-        distributions; `max_steps` defaults to `default_max_steps`, or 4 * size where that is None."""
-        require("size", size, *self.size_range)
-        for label, value in (("train_shift", train_shift), ("test_shift", test_shift)):
-            require(f"{label} ({self.shift_name})", value, *self.shift_range)
-        require_choice("view", view, grid.VIEWS)
-        train, test = self.descriptions
-        default = self.default_max_steps if self.default_max_steps is not None else 4 * size
-        super().__init__(
-            max_steps=max_steps if max_steps is not None else default,
-            distributions={"train": Distribution("train", train_shift, train), "test": Distribution("test", test_shift, test)},
-        )
-        self.size, self.view = size, view
+    def __init_subclass__(cls, **kwargs: Any):
+        """Give the class the constructor signature of its `options` (unless it writes its own
+        `__init__`) and, for a named world with a docstring, the generated card sections."""
+        super().__init_subclass__(**kwargs)
+        if cls.held_counter is not None:
+            cls.inventory_names = tuple(f"{cls.held_counter[0]}_{k}" for k in range(1, cls.held_counter[1] + 1))
+        cls.__signature__ = None if "__init__" in cls.__dict__ else signature(cls.options)  # type: ignore[attr-defined]
+        if cls.name and cls.__dict__.get("__doc__"):
+            cls.__doc__ = card(cls.__doc__, cls.name, cls.card_sections())
+
+    @classmethod
+    def card_sections(cls) -> list[Section]:
+        """Generated docstring sections: the observation channels of both views, the actions, the
+        step limit (unless the termination section speaks of `max_steps` itself) and the two
+        distributions' dials and descriptions."""
+        steps = cls.options.get("max_steps", COMMON["max_steps"]).default or "4*size"
+        return [
+            Section("Observation", observation_text(cls.options, cls.object_names, cls.inventory_names, cls.held_counter), ("Actions", "Objectives")),
+            Section("Actions", actions_text(cls.action_names), ("Objectives",)),
+            Section("Termination", f"The episode is truncated after `max_steps` steps (default {steps}).", ("Distributions",), last=True, unless="max_steps"),
+            Section("Distributions", distributions_text(cls.shift_name, cls.options, cls.descriptions), ("What it demonstrates",)),
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        """Bind the arguments to the declared `options` and check each against its allowed values;
+        keep every option as an attribute; build the walls (`walls` of the open room and its
+        `interior` cells (n, 2) in row-major order, or with a
+        `layout` option the layout bank `bank` / `wall_bank` and its cell `tables` (start column
+        1, exit column size - 2; see `grid.cell_tables`)); run the world's `setup`; then
+        check both shifts against `shift_range` and set the distributions. `max_steps` left at
+        None is 4 * size."""
+        bound = signature(type(self).options).bind(*args, **kwargs)
+        bound.apply_defaults()
+        for name, value in bound.arguments.items():
+            type(self).options[name].check(name, value)
+            setattr(self, name, value)
+        if "layout" in bound.arguments:
+            self.bank = grid.layout_bank(self.layout, self.size, self.size, self.bank_size, self.layout_seed, self.obstacle_density)
+            self.wall_bank = jnp.asarray(self.bank)
+            self.tables = jax.tree.map(jnp.asarray, grid.cell_tables(self.bank, start_column=1, exit_column=self.size - 2))
+        else:
+            self.walls = jnp.asarray(open_walls(self.size))
+            self.interior = jnp.asarray(np.argwhere(~open_walls(self.size)), jnp.int32)
         self._disk = jnp.asarray(grid.disk_mask(8))
+        self.setup()
+        for label in ("train_shift", "test_shift"):
+            require(f"{label} ({self.shift_name})", getattr(self, label), *self.shift_range)
+        train, test = self.descriptions
+        super().__init__(
+            max_steps=self.max_steps if self.max_steps is not None else 4 * self.size,
+            distributions={"train": Distribution("train", self.train_shift, train), "test": Distribution("test", self.test_shift, test)},
+        )
+
+    def setup(self) -> None:
+        """Work out what depends on the options (tables for the level sampler, the inner-state
+        `space`, checks that involve several options); the options are attributes by now."""
+
+    # ------------------------------------------------------------- sampler helpers
+    def layout_index(self, u: jax.Array) -> jax.Array:
+        """The layout of the bank that a uniform number `u` in [0, 1) picks."""
+        return (u * self.wall_bank.shape[0]).astype(jnp.int32)
 
     # ------------------------------------------------------------- hooks a world defines
     def start(self, level: Any) -> Any:
@@ -205,8 +189,13 @@ class GridWorld(World):
         return ()
 
     def inventory(self, level: Any, inner: Any) -> Sequence[jax.Array]:
-        """One bool per non-spatial plane (`inventory_names`)."""
-        return ()
+        """One bool per non-spatial plane (`inventory_names`). By default, with `held_counter` =
+        (field, n) declared, the thermometer of that inner-state count (at least 1, ..., at least
+        n); otherwise each inventory name is a bool field of the inner state, shown as it is."""
+        if self.held_counter is None:
+            return [getattr(inner, name) for name in self.inventory_names]
+        field, count = self.held_counter
+        return [getattr(inner, field) >= k for k in range(1, count + 1)]
 
     def drawing(self, level: Any, inner: Any) -> list[tuple[jax.Array, Any, bool]]:
         """(H, W) masks to paint in order, with a colour and whether drawn round; by default

@@ -72,7 +72,7 @@ def _factory(name: str) -> Callable[..., World]:
     return _REGISTRY[name]
 
 
-INFRASTRUCTURE = frozenset({"core", "grid", "planning", "registry", "ascii", "gym", "dust_room", "testing", "gridworld", "levels"})
+INFRASTRUCTURE = frozenset({"core", "grid", "planning", "registry", "ascii", "gym", "dust_room", "testing", "gridworld", "levels", "declare", "space"})
 """Modules of `mesascope.worlds` that are machinery, not worlds."""
 
 
