@@ -37,6 +37,28 @@ def test_checkpoint_updates(total, count, per_chunk, expected):
     assert ckpt.checkpoint_updates(total, count, per_chunk) == expected
 
 
+@pytest.mark.parametrize(
+    "total, count, expected",
+    [
+        (97, 10, [1, 2, 3, 5, 8, 13, 21, 35, 58, 97]),  # ratio 97^(1/9): dense early
+        (48, 10, [1, 2, 3, 4, 6, 9, 13, 20, 31, 48]),  # early steps below one update: consecutive
+        (5, 5, [1, 2, 3, 4, 5]),
+        (3, 10, [1, 2, 3]),  # at most one per update
+        (10, 1, [10]),  # only the final one
+    ],
+)
+def test_geometric_updates(total, count, expected):
+    marks = ckpt.geometric_updates(total, count)
+    assert marks == expected and ckpt.schedule("geometric", total, count, 4) == expected
+
+
+def test_schedule_rejects_an_unknown_spacing():
+    with pytest.raises(ValueError, match="spacing must be one of"):
+        ckpt.schedule("log", 10, 3, 1)
+    with pytest.raises(ValueError, match="must be >= 1"):
+        ckpt.geometric_updates(10, 0)
+
+
 def test_checkpoint_updates_rejects_nonsense():
     with pytest.raises(ValueError, match="count"):
         ckpt.checkpoint_updates(10, 0, 1)

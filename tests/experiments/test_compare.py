@@ -24,9 +24,26 @@ def test_agent_specs_parse_and_bad_ones_name_the_allowed():
             parse_agents(spec, world)
 
 
-def test_cli_refuses_bad_specs_before_work(tmp_path):
-    result = CliRunner().invoke(app, ["compare", "tamper", "--agents", "planner:lava", "--db", str(tmp_path / "db.sqlite")], env={"COLUMNS": "300"})
-    assert result.exit_code == 2 and "error:" in result.output and "unknown objective 'lava'" in result.output
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--agents", "planner:lava"], "unknown objective 'lava'"),
+        (["--agents", "grader-planner", "--grader-batch", "-1"], "grader_batch must be in [0, 1000000]"),
+        (["--agents", "grader-planner", "--grader-steps", "0"], "grader_steps must be in [1, 100000]"),
+        (["--agents", "grader-planner", "--grader-steps", "-5"], "grader_steps must be in [1, 100000]"),
+    ],
+)
+def test_cli_refuses_bad_specs_before_work(tmp_path, extra, message):
+    result = CliRunner().invoke(app, ["compare", "tamper", *extra, "--db", str(tmp_path / "db.sqlite")], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "error:" in result.output and message in result.output
+    assert not (tmp_path / "db.sqlite").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", ""])
+def test_cli_refuses_a_grader_batch_that_is_not_an_integer(tmp_path, value):
+    result = CliRunner().invoke(app, ["compare", "coin", "--agents", "grader-planner", "--grader-batch", value, "--db", str(tmp_path / "db.sqlite")],
+                                env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "--grader-batch" in result.output
     assert not (tmp_path / "db.sqlite").exists()
 
 

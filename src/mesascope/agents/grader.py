@@ -7,8 +7,9 @@ Environments auto-reset, so every collected step is a labelled step. The grader 
 observation the step led to (`final_obs`: what the world shows after the move, before any
 reset); that is all a reward for entering a cell needs.
 
-The fit is full-batch Adam on the squared error, jitted and vmapped over seeds (each seed its
-own data, noise and initialisation); no linear algebra beyond matrix products. A fitted grader
+The fit is Adam on the squared error, full batch (vmapped over seeds) or on minibatches
+(`batch`, seeds one after another), jitted (each seed its own data, noise and initialisation);
+no linear algebra beyond matrix products. A fitted grader
 scores PPO's steps through `reward_hook` and the exact planner's transitions through
 `grader_q_values` (the grader-optimizer: a learned reward model plus a hard-coded optimizer).
 """
@@ -44,7 +45,11 @@ class GraderConfig:
     width: int = setting(32, low=1, high=1_024)
     """Hidden units in each of the two hidden layers."""
     fit_steps: int = setting(400, low=1, high=100_000)
-    """Full-batch Adam steps."""
+    """Adam steps (over the full batch, or over minibatches of `batch`)."""
+    batch: int = setting(0, low=0, high=1_000_000)
+    """Labelled steps per Adam step, drawn uniformly with replacement; 0: the full batch. With
+    a minibatch the seeds are fitted one after another (lax.map) so a large data set is held
+    once, not once per seed."""
     learning_rate: float = setting(3e-3, low=0.0, high=1.0, low_open=True)
     """Adam step size."""
     envs: int = setting(32, low=1, high=4_096)
@@ -110,18 +115,31 @@ def fit(world: World, keys: jax.Array, config: GraderConfig, shift: float | None
         obs, labels = dataset(world, data_key, config, shift)
         params = network.init(init_key, obs[0])
 
-        def loss(params):
-            return jnp.mean((network.apply(params, obs) - labels) ** 2)
+        def loss(params, x, y):
+            return jnp.mean((network.apply(params, x) - y) ** 2)
 
-        def step(carry, _):
+        def step(carry, step_key):
             params, state = carry
-            value, grads = jax.value_and_grad(loss)(params)
+            if config.batch:
+                pick = jax.random.randint(step_key, (config.batch,), 0, labels.shape[0])
+                value, grads = jax.value_and_grad(loss)(params, obs[pick], labels[pick])
+            else:
+                value, grads = jax.value_and_grad(loss)(params, obs, labels)
             updates, state = optimizer.update(grads, state, params)
             return (optax.apply_updates(params, updates), state), value
 
-        (params, _), _ = jax.lax.scan(step, (params, optimizer.init(params)), None, length=config.fit_steps)
-        return params, loss(params), jnp.var(labels)
+        step_keys = jax.random.split(jax.random.fold_in(init_key, 1), config.fit_steps)
+        (params, _), _ = jax.lax.scan(step, (params, optimizer.init(params)), step_keys)
+        if config.batch:  # the training MSE over every label, a chunk at a time
+            chunks = -(-labels.shape[0] // config.batch)
+            pad = chunks * config.batch - labels.shape[0]
+            x = jnp.concatenate([obs, jnp.zeros((pad,) + obs.shape[1:], obs.dtype)]).reshape((chunks, config.batch) + obs.shape[1:])
+            errors = jax.lax.map(lambda xs: network.apply(params, xs), x).reshape(-1)[: labels.shape[0]] - labels
+            return params, jnp.mean(errors**2), jnp.var(labels)
+        return params, loss(params, obs, labels), jnp.var(labels)
 
+    if config.batch:
+        return jax.jit(lambda k: jax.lax.map(one, k))(keys)
     return jax.jit(jax.vmap(one))(keys)
 
 

@@ -26,6 +26,8 @@ def compare(
     train_shift: Optional[float] = typer.Option(None, "--train-shift", help="Shift dial of the training levels (default: the world's train distribution)."),
     episodes: int = typer.Option(128, "--episodes", help="Evaluation episodes (one per level) per agent and distribution."),
     seed: int = typer.Option(0, "--seed", help="Base random seed (same levels for every group)."),
+    grader_batch: int = typer.Option(0, "--grader-batch", help="Labelled steps per Adam step of the grader-planner's grader (0: full batch)."),
+    grader_steps: int = typer.Option(400, "--grader-steps", help="Adam steps of the grader-planner's grader."),
     db: Path = DB_OPTION,
     png: Optional[Path] = typer.Option(None, "--png", help="Also save the comparison plot to this PNG file."),
 ) -> None:
@@ -39,7 +41,8 @@ def compare(
     try:
         if world not in registry.names():
             raise ValueError(f"world must be one of {registry.names()}, got {world!r}")
-        config = CompareConfig(world, tuple(parse_agents(agents, registry.make(world))), seeds, steps, train_shift, episodes, labels, seed)
+        config = CompareConfig(world, tuple(parse_agents(agents, registry.make(world))), seeds, steps, train_shift, episodes, labels, seed,
+                               grader_batch=grader_batch, grader_steps=grader_steps)
         check(config)
     except (ConfigError, ValueError) as error:
         fail(str(error))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.table import Table
@@ -39,6 +39,20 @@ def parse_pressures(specs: list[str]) -> tuple[tuple[int, ...], bool, bool]:
     return bon, rl, plan
 
 
+def rl_schedule(rl: bool, count: int | None, spacing: str | None, defaults: Any) -> tuple[int, str]:
+    """(checkpoints, spacing) of the RL pressure from `--rl-checkpoints` and `--rl-spacing`
+    (None: the defaults); ValueError naming the option and its allowed values."""
+    from mesascope.experiments.checkpoints import SPACINGS
+
+    if (count is not None or spacing is not None) and not rl:
+        raise ValueError("--rl-checkpoints and --rl-spacing set the checkpoints of the rl pressure; add --pressure rl")
+    if count is not None and not 1 <= count <= 100:
+        raise ValueError(f"--rl-checkpoints must be an integer in [1, 100], got {count}")
+    if spacing is not None and spacing not in SPACINGS:
+        raise ValueError(f"--rl-spacing must be one of {list(SPACINGS)}, got {spacing!r}")
+    return (defaults.checkpoints if count is None else count), (defaults.checkpoint_spacing if spacing is None else spacing)
+
+
 def _cell(value: tuple[float, float, float]) -> str:
     return f"{value[0]:.3f} [{value[1]:.3f}, {value[2]:.3f}]"
 
@@ -54,6 +68,8 @@ def goodhart(
     distribution: str = typer.Option("train", "--distribution", help="Levels the pressure is measured on."),
     levels: int = typer.Option(32, "--levels", help="Levels the pressure is measured on."),
     rl_steps: int = typer.Option(200_000, "--rl-steps", help="PPO environment steps per grader."),
+    rl_checkpoints: Optional[int] = typer.Option(None, "--rl-checkpoints", help="RL checkpoints measured along training, plus the initial policy (1-100; default 6)."),
+    rl_spacing: Optional[str] = typer.Option(None, "--rl-spacing", help="How the RL checkpoints are spread: even, or geometric (dense early)."),
     seed: int = typer.Option(0, "--seed", help="Base random seed."),
     db: Path = DB_OPTION,
     png: Optional[Path] = typer.Option(None, "--png", help="Also save the Goodhart plot to this PNG file."),
@@ -70,9 +86,11 @@ def goodhart(
     try:
         bon, rl, _ = parse_pressures(pressures)
         defaults = GoodhartConfig()
+        checkpoints, spacing = rl_schedule(rl, rl_checkpoints, rl_spacing, defaults)
         config = GoodhartConfig(
             world=world, grader=dataclasses.replace(GraderConfig(), labels=labels, label_noise=label_noise), graders=graders,
             bon=bon, rl=rl, plan=True, base=base, distribution=distribution, levels=levels, seed=seed,
+            checkpoints=checkpoints, checkpoint_spacing=spacing,
             ppo=dataclasses.replace(defaults.ppo, total_steps=rl_steps),
         )
         validate_goodhart(config)

@@ -54,6 +54,38 @@ def checkpoint_updates(total: int, count: int, per_chunk: int) -> list[int]:
     return aligned if len(set(aligned)) == count and aligned == sorted(aligned) else exact
 
 
+SPACINGS = ("even", "geometric")
+"""How checkpoints are spread over training: evenly, or geometrically (dense early, where a
+policy moves fastest from its initialisation)."""
+
+
+def geometric_updates(total: int, count: int) -> list[int]:
+    """`count` distinct PPO updates spaced geometrically from the first update to `total`
+    (the last), each at least one after the one before (so early ones are 1, 2, 3, ... when
+    the geometric steps are below one update)."""
+    if total < 1 or count < 1:
+        raise ValueError(f"total and count must be >= 1, got {total}, {count}")
+    count = min(count, total)
+    if count == 1:
+        return [total]
+    ratio = total ** (1.0 / (count - 1))
+    marks: list[int] = []
+    for i in range(count):
+        # leave room for the marks still to come, each one update after the previous
+        low, high = (marks[-1] + 1 if marks else 1), total - (count - 1 - i)
+        marks.append(min(high, max(low, round(ratio**i))))
+    return marks
+
+
+def schedule(spacing: str, total: int, count: int, per_chunk: int) -> list[int]:
+    """The checkpoint updates of `spacing` (one of SPACINGS); ValueError naming the allowed ones."""
+    if spacing == "even":
+        return checkpoint_updates(total, count, per_chunk)
+    if spacing == "geometric":
+        return geometric_updates(total, count)
+    raise ValueError(f"checkpoint spacing must be one of {list(SPACINGS)}, got {spacing!r}")
+
+
 def _stem(step: int) -> str:
     return f"params_step{int(step)}"
 

@@ -87,6 +87,10 @@ class CompareConfig:
     episodes: int = 128
     labels: int | None = None
     seed: int = 0
+    grader_batch: int = 0
+    """Labelled steps per Adam step of the grader-planner's grader (0: full batch)."""
+    grader_steps: int = grader_module.GraderConfig().fit_steps
+    """Adam steps of the grader-planner's grader."""
     world_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Options of the world's constructor."""
     evaluation: EvalConfig | None = None
@@ -114,6 +118,10 @@ def check(config: CompareConfig) -> World:
     validate(config.base(world))
     if config.labels is not None and config.labels < 16:
         raise ConfigError(f"labels must be at least 16, got {config.labels}")
+    if not 0 <= config.grader_batch <= 1_000_000:
+        raise ConfigError(f"grader_batch must be in [0, 1000000] (0: full batch), got {config.grader_batch}")
+    if not 1 <= config.grader_steps <= 100_000:
+        raise ConfigError(f"grader_steps must be in [1, 100000], got {config.grader_steps}")
     return world
 
 
@@ -126,7 +134,7 @@ def run_group(spec: AgentSpec, config: CompareConfig, world: World, store: Store
         progress(f"{spec.label}: training {experiment.num_agents} PPO agents")
         return run_experiment(experiment, store).result
     labels = config.labels or config.steps
-    settings = {"compare": base.to_dict(), "group": spec.label, "labels": labels}
+    settings = {"compare": base.to_dict(), "group": spec.label, "labels": labels, "grader_batch": config.grader_batch, "grader_steps": config.grader_steps}
     run_id = run_id_for(settings, code_version())
     if store.status(run_id) == "finished":
         return store.load_result(run_id)
@@ -137,14 +145,14 @@ def run_group(spec: AgentSpec, config: CompareConfig, world: World, store: Store
         rollouts = jax.jit(lambda levels, key: jax.tree.map(lambda x: x[None], rollout.rollout(world, policy, levels, key)))
     else:
         count = config.seeds
-        grader_config = grader_module.GraderConfig(labels=labels, planner_share=0.0)
+        grader_config = grader_module.GraderConfig(labels=labels, planner_share=0.0, batch=config.grader_batch, fit_steps=config.grader_steps)
         keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(config.seed), GRADER_SALT), count)
         params, _, _ = grader_module.fit(world, keys, grader_config, base.train_shifts[0])
         rollouts = jax.jit(lambda levels, key: _grader_planner_rollouts(world, grader_config, params, levels, key))
     evaluation = evaluate_rollouts(world, rollouts, count, dataclasses.replace(base, seeds=count))
     result = ExperimentResult(
         run_id=run_id, name=f"{base.name}[{spec.label}]", world=config.world, objectives=world.objectives, shift_name=world.shift_name,
-        config={**base.to_dict(), "seeds": count, "group": spec.label, "labels": labels},
+        config={**base.to_dict(), "seeds": count, "group": spec.label, "labels": labels, "grader_batch": config.grader_batch, "grader_steps": config.grader_steps},
         agents=[AgentRecord(agent=i, seed=i, train_shift=float(base.train_shifts[0])) for i in range(count)],
         curve_steps=np.zeros(0, np.int64), curves={}, evaluations=evaluation.evaluations, inferences=evaluation.inferences,
         verdicts=evaluation.verdicts, episode_returns=evaluation.episode_returns, episode_normalised=evaluation.episode_normalised,

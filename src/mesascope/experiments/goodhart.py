@@ -32,6 +32,7 @@ from mesascope.agents.ppo import PPOConfig, make_train, policy_logits
 from mesascope.diagnose import goodhart, returns
 from mesascope.diagnose.rollout import uniform_random
 from mesascope.experiments import population
+from mesascope.experiments.checkpoints import SPACINGS
 from mesascope.experiments.config import ConfigError, EvalConfig, ExperimentConfig, check_fields
 from mesascope.experiments.runner import code_version
 from mesascope.fields import setting
@@ -74,7 +75,10 @@ class GoodhartConfig:
     kl_episodes: int = setting(4, low=1, high=1_024)
     """Episodes per level and checkpoint for the RL agents' true/graded scores and KL."""
     checkpoints: int = setting(6, low=1, high=100)
-    """RL checkpoints evenly spread over training (plus the initial policy)."""
+    """RL checkpoints spread over training (plus the initial policy)."""
+    checkpoint_spacing: str = setting("even", choices=SPACINGS)
+    """How the RL checkpoints are spread: evenly, or geometrically from the first PPO update
+    (dense early, where the policy leaves its initialisation fastest)."""
     ppo: PPOConfig = field(default_factory=lambda: PPOConfig(total_steps=200_000))
     """PPO settings of the RL pressure."""
     seed: int = setting(0, low=0, high=2**32 - 1)
@@ -208,7 +212,8 @@ def _rl(world: World, config: GoodhartConfig, levels: Any, params: Any, base: ja
     def chunk(done: int, total: int, _: dict) -> None:
         say(f"PPO on each grader: update {done}/{total}")
 
-    _, _, checkpoints = population.train_population(trainer, experiment, chunk, checkpoints=config.checkpoints, hyper=hyper)
+    _, _, checkpoints = population.train_population(trainer, experiment, chunk, checkpoints=config.checkpoints, hyper=hyper,
+                                                   spacing=config.checkpoint_spacing)
     stages = [initial, *checkpoints.params]
     keys = jax.random.split(jax.random.fold_in(base, RL_SALT), config.kl_episodes)
     network = trainer.network

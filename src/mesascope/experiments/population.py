@@ -13,7 +13,7 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
 from mesascope.agents.ppo import Hyper, Trainer
-from mesascope.experiments.checkpoints import Checkpoints, checkpoint_updates
+from mesascope.experiments.checkpoints import Checkpoints, schedule
 from mesascope.experiments.config import ExperimentConfig
 from mesascope.experiments.knobs import TRACED_KNOBS
 
@@ -106,20 +106,22 @@ def train_population(
     chunks: int = 20,
     checkpoints: int = 1,
     hyper: Hyper | None = None,
+    spacing: str = "even",
 ) -> tuple[Any, dict[str, np.ndarray], Checkpoints]:
     """Train every agent of the population; return (stacked params, metrics (A, U) per name,
     the params at `checkpoints` points evenly spread over training, the last the final ones).
 
     Training runs in `chunks` jitted pieces so `on_chunk(done_updates, total_updates,
     last_metrics)` can report progress between them; checkpoints are taken between pieces.
-    `hyper` replaces `population_hyper(config)` (e.g. to give each agent its reward hook's params)."""
+    `hyper` replaces `population_hyper(config)` (e.g. to give each agent its reward hook's params);
+    `spacing` "geometric" spreads the checkpoints geometrically instead (dense early)."""
     hyper = population_hyper(config) if hyper is None else hyper
     keys = population_keys(config)
     mesh = device_mesh(config.num_agents, config.devices)
 
     total = trainer.config.num_updates
     per_chunk = max(1, -(-total // chunks))
-    marks = checkpoint_updates(total, checkpoints, per_chunk)
+    marks = schedule(spacing, total, checkpoints, per_chunk)
     runner = split_over_devices(jax.vmap(trainer.init), mesh)(keys, hyper)
     compiled: dict[int, Callable] = {}
     history: list[dict] = []
