@@ -18,7 +18,7 @@ def world():
 
 
 def level(goal, jackpot, present=True):
-    walls = jnp.asarray(DetourWorld()._walls)
+    walls = jnp.asarray(DetourWorld().walls)
     return DetourLevel(walls=walls, agent_start=jnp.array([3, 1]), goal=jnp.array(goal), jackpot=jnp.array(jackpot), jackpot_present=jnp.array(present))
 
 

@@ -60,16 +60,15 @@ def test_successor_values_equal_a_forward_pass_over_every_final_observation():
     levels = jax.vmap(world.sample_level, in_axes=(0, None))(jax.random.split(jax.random.PRNGKey(1), envs), 0.5)
     timestep = jax.vmap(world.initial_timestep)(jax.random.split(jax.random.PRNGKey(2), envs), levels)
     step = jax.vmap(world.step, in_axes=(0, 0, 0, None))
-    fields = {name: [] for name in ("obs", "value", "terminated", "done", "final_obs")}
-    for t in range(steps):
-        fields["obs"].append(timestep.obs)
-        fields["value"].append(network.apply(params, timestep.obs)[1])
-        actions = jax.random.randint(jax.random.PRNGKey(10 + t), (envs,), 0, world.num_actions)
-        timestep = step(jax.random.split(jax.random.PRNGKey(100 + t), envs), timestep.state, actions, 0.5)
-        fields["terminated"].append(timestep.terminated)
-        fields["done"].append(timestep.done)
-        fields["final_obs"].append(timestep.final_obs)
-    stacked = {name: jnp.stack(values) for name, values in fields.items()}
+
+    def one_step(timestep, key):
+        action_key, step_key = jax.random.split(key)
+        actions = jax.random.randint(action_key, (envs,), 0, world.num_actions)
+        nxt = step(jax.random.split(step_key, envs), timestep.state, actions, 0.5)
+        seen = {"obs": timestep.obs, "value": network.apply(params, timestep.obs)[1]}
+        return nxt, {**seen, "terminated": nxt.terminated, "done": nxt.done, "final_obs": nxt.final_obs}
+
+    timestep, stacked = jax.jit(lambda ts: jax.lax.scan(one_step, ts, jax.random.split(jax.random.PRNGKey(3), steps)))(timestep)
     zeros = jnp.zeros((steps, envs))
     batch = Transition(action=zeros.astype(jnp.int32), log_prob=zeros, reward=zeros, **stacked)
     truncated = np.asarray(batch.done & ~batch.terminated)
