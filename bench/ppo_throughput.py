@@ -6,7 +6,7 @@ ratios against the trainer before the throughput work (`bench/legacy_ppo.py`, lo
 measured in the same run, timed round-robin; and, for each trainer, how many environment steps
 (and seconds) a population takes to reach 90% of the optimal intended return on training levels.
 
-    python bench/ppo_throughput.py [--agents 16] [--updates 10] [--clock wall|cpu]
+    python bench/ppo_throughput.py [--agents 16] [--updates 10] [--clock wall|cpu] [--epochs 1 2]
 
 `--clock cpu` times the CPU seconds of this process (all threads) instead of the wall clock: on
 a machine shared with other jobs it still compares the arithmetic of the settings, but not the
@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--clock", default="wall", choices=tuple(CLOCK))
     parser.add_argument("--skip-competence", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--epochs", type=int, nargs="*", default=[], help="also measure today's trainer with these numbers of epochs")
     parser.add_argument("--populations", type=int, default=2, help="independent populations per trainer for steps to competence")
     args = parser.parse_args()
     clock = CLOCK[args.clock]
@@ -140,6 +141,7 @@ def main() -> None:
         f"trainer of {LEGACY_COMMIT} (baseline)": legacy_make_train(config, world),
         "today, separate actor and critic": make_train(config, world),
         "today, shared input layer": make_train(shared, world),
+        **{f"today, {epochs} epoch{'s' if epochs > 1 else ''}": make_train(replace(config, epochs=epochs), world) for epochs in args.epochs},
     }
     settings = {} if args.skip_throughput else {
         f"{name}, {devices} device{'s' if devices > 1 else ''}": trainer_runner(trainer, args.agents, args.updates, devices)
