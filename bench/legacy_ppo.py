@@ -1,8 +1,12 @@
-"""The PPO trainer as it was before the throughput work of issue 12, loaded from git for benchmarks.
+"""Earlier PPO trainers, loaded from git for benchmarks.
 
-`legacy_make_train` is `make_train` of `LEGACY_COMMIT` (agents/ppo.py with its agents/networks.py),
-extracted into a temporary package; it runs on today's worlds, so a comparison measures the
-trainer alone.
+`legacy_make_train(config, world, commit)` is `make_train` of `commit` (agents/ppo.py with its
+agents/networks.py), extracted into a temporary package; it runs on today's worlds, so a
+comparison measures the trainer alone. Two commits matter:
+
+- `ISSUE_COMMIT`: the trainer when issue 12 was filed ("today's trainer" of its target), before
+  any of its work, the fused first layers included;
+- `LEGACY_COMMIT`: the last commit before the bootstrap and shared-input changes.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+ISSUE_COMMIT = "ffef8a0"
+"""The last commit before issue 12's work (2026-11-24): the trainer its 2x target is measured against."""
+
 LEGACY_COMMIT = "0f567a6"
 """The last commit before the trainer's bootstrap and shared-input changes (2026-11-30)."""
 
@@ -22,23 +29,24 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @cache
-def _module():
-    """Extract ppo.py and networks.py of the legacy commit into a package and import it (once)."""
-    target = Path(tempfile.mkdtemp(prefix="legacy_ppo_")) / PACKAGE
+def _module(commit: str):
+    """Extract ppo.py and networks.py of `commit` into a package of its own and import it (once)."""
+    package = f"{PACKAGE}_{commit}"
+    target = Path(tempfile.mkdtemp(prefix="legacy_ppo_")) / package
     target.mkdir()
     (target / "__init__.py").write_text("")
     for name in ("ppo", "networks"):
         text = subprocess.run(
-            ["git", "-C", str(ROOT), "show", f"{LEGACY_COMMIT}:src/mesascope/agents/{name}.py"],
+            ["git", "-C", str(ROOT), "show", f"{commit}:src/mesascope/agents/{name}.py"],
             check=True, capture_output=True, text=True,
         ).stdout
-        (target / f"{name}.py").write_text(text.replace("from mesascope.agents.networks import", f"from {PACKAGE}.networks import"))
+        (target / f"{name}.py").write_text(text.replace("from mesascope.agents.networks import", f"from {package}.networks import"))
     sys.path.insert(0, str(target.parent))
-    return importlib.import_module(f"{PACKAGE}.ppo")
+    return importlib.import_module(f"{package}.ppo")
 
 
-def legacy_make_train(config, world):
-    """The legacy trainer for `world` (today's `PPOConfig` fields that it knows, its default network)."""
-    module = _module()
+def legacy_make_train(config, world, commit: str = LEGACY_COMMIT):
+    """The trainer of `commit` for `world` (today's `PPOConfig` fields that it knows, its default network)."""
+    module = _module(commit)
     known = {name: getattr(config, name) for name in module.PPOConfig.__dataclass_fields__}
     return module.make_train(module.PPOConfig(**known), world)

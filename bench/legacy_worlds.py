@@ -49,6 +49,11 @@ def _package_dir() -> Path:
     return target
 
 
+def has_legacy(name: str) -> bool:
+    """Whether world `name` existed at `LEGACY_COMMIT` (worlds added later have nothing to compare with)."""
+    return (_package_dir() / f"{name}.py").exists()
+
+
 def legacy_world(name: str, **options):
     """The legacy world `name` (its module name) built with `options`."""
     _package_dir()

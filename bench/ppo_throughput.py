@@ -2,7 +2,8 @@
 
 Prints environment steps per second of population training (vmapped over agents, with the
 population on one host device and split over two) for today's trainer and its options, with
-ratios against the trainer before the throughput work (`bench/legacy_ppo.py`, loaded from git)
+ratios against the trainer as it was when issue 12 was filed (`bench/legacy_ppo.py`, loaded
+from git; `--baseline` names other commits, the first is the one ratios are taken against)
 measured in the same run, timed round-robin; and, for each trainer, how many environment steps
 (and seconds) a population takes to reach 90% of the optimal intended return on training levels.
 
@@ -29,7 +30,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from legacy_ppo import LEGACY_COMMIT, legacy_make_train  # noqa: E402
+from legacy_ppo import ISSUE_COMMIT, LEGACY_COMMIT, legacy_make_train  # noqa: E402
 from mesascope.agents.ppo import Hyper, PPOConfig, make_train, policy_logits  # noqa: E402
 from mesascope.diagnose import returns, rollout  # noqa: E402
 from mesascope.experiments.population import device_mesh, split_over_devices  # noqa: E402
@@ -130,6 +131,8 @@ def main() -> None:
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--epochs", type=int, nargs="*", default=[], help="also measure today's trainer with these numbers of epochs")
     parser.add_argument("--populations", type=int, default=2, help="independent populations per trainer for steps to competence")
+    parser.add_argument("--baseline", nargs="+", default=[ISSUE_COMMIT, LEGACY_COMMIT], help="earlier trainers' commits; ratios are against the first")
+    parser.add_argument("--no-shared", action="store_true", help="skip the shared-input option")
     args = parser.parse_args()
     clock = CLOCK[args.clock]
     world = registry.make("coin")
@@ -138,9 +141,9 @@ def main() -> None:
     print(f"coin world 9x9 (egocentric view), MLP {config.width}x{config.depth}, {args.agents} agents, "
           f"batch {config.batch_size}/agent/update; jax {jax.__version__}, {len(jax.devices())} host devices, {args.clock} clock")
     trainers = {
-        f"trainer of {LEGACY_COMMIT} (baseline)": legacy_make_train(config, world),
+        **{f"trainer of {commit}{' (baseline)' if i == 0 else ''}": legacy_make_train(config, world, commit) for i, commit in enumerate(args.baseline)},
         "today, separate actor and critic": make_train(config, world),
-        "today, shared input layer": make_train(shared, world),
+        **({} if args.no_shared else {"today, shared input layer": make_train(shared, world)}),
         **{f"today, {epochs} epoch{'s' if epochs > 1 else ''}": make_train(replace(config, epochs=epochs), world) for epochs in args.epochs},
     }
     settings = {} if args.skip_throughput else {

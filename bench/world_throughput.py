@@ -63,7 +63,7 @@ from jax.sharding import PartitionSpec as P  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy_coin  # noqa: E402
-from legacy_worlds import legacy_world  # noqa: E402
+from legacy_worlds import has_legacy, legacy_world  # noqa: E402
 
 from mesascope import worlds  # noqa: E402
 from mesascope.worlds import levels as level_samplers  # noqa: E402
@@ -193,9 +193,13 @@ def measure_layers(name: str, batch: int, args) -> dict[str, float]:
 def main_layers(args) -> None:
     """The `--layers` table: legacy vs layer vs level buffer, per world and batch."""
     names = [args.world] if args.world else worlds.names()
+    skipped = [name for name in names if not has_legacy(name)]
+    names = [name for name in names if has_legacy(name)]
     print(f"# world layers  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  cpu: {cpu_model()} x{os.cpu_count()}  jax {jax.__version__}")
     print(f"# steps per CPU-second (process time, all threads), median of {args.repeats} interleaved calls of about {args.work} steps;"
           f" buffer: {args.buffer_levels} levels per env per call")
+    if skipped:
+        print(f"# skipped (added after the layer, no legacy version to compare with): {', '.join(skipped)}")
     print(f"{'world':>12} {'batch':>6} {'legacy':>9} {'layer':>9} {'buffer':>9} {'reuse':>9} {'layer/legacy':>12} {'buffer/legacy':>13} {'reuse/legacy':>12} {'episodes/env/call':>17}")
     for name in names:
         for batch in args.batches:
