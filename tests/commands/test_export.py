@@ -131,3 +131,13 @@ def test_bad_input_is_a_clear_error(store, tmp_path: Path) -> None:
     assert done.exit_code == 2 and "is not a writable folder" in " ".join(done.output.split())
     done = export(tmp_path / "none.db", "latest", "--out", str(tmp_path / "c"))
     assert done.exit_code == 2 and "no store at" in done.output
+
+
+def test_the_store_can_be_named_by_the_environment(store, tmp_path: Path) -> None:
+    """MESASCOPE_DB names the store for every command (a cluster job sets it once); --db wins."""
+    path, ids = store
+    done = CliRunner().invoke(app, ["export", ids["plain"], "--out", str(tmp_path / "env")], env={**WIDE, "MESASCOPE_DB": str(path)})
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "env" / "returns.csv").exists()
+    done = CliRunner().invoke(app, ["export", ids["plain"], "--db", str(tmp_path / "none.db"), "--out", str(tmp_path / "x")], env={**WIDE, "MESASCOPE_DB": str(path)})
+    assert done.exit_code == 2 and "no store at" in done.output

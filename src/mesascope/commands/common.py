@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 console = Console()
 """The console every command prints to."""
 
-DB_OPTION = typer.Option(Path("mesascope.db"), "--db", help="SQLite store of runs; artifacts go to <stem>_artifacts/ beside it.")
+DB_OPTION = typer.Option(Path("mesascope.db"), "--db", envvar="MESASCOPE_DB", help="SQLite store of runs; artifacts go to <stem>_artifacts/ beside it.")
 """The `--db` option of every command that reads or writes the store."""
 
 
