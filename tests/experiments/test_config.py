@@ -134,3 +134,24 @@ def test_reward_weights_are_validated_and_round_trip():
             C.apply_overrides(C.ExperimentConfig(world="detour"), [bad])
     with pytest.raises(C.ConfigError, match="reward_weights must be a finite number, got nan"):
         C.apply_overrides(C.ExperimentConfig(world="detour"), ["reward_weights=1,nan"])
+
+
+def test_evaluation_levels_follow_their_own_seed_when_one_is_given():
+    """eval.level_seed draws the shared evaluation levels afresh (for re-diagnosis on another
+    draw); its default (-1) keeps the experiment seed's levels, so earlier runs evaluate as before."""
+    import numpy as np
+
+    from mesascope import worlds
+    from mesascope.experiments.evaluate import evaluation_levels
+
+    world = worlds.make("coin")
+    base = C.apply_overrides(C.ExperimentConfig(), ["eval.episodes=8"])
+    levels = lambda config: np.asarray(evaluation_levels(world, config, "test")[0].coin)  # noqa: E731
+    same = C.apply_overrides(base, ["eval.level_seed=0"])  # seed 0 is the default experiment seed
+    other = C.apply_overrides(base, ["eval.level_seed=5"])
+    reseeded = C.apply_overrides(base, ["seed=5"])
+    np.testing.assert_array_equal(levels(base), levels(same))
+    np.testing.assert_array_equal(levels(other), levels(reseeded))
+    assert not np.array_equal(levels(base), levels(other))
+    with pytest.raises(C.ConfigError, match="eval.level_seed"):
+        C.apply_overrides(base, ["eval.level_seed=-2"])

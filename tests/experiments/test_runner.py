@@ -70,7 +70,7 @@ def test_run_stores_everything_and_reuses_a_finished_run(tmp_path, tiny, monkeyp
             raise AssertionError("a change of threshold must not train")
 
         monkeypatch.setattr(runner_module, "train_cell", no_training)
-        stricter = C.apply_overrides(tiny, ["thresholds.min_support=0.99", "eval.bootstrap=30", "eval.trajectory=false"])
+        stricter = C.apply_overrides(tiny, ["thresholds.min_support=0.99", "eval.bootstrap=30", "eval.trajectory=false", "eval.level_seed=7"])
         assert runner_module.training_id_for(stricter) == runner_module.training_id_for(tiny)
         third = runner_module.run_experiment(stricter, store)
         assert not third.reused and third.result.run_id != first.result.run_id

@@ -59,6 +59,8 @@ class EvalConfig:
     """Test levels on which decision influence (removing or moving each object kind) is measured at every checkpoint; 0 skips it."""
     identify_levels: int = setting(64, low=0, high=65_536)
     """Levels per evaluated distribution on which the objectives' exact identifiability is computed for the report; 0 skips it."""
+    level_seed: int = setting(-1, low=-1, high=2**32 - 1)
+    """Seed of the evaluation levels, rollout keys, goal-inference and return bootstraps (-1: the experiment's `seed`). Every agent of a run plays the same levels, so their verdicts share that draw; re-diagnosing with other values (`mesascope diagnose RUN --set eval.level_seed=K`, no retraining) measures how much a verdict share owes to it."""
     trajectory: bool = False
     """Also diagnose every saved checkpoint (`checkpoints` ≥ 2) on the test distribution, with these same settings, and store each agent's verdict along training for the report (the last checkpoint reuses the final evaluation; each other one costs about one more evaluation)."""
 

@@ -71,11 +71,17 @@ def diagnose_agent(
     return AgentDiagnosis(summaries, goals.to_rows(agent, distribution, inference), verdict.to_row(agent, distribution, decided))
 
 
+def evaluation_seed(config: ExperimentConfig) -> int:
+    """The seed of an experiment's evaluation draws: `eval.level_seed`, or the experiment's seed
+    when that is -1 (the default, which keeps every earlier run's evaluation as it was)."""
+    return config.seed if config.eval.level_seed < 0 else config.eval.level_seed
+
+
 def goal_inference_config(config: ExperimentConfig) -> goals.GoalInferenceConfig:
     """The goal-inference settings of an experiment (discount, behaviour model, mixture grid, bootstrap)."""
     lapses = {} if config.eval.goal_lapse else {"lapse_grid": (0.0,)}
     return goals.GoalInferenceConfig(
-        gamma=config.eval.goal_gamma, bootstrap=config.eval.bootstrap, seed=config.seed, mixture_resolution=config.eval.goal_mixture_resolution, **lapses
+        gamma=config.eval.goal_gamma, bootstrap=config.eval.bootstrap, seed=evaluation_seed(config), mixture_resolution=config.eval.goal_mixture_resolution, **lapses
     )
 
 
@@ -137,7 +143,7 @@ def evaluate_population(
     run_rollouts = jax.jit(population_rollout)
     out = evaluate_rollouts(world, lambda levels, key: run_rollouts(params, levels, key), len(shifts), config, on_progress)
     if config.eval.gifs and "test" in world.distributions and not recurrent:  # GIFs replay memoryless policies
-        key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_SALT)
+        key = jax.random.fold_in(jax.random.PRNGKey(evaluation_seed(config)), EVAL_SALT)
         out.gifs = rollout_gifs(world, network, params, config, shifts, jax.random.fold_in(key, 999), shift_name)
     return out
 
@@ -160,7 +166,7 @@ def evaluate_rollouts(
     `RolloutFn`) are diagnosed on their last episode and kept whole in `Evaluation.trials`."""
     out = Evaluation()
     goal_config = goal_inference_config(config)
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(evaluation_seed(config))
     for name in config.eval.distributions:
         if on_progress:
             on_progress(f"evaluating on {name}")
@@ -191,7 +197,7 @@ def evaluate_rollouts(
 def evaluation_levels(world: World, config: ExperimentConfig, name: str) -> tuple[Any, jax.Array]:
     """The levels of distribution `name` every agent is evaluated on, and the rollout key: the
     same for every call, so a later analysis (`mesascope meta`) sees the evaluated levels."""
-    key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_SALT)
+    key = jax.random.fold_in(jax.random.PRNGKey(evaluation_seed(config)), EVAL_SALT)
     level_key, rollout_key = jax.random.split(jax.random.fold_in(key, config.eval.distributions.index(name)))
     return world.sample_levels(level_key, world.distributions[name].shift, config.eval.episodes), rollout_key
 
