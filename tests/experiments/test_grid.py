@@ -98,6 +98,7 @@ def test_a_grid_runs_on_ray_resumes_after_a_lost_worker_and_summarises_per_cell(
                                       *[x for k, v in AXES for x in ("--grid", f"{k}={','.join(v)}")]], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     assert "P(proxy-aligned)" in result.output and "grid report" in result.output
+    assert "(level seed 0)" in result.output and "--set eval.level_seed=K" in " ".join(result.output.split())
     with Store(tmp_path / "m.db") as store:  # the coin preset named differently: new diagnoses, the same two trainings
         runs = store.list_runs()
         assert len(runs) == 4 and len({store.training_id(r["run_id"]) for r in runs}) == 2

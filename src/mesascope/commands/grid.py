@@ -61,6 +61,15 @@ def _static_numbers(grid) -> list[dict[str, float]]:
     return out
 
 
+def _level_draw_note(config) -> str:
+    """The evaluation draw every cell share rests on, and how to check a share against another."""
+    from mesascope.experiments.evaluate import evaluation_seed
+
+    return (f"Every agent played the same {config.eval.episodes} levels per distribution (level seed {evaluation_seed(config)}); "
+            "the intervals count agents and episodes, not that draw. Check a share on another draw without retraining: "
+            "the same command with --set eval.level_seed=K (and --set eval.episodes=512).")
+
+
 def _summarise(grid, results, labels, path: Path, table: bool) -> None:
     from mesascope.diagnose.grid_outcomes import cell_outcomes, grid_agents, knob_effects
     from mesascope.records.intervals import format_interval, format_number
@@ -87,6 +96,7 @@ def _summarise(grid, results, labels, path: Path, table: bool) -> None:
             cell_table.add_row(*(f"{v:g}" for v in cell.coords.values()), str(cell.agents), *(format_interval(*cell.shares[c]) for c in SHOWN_CATEGORIES),
                                format_interval(*cell.returns[results[0].objectives[0]]))
         console.print(cell_table)
+        console.print(_level_draw_note(grid.base))
     title = f"{grid.base.name} over {' × '.join(k for k, _ in grid.axes)}"
     write_grid_report(path, title, list(grid.axes), results, labels, agents, cells, effects)
     console.print(f"grid report: [bold]{text(Path(path).resolve())}[/]")
