@@ -28,6 +28,14 @@ PACKAGE = "mesascope_legacy_ppo"
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def has_trainer(commit: str) -> bool:
+    """Whether `commit` names a commit of this repository that has the PPO trainer's files."""
+    if not commit.strip():
+        return False
+    found = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}:src/mesascope/agents/ppo.py"], capture_output=True)
+    return found.returncode == 0
+
+
 @cache
 def _module(commit: str):
     """Extract ppo.py and networks.py of `commit` into a package of its own and import it (once)."""

@@ -30,7 +30,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from legacy_ppo import ISSUE_COMMIT, LEGACY_COMMIT, legacy_make_train  # noqa: E402
+from legacy_ppo import ISSUE_COMMIT, LEGACY_COMMIT, has_trainer, legacy_make_train  # noqa: E402
 from mesascope.agents.ppo import Hyper, PPOConfig, make_train, policy_logits  # noqa: E402
 from mesascope.diagnose import returns, rollout  # noqa: E402
 from mesascope.experiments.population import device_mesh, split_over_devices  # noqa: E402
@@ -134,6 +134,9 @@ def main() -> None:
     parser.add_argument("--baseline", nargs="+", default=[ISSUE_COMMIT, LEGACY_COMMIT], help="earlier trainers' commits; ratios are against the first")
     parser.add_argument("--no-shared", action="store_true", help="skip the shared-input option")
     args = parser.parse_args()
+    for commit in args.baseline:
+        if not has_trainer(commit):
+            parser.error(f"--baseline: {commit!r} is not a commit of this repository with src/mesascope/agents/ppo.py (give a hash, e.g. {ISSUE_COMMIT})")
     clock = CLOCK[args.clock]
     world = registry.make("coin")
     config = PPOConfig()
