@@ -48,6 +48,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-numpy", action="store_true", help="skip the NumPy baseline")
     parser.add_argument("--layers", action="store_true", help="legacy world vs grid-world layer vs level buffer")
     parser.add_argument("--buffer-levels", type=int, default=8, help="levels per environment per call in buffer mode")
+    parser.add_argument("--keep", choices=("timestep", "obs"), default="timestep",
+                        help="what the scan keeps of each step: the whole timestep (as a trainer that stores final "
+                             "observations), or only state and observation (as an evaluation rollout; XLA then drops "
+                             "the separate final observation)")
     return parser.parse_args()
 
 
@@ -81,11 +85,17 @@ def world_options(pairs: list[str]) -> dict:
     return options
 
 
+def kept(new, old, keep: str):
+    """The timestep the scan carries: all of `new`, or with `keep="obs"` its final observation
+    replaced by the loop-invariant one of `old`, so that nothing reads the new one."""
+    return new if keep == "timestep" else new.replace(final_obs=old.final_obs)
+
+
 def scan_length(batch: int, work: int) -> int:
     return int(min(max(work // batch, 32), 8192))
 
 
-def make_runner(world: worlds.World, batch: int, length: int, shift: float):
+def make_runner(world: worlds.World, batch: int, length: int, shift: float, keep: str = "timestep"):
     """(key, timestep) -> (timestep, reward sum): `length` steps of `batch` environments."""
     step = jax.vmap(world.step, in_axes=(0, 0, 0, None))
 
@@ -94,7 +104,7 @@ def make_runner(world: worlds.World, batch: int, length: int, shift: float):
             timestep, total = carry
             action_key, world_key = jax.random.split(step_key)
             actions = jax.random.randint(action_key, (batch,), 0, world.num_actions)
-            timestep = step(jax.random.split(world_key, batch), timestep.state, actions, shift)
+            timestep = kept(step(jax.random.split(world_key, batch), timestep.state, actions, shift), timestep, keep)
             return (timestep, total + timestep.objective_rewards.sum()), None
 
         # the final timestep (observations included) is an output, so every step computes them
@@ -105,7 +115,7 @@ def make_runner(world: worlds.World, batch: int, length: int, shift: float):
     return run
 
 
-def make_buffered_runner(world: worlds.World, batch: int, length: int, shift: float, levels: int):
+def make_buffered_runner(world: worlds.World, batch: int, length: int, shift: float, levels: int, keep: str = "timestep"):
     """Like `make_runner`, but each call first fills a buffer of `levels` levels per environment
     and the steps reset into it (`levels.buffered_batch_step`: an environment past its buffer
     draws in the step, so no level repeats); the second output counts the episodes that ended."""
@@ -119,7 +129,8 @@ def make_buffered_runner(world: worlds.World, batch: int, length: int, shift: fl
             timestep, buffers, episodes = carry
             action_key, world_key = jax.random.split(step_key)
             actions = jax.random.randint(action_key, (batch,), 0, world.num_actions)
-            timestep, buffers = level_samplers.buffered_batch_step(world, buffers, timestep.state, actions, world_key, shift)
+            stepped, buffers = level_samplers.buffered_batch_step(world, buffers, timestep.state, actions, world_key, shift)
+            timestep = kept(stepped, timestep, keep)
             return (timestep, buffers, episodes + timestep.done.sum()), None
 
         (timestep, _, episodes), _ = jax.lax.scan(one_step, (timestep, buffers, jnp.zeros((), jnp.int32)), jax.random.split(key, length))
@@ -128,7 +139,7 @@ def make_buffered_runner(world: worlds.World, batch: int, length: int, shift: fl
     return run
 
 
-def make_reuse_runner(world: worlds.World, batch: int, length: int, shift: float):
+def make_reuse_runner(world: worlds.World, batch: int, length: int, shift: float, keep: str = "timestep"):
     """Like `make_runner`, but each call draws one level per environment, outside the step, and
     every episode of the call on that environment replays it (jaxgmg's default)."""
     fill = jax.vmap(lambda key: level_samplers.fill_buffer(world, key, shift, 1))
@@ -141,7 +152,8 @@ def make_reuse_runner(world: worlds.World, batch: int, length: int, shift: float
         def one_step(carry, step_key):
             timestep, buffers, episodes = carry
             actions = jax.random.randint(step_key, (batch,), 0, world.num_actions)
-            timestep, buffers = step(buffers, timestep.state, actions)
+            stepped, buffers = step(buffers, timestep.state, actions)
+            timestep = kept(stepped, timestep, keep)
             return (timestep, buffers, episodes + timestep.done.sum()), None
 
         (timestep, _, episodes), _ = jax.lax.scan(one_step, (timestep, buffers, jnp.zeros((), jnp.int32)), jax.random.split(key, length))
@@ -163,10 +175,10 @@ def measure_layers(name: str, batch: int, args) -> dict[str, float]:
     key = jax.random.key(0)
     calls = {}
     for label, subject, runner in (
-        ("legacy", old, make_runner(old, batch, length, shift)),
-        ("layer", world, make_runner(world, batch, length, shift)),
-        ("buffer", world, make_buffered_runner(world, batch, length, shift, args.buffer_levels)),
-        ("reuse", world, make_reuse_runner(world, batch, length, shift)),
+        ("legacy", old, make_runner(old, batch, length, shift, args.keep)),
+        ("layer", world, make_runner(world, batch, length, shift, args.keep)),
+        ("buffer", world, make_buffered_runner(world, batch, length, shift, args.buffer_levels, args.keep)),
+        ("reuse", world, make_reuse_runner(world, batch, length, shift, args.keep)),
     ):
         timestep = jax.jit(first_timestep, static_argnums=(0, 2, 3))(subject, key, batch, shift)
         compiled = jax.jit(runner).lower(key, timestep).compile()
@@ -197,7 +209,7 @@ def main_layers(args) -> None:
     names = [name for name in names if has_legacy(name)]
     print(f"# world layers  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  cpu: {cpu_model()} x{os.cpu_count()}  jax {jax.__version__}")
     print(f"# steps per CPU-second (process time, all threads), median of {args.repeats} interleaved calls of about {args.work} steps;"
-          f" buffer: {args.buffer_levels} levels per env per call")
+          f" buffer: {args.buffer_levels} levels per env per call; the scan keeps: {args.keep}")
     if skipped:
         print(f"# skipped (added after the layer, no legacy version to compare with): {', '.join(skipped)}")
     print(f"{'world':>12} {'batch':>6} {'legacy':>9} {'layer':>9} {'buffer':>9} {'reuse':>9} {'layer/legacy':>12} {'buffer/legacy':>13} {'reuse/legacy':>12} {'episodes/env/call':>17}")

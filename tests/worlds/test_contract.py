@@ -366,6 +366,30 @@ def test_final_observation_kept_on_auto_reset(world, which):
     np.testing.assert_array_equal(record["next_index"][done], record["next_start_index"][done])
 
 
+def test_step_in_episode_matches_step_until_the_end(world):
+    """Evaluation rollouts use `step_in_episode` (no level drawn at the end); up to an episode's
+    end it must play exactly as `step`, and at the end it restarts the same level."""
+    ended = []
+    for seed in range(BATCH):
+        state = _start(world, seed, _shifts(world)[1])
+        for t in range(world.max_steps):
+            action = jnp.int32((seed + 3 * t) % world.num_actions)
+            stepped = _jit(world, "step")(jax.random.key(100 + t), state, action, jnp.float32(0.0))
+            in_episode = _jit(world, "step_in_episode")(state, action)
+            for field in ("objective_rewards", "terminated", "truncated", "final_obs"):
+                np.testing.assert_array_equal(np.asarray(getattr(in_episode, field)), np.asarray(getattr(stepped, field)), err_msg=field)
+            if bool(stepped.done):
+                restart = _jit(world, "reset")(jax.random.key(0), state.level)
+                assert _trees_equal(in_episode.state.level, state.level)
+                np.testing.assert_array_equal(np.asarray(in_episode.obs), np.asarray(restart[0]))
+                ended.append(t)
+                break
+            assert _trees_equal(in_episode.state, stepped.state)
+            np.testing.assert_array_equal(np.asarray(in_episode.obs), np.asarray(stepped.obs))
+            state = stepped.state
+    assert len(ended) == BATCH  # every episode reached its end (at the latest by truncation)
+
+
 # ------------------------------------------------------------ (f) structure of info/rewards
 def test_timestep_structure_identical_at_reset_and_step(world):
     level = _jit(world, "sample_level")(jax.random.key(0), jnp.float32(_shifts(world)[0]))

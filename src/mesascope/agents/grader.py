@@ -215,9 +215,9 @@ def graded_rollout(
 
     def one(carry, step_key):
         timestep, alive = carry
-        policy_key, world_key = jax.random.split(step_key)
+        policy_key, _ = jax.random.split(step_key)
         actions = jax.vmap(policy)(jax.random.split(policy_key, count), timestep.obs, timestep.state).astype(jnp.int32)
-        nxt = jax.vmap(world.step, in_axes=(0, 0, 0, None))(jax.random.split(world_key, count), timestep.state, actions, 0.0)
+        nxt = jax.vmap(world.step_in_episode)(timestep.state, actions)
         added = jnp.zeros(count, jnp.float32) if extra is None else extra(timestep.obs)
         record = (nxt.objective_rewards * alive[:, None], grade(nxt.final_obs) * alive, added * alive)
         return (nxt, alive & ~nxt.done), record

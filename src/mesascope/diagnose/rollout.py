@@ -54,10 +54,10 @@ def rollout_batched(world: World, policy: BatchPolicy, levels: Level, key: jax.A
 
     def one_step(carry, step_key):
         timestep, alive = carry
-        policy_key, world_key = jax.random.split(step_key)
+        policy_key, _ = jax.random.split(step_key)  # the second key drew auto-reset levels; kept so the policy's keys stay as they were
         actions = policy(jax.random.split(policy_key, count), timestep.obs, timestep.state).astype(jnp.int32)
         index = jax.vmap(world.state_index)(timestep.state)
-        nxt = jax.vmap(world.step, in_axes=(0, 0, 0, None))(jax.random.split(world_key, count), timestep.state, actions, 0.0)
+        nxt = jax.vmap(world.step_in_episode)(timestep.state, actions)
         rewards = nxt.objective_rewards * alive[:, None]
         record = (rewards, index, actions, alive, nxt.terminated & alive)
         return (nxt, alive & ~nxt.done), record
@@ -97,11 +97,11 @@ def rollout_trials(world: World, policy: MemoryPolicy, memory: Any, levels: Leve
 
         def one_step(carry, step_key):
             timestep, alive, memory, feedback = carry
-            policy_key, world_key = jax.random.split(step_key)
+            policy_key, _ = jax.random.split(step_key)
             actions, new_memory = policy(jax.random.split(policy_key, count), timestep.obs, memory, feedback)
             actions = actions.astype(jnp.int32)
             index = jax.vmap(world.state_index)(timestep.state)
-            nxt = jax.vmap(world.step, in_axes=(0, 0, 0, None))(jax.random.split(world_key, count), timestep.state, actions, 0.0)
+            nxt = jax.vmap(world.step_in_episode)(timestep.state, actions)
             memory = keep(alive, new_memory, memory)
             feedback = keep(alive, (actions, nxt.objective_rewards @ reward_weights, jnp.zeros((count,), bool)), feedback)
             record = (nxt.objective_rewards * alive[:, None], index, actions, alive, nxt.terminated & alive)
@@ -121,9 +121,9 @@ def episode_frames(world: World, policy: Policy, level: Level, key: jax.Array) -
 
     def one_step(carry, step_key):
         timestep, alive, last_frame = carry
-        policy_key, world_key = jax.random.split(step_key)
+        policy_key, _ = jax.random.split(step_key)
         action = policy(policy_key, timestep.obs, timestep.state)
-        nxt = world.step(world_key, timestep.state, action, 0.0)
+        nxt = world.step_in_episode(timestep.state, action)
         stepped = State(level=timestep.state.level, inner=_final_inner(world, timestep, action), time=nxt.info["episode_length"])
         frame = jnp.where(alive, world.render_state(stepped), last_frame)
         return (nxt, alive & ~nxt.done, frame), frame

@@ -260,6 +260,14 @@ class World(abc.ABC):
         termination."""
         return self.step_to(state, action, self.draw_level(key, jnp.asarray(shift, jnp.float32)))
 
+    def step_in_episode(self, state: State, action: jax.Array) -> Timestep:
+        """`step` for a consumer that plays one episode per environment and masks every step
+        after its end (evaluation rollouts): at the end the environment restarts the same
+        level instead of drawing one. Every step up to the end is the same as `step`'s, and
+        no level is sampled, which is most of a step's cost on worlds with a working sampler
+        (docs/benchmarks.md)."""
+        return self.step_to(state, action, state.level)
+
     def step_to(self, state: State, action: jax.Array, new_level: Level) -> Timestep:
         """`step` with the level of a possible auto-reset given rather than drawn."""
         inner, rewards, terminated = self.transition(state.level, state.inner, action)
