@@ -16,6 +16,8 @@ environment at every step), and today's world in level-buffer mode (each environ
 `--buffer-levels` levels once per timed call, outside the step, and resets into them in turn;
 one past its buffer draws in the step, so no level repeats), and the reuse mode (one level per
 environment per call, replayed by every episode of the call, as jaxgmg does by default).
+`--keep obs` makes every scan keep only state and observation (as an evaluation rollout),
+instead of the whole timestep with its final observation (as a trainer that stores them).
 
 Timing: compile once (reported separately), one warm-up call, then `--repeats` timed calls each
 ended by `block_until_ready`; the table reports the median. Each call runs about `--work` steps
