@@ -126,25 +126,44 @@ def test_absent_kinds_are_not_probed():
     assert np.isnan(result.cell_map[1:]).all()
 
 
-KNOWN_UNPROBED = {"hidden_goal": "on hidden_goal's 3x3 room the probe finds no state whose greedy action moves (share 0 for every kind); not yet understood, see the closing note of issue 15's merge"}
+def _random_reader(world: worlds.World):
+    """A random linear policy over the object channels (the kinds probed). Walls and planes that
+    repeat in every observation (hidden_goal's open room: 16 of 25 cells; union's task plane, lit
+    everywhere) only add a per-action constant, which on a small view can outweigh every object
+    and pin the greedy action whatever the objects do."""
+    weights = jax.random.normal(jax.random.key(5), (world.num_actions,) + tuple(world.observation_shape))
+    reads = jnp.zeros(world.observation_shape[-1]).at[jnp.array(world.object_channels)].set(1.0)
+    weights = weights * reads
+    return jax.vmap(lambda obs: jnp.einsum("ahwc,hwc->a", weights, obs.astype(jnp.float32)))
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_UNPROBED[n])) if n in KNOWN_UNPROBED else n
-                                  for n in worlds.names()])
+@pytest.mark.parametrize("name", worlds.names())
 def test_every_world_can_be_probed(name):
-    """On test levels of every world, a policy reading every channel is moved by some kind and a
-    constant one by none; counted pairs exclude walls and cells holding an object."""
+    """On test levels of every world, a policy reading every object channel is moved by some kind
+    and a constant one by none; counted pairs exclude walls and cells holding an object."""
     world = worlds.make(name)
     batch = world.sample_levels(jax.random.key(2), world.distributions["test"].shift, 2)
-    reader = jax.vmap(lambda obs: jnp.stack([jnp.sum(obs * w) for w in jax.random.normal(jax.random.key(5), (world.num_actions,) + obs.shape)]))
     small = dataclasses.replace(CONFIG, levels=2, moves=1, bootstrap=10)
-    result = inf.analyse(world, reader, batch, jax.random.key(1), small)
+    result = inf.analyse(world, _random_reader(world), batch, jax.random.key(1), small)
     assert result.kinds == inf.kind_names(world) and result.share.shape == (len(result.kinds), 2)
     assert np.nanmax(result.share) > 0
     counted = np.isfinite(result.action_probs[..., 0])
     assert counted.any() and not counted[np.asarray(batch.walls[0])].any()
     flat = inf.analyse(world, lambda obs: jnp.zeros(obs.shape[:1] + (world.num_actions,)), batch, jax.random.key(1), small)
     assert np.all((flat.share == 0) | np.isnan(flat.share))
+
+
+def test_a_constant_wall_term_pins_a_random_reader_on_a_small_room():
+    """Why `_random_reader` reads only object channels (this was a strict xfail on hidden_goal):
+    with the same weights on every channel, the open room's fixed border decides the greedy
+    action on every probe, so no object moves it; without the constant channels, objects do."""
+    world = worlds.make("hidden_goal")
+    batch = world.sample_levels(jax.random.key(2), world.distributions["test"].shift, 2)
+    weights = jax.random.normal(jax.random.key(5), (world.num_actions,) + tuple(world.observation_shape))
+    with_walls = jax.vmap(lambda obs: jnp.einsum("ahwc,hwc->a", weights, obs.astype(jnp.float32)))
+    small = dataclasses.replace(CONFIG, levels=2, moves=1, bootstrap=10)
+    assert np.nanmax(inf.analyse(world, with_walls, batch, jax.random.key(1), small).share) == 0
+    assert np.nanmax(inf.analyse(world, _random_reader(world), batch, jax.random.key(1), small).share) > 0
 
 
 def test_non_spatial_planes_are_not_kinds():
