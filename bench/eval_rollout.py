@@ -91,6 +91,10 @@ def main() -> None:
     parser.add_argument("--levels", type=int, default=4096, help="levels (one episode each) per rollout")
     parser.add_argument("--repeats", type=int, default=7, help="timed calls of each (median reported)")
     args = parser.parse_args()
+    if args.world is not None and args.world not in worlds.names():
+        parser.error(f"argument --world: unknown world {args.world!r}; registered worlds: {', '.join(worlds.names())}")
+    if args.levels < 1 or args.repeats < 1:
+        parser.error("arguments --levels and --repeats must be at least 1")
     print(f"# evaluation rollouts, {args.levels} levels, 64x64 MLP policy; jax {jax.__version__}; median of {args.repeats} interleaved calls")
     print(f"{'world':>12} {'step (ms)':>10} {'in episode (ms)':>16} {'speed-up':>9} {'same episodes':>14}")
     for name in [args.world] if args.world else worlds.names():
