@@ -80,6 +80,7 @@ class _GymnasiumFinder(importlib.abc.MetaPathFinder):
     """One-shot finder: hands out gymnasium's real spec with a loader that registers after loading."""
 
     def find_spec(self, fullname, path, target=None):  # noqa: ANN001 (importlib's signature)
+        """gymnasium's own spec with a registering loader; None for every other module."""
         if fullname != "gymnasium":
             return None
         sys.meta_path.remove(self)  # before searching, so the search below finds the real spec
@@ -96,9 +97,11 @@ class _RegisteringLoader(importlib.abc.Loader):
         self._loader = loader
 
     def create_module(self, spec):  # noqa: ANN001
+        """Whatever gymnasium's own loader creates."""
         return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
+        """Run gymnasium's module, then register mesascope's worlds in it."""
         self._loader.exec_module(module)
         _register_quietly(module)
 

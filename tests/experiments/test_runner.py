@@ -210,7 +210,27 @@ def test_code_version_changes_with_result_code_and_not_with_presentation(tmp_pat
     for relative in ("report/plots.py", "commands/dose.py", "cli.py"):
         (package / relative).write_text("# a better plot\n")
         assert runner_module.code_version() == first, relative
-    for relative in ("worlds/coin.py", "store/schema.sql"):
+    for relative, text in (("worlds/coin.py", "REWARD = 2\n"), ("store/schema.sql", "-- another schema\n")):
         before = runner_module.code_version()
-        (package / relative).write_text("# different dynamics\n")
+        (package / relative).write_text(text)
         assert runner_module.code_version() != before, relative
+
+
+def test_editing_comments_and_docstrings_is_not_a_new_run(tmp_path, monkeypatch):
+    import mesascope
+
+    package = tmp_path / "mesascope"
+    (package / "worlds").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    code = 'def reward(cell):\n    return 1.0 if cell == "#" else 0.0\n'
+    (package / "worlds" / "coin.py").write_text(code)
+    monkeypatch.setattr(mesascope, "__file__", str(package / "__init__.py"))
+    first = runner_module.training_version(), runner_module.code_version()
+    documented = ('"""The coin world."""\n\n\ndef reward(cell):  # the coin\n    """1 on a coin cell."""\n'
+                  '    # "#" marks the coin\n    return 1.0 if cell == "#" else 0.0   \n')
+    (package / "worlds" / "coin.py").write_text(documented)
+    assert (runner_module.training_version(), runner_module.code_version()) == first
+    (package / "worlds" / "coin.py").write_text(code.replace('"#"', '"*"'))  # a change inside a string literal is code
+    assert runner_module.training_version() != first[0]
+    (package / "worlds" / "coin.py").write_text(code.replace("1.0 if", "2.0 if"))
+    assert runner_module.training_version() != first[0]

@@ -59,6 +59,7 @@ class ActorCritic(nn.Module):
     grid, and only the layers above are separate. Half the arithmetic of the first layer."""
 
     def setup(self) -> None:
+        """The actor and critic MLPs (and the shared first layer, when `shared_input`)."""
         above = self.depth - 1 if self.shared_input else self.depth
         self.input = _dense(self.width, 2.0) if self.shared_input else None
         self.actor = MLP(self.width, above, self.num_actions, head_scale=0.01)
@@ -149,6 +150,7 @@ class ThinkingActorCritic(nn.Module):
     halting: bool = False
 
     def setup(self) -> None:
+        """The thinking actor and a plain MLP critic."""
         self.actor = ThinkingPolicy(self.width, self.steps, self.num_actions, self.halting)
         self.critic = MLP(self.width, self.depth, 1, head_scale=1.0)
 
@@ -182,6 +184,7 @@ class RecurrentActorCritic(nn.Module):
     recurrent = True
 
     def setup(self) -> None:
+        """The encoder, the GRU memory, the (thinking or plain) policy head and the critic."""
         self.encoder = [_dense(self.width, 2.0) for _ in range(max(1, self.depth))]
         init = nn.initializers.variance_scaling(1.0, "fan_avg", "truncated_normal")
         self.core = nn.GRUCell(self.width, kernel_init=init, recurrent_kernel_init=init)

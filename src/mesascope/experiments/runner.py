@@ -24,10 +24,14 @@ levels, goal inference and verdicts), so mixed and unmixed runs are comparable.
 
 from __future__ import annotations
 
+import ast
+import codecs
 import hashlib
+import io
 import os
 import signal
 import time
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -69,6 +73,48 @@ DIAGNOSIS_ONLY = ("name", "eval", "thresholds")
 every other field, including any added later, is part of the training id."""
 
 
+def code_text(source: bytes) -> bytes:
+    """Python source as it runs: without comments, without string statements (docstrings, the
+    docstrings of fields), without blank lines or trailing spaces. Editing documentation is
+    therefore not a new run. Positions come from `tokenize` (comments) and `ast` (string
+    statements), whose positions do not depend on the Python version, and the rest of the
+    text is kept byte for byte; source that does not parse is kept whole."""
+    source = source.removeprefix(codecs.BOM_UTF8)  # tokenize's columns would not count it
+    try:
+        tree = ast.parse(source)
+        comments = [token for token in tokenize.tokenize(io.BytesIO(source).readline) if token.type == tokenize.COMMENT]
+    except (SyntaxError, tokenize.TokenError, ValueError):
+        return source
+    lines = source.splitlines(keepends=True)
+    cuts = [((n.lineno, n.col_offset), (n.end_lineno, n.end_col_offset)) for n in ast.walk(tree)
+            if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)]
+    for token in comments:  # tokenize counts characters, ast counts UTF-8 bytes
+        (row, start), (_, end) = token.start, token.end
+        text = lines[row - 1].decode("utf-8")
+        cuts.append(((row, len(text[:start].encode())), (row, len(text[:end].encode()))))
+    kept = bytearray()
+    position = (1, 0)
+    for start, end in sorted(cuts):
+        if start < position:  # a comment inside a cut string statement cannot occur; stay safe
+            continue
+        kept += _between(lines, position, start)
+        position = end
+    kept += _between(lines, position, (len(lines) + 1, 0))
+    return b"\n".join(line.rstrip() for line in bytes(kept).splitlines() if line.strip())
+
+
+def _between(lines: list[bytes], start: tuple[int, int], end: tuple[int, int]) -> bytes:
+    """The bytes of `lines` from (row, column) `start` up to `end` (rows from 1)."""
+    (first, column), (last, end_column) = start, end
+    if first > len(lines):
+        return b""
+    if first == last:
+        return lines[first - 1][column:end_column]
+    middle = b"".join(lines[first: last - 1])
+    tail = lines[last - 1][:end_column] if last <= len(lines) else b""
+    return lines[first - 1][column:] + middle + tail
+
+
 def _source_digest(include: Callable[[Path], bool]) -> str:
     digest = hashlib.sha256()
     root = Path(mesascope.__file__).parent
@@ -76,7 +122,7 @@ def _source_digest(include: Callable[[Path], bool]) -> str:
         relative = path.relative_to(root)
         if path.suffix in (".py", ".sql") and path.is_file() and include(relative):
             digest.update(str(relative).encode())
-            digest.update(path.read_bytes())
+            digest.update(code_text(path.read_bytes()) if path.suffix == ".py" else path.read_bytes())
     return digest.hexdigest()[:10]
 
 
