@@ -7,7 +7,11 @@ from git; `--baseline` names other commits, the first is the one ratios are take
 measured in the same run, timed round-robin; and, for each trainer, how many environment steps
 (and seconds) a population takes to reach 90% of the optimal intended return on training levels.
 
-    python bench/ppo_throughput.py [--agents 16] [--updates 10] [--clock wall|cpu] [--epochs 1 2]
+    python bench/ppo_throughput.py [--agents 16] [--updates 10] [--clock wall|cpu] [--epochs 1 2] [--ranks 8 16]
+
+`--ranks` also measures a model that is not in the library: actor and critic each read the grid
+through a rank-r projection (507 -> r, no bias) under their usual MLPs, which cuts the first
+layer's arithmetic about 64/r-fold (`LowRankActorCritic` below).
 
 `--clock cpu` times the CPU seconds of this process (all threads) instead of the wall clock: on
 a machine shared with other jobs it still compares the arithmetic of the settings, but not the
@@ -31,6 +35,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from legacy_ppo import ISSUE_COMMIT, LEGACY_COMMIT, has_trainer, legacy_make_train  # noqa: E402
+from mesascope.agents.networks import MLP, flatten_observation  # noqa: E402
 from mesascope.agents.ppo import Hyper, PPOConfig, make_train, policy_logits  # noqa: E402
 from mesascope.diagnose import returns, rollout  # noqa: E402
 from mesascope.experiments.population import device_mesh, split_over_devices  # noqa: E402
@@ -39,6 +44,32 @@ from mesascope.worlds import registry  # noqa: E402
 
 CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
 clock = time.perf_counter
+
+
+class LowRankActorCritic(nn.Module):
+    """The default actor-critic with a rank-`rank` first layer: each of actor and critic projects
+    the flattened grid to `rank` features (one product for both) and its MLP reads those."""
+
+    num_actions: int
+    rank: int
+    width: int = 64
+    depth: int = 2
+
+    def setup(self) -> None:
+        """The shared projection (2·rank outputs, no bias) and the two MLPs."""
+        self.project = nn.Dense(2 * self.rank, use_bias=False, kernel_init=nn.initializers.variance_scaling(1.0, "fan_in", "truncated_normal"))
+        self.actor = MLP(self.width, self.depth, self.num_actions, head_scale=0.01)
+        self.critic = MLP(self.width, self.depth, 1, head_scale=1.0)
+
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(logits, value)."""
+        features = self.project(flatten_observation(obs))
+        return self.actor(features[..., : self.rank]), self.critic(features[..., self.rank :])[..., 0]
+
+    def with_compute(self, obs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """(logits, value, 0 thinking iterations)."""
+        logits, value = self(obs)
+        return logits, value, jnp.zeros(value.shape, jnp.float32)
 
 
 def population_runner(world, config: PPOConfig, agents: int, updates: int, devices: int, network: nn.Module | None = None):
@@ -133,10 +164,14 @@ def main() -> None:
     parser.add_argument("--populations", type=int, default=2, help="independent populations per trainer for steps to competence")
     parser.add_argument("--baseline", nargs="+", default=[ISSUE_COMMIT, LEGACY_COMMIT], help="earlier trainers' commits; ratios are against the first")
     parser.add_argument("--no-shared", action="store_true", help="skip the shared-input option")
+    parser.add_argument("--ranks", type=int, nargs="*", default=[], help="also measure the rank-r first layer (LowRankActorCritic) for these r")
     args = parser.parse_args()
     for commit in args.baseline:
         if not has_trainer(commit):
             parser.error(f"--baseline: {commit!r} is not a commit of this repository with src/mesascope/agents/ppo.py (give a hash, e.g. {ISSUE_COMMIT})")
+    for rank in args.ranks:
+        if rank < 1:
+            parser.error(f"--ranks: each rank must be a positive integer, got {rank}")
     clock = CLOCK[args.clock]
     world = registry.make("coin")
     config = PPOConfig()
@@ -148,6 +183,8 @@ def main() -> None:
         "today, separate actor and critic": make_train(config, world),
         **({} if args.no_shared else {"today, shared input layer": make_train(shared, world)}),
         **{f"today, {epochs} epoch{'s' if epochs > 1 else ''}": make_train(replace(config, epochs=epochs), world) for epochs in args.epochs},
+        **{f"rank-{rank} first layer": make_train(config, world, network=LowRankActorCritic(world.num_actions, rank, config.width, config.depth))
+           for rank in args.ranks},
     }
     settings = {} if args.skip_throughput else {
         f"{name}, {devices} device{'s' if devices > 1 else ''}": trainer_runner(trainer, args.agents, args.updates, devices)

@@ -5,6 +5,8 @@ verdicts. This is the suite's one test that starts Ray."""
 
 from __future__ import annotations
 
+import re
+
 import jax
 import numpy as np
 import pytest
@@ -105,6 +107,8 @@ def test_a_grid_runs_on_ray_resumes_after_a_lost_worker_and_summarises_per_cell(
     cli = CliRunner()
     by_l2 = cli.invoke(app, ["dose", done.results[0].run_id, "--db", str(tmp_path / "m.db"), "--dial", "l2"], env={"COLUMNS": "200"})
     assert by_l2.exit_code == 0 and "l2" in by_l2.output, by_l2.output
+    # the dial column's header names the knob ("train" over "l2"), not the shift
+    assert re.search(r"^\s*train\s.*\n\s*l2\s", by_l2.output, re.MULTILINE), by_l2.output
     unknown = cli.invoke(app, ["dose", done.results[0].run_id, "--db", str(tmp_path / "m.db"), "--dial", "width"], env={"COLUMNS": "300"})
     assert unknown.exit_code == 2 and "dials: train_shift" in unknown.output and "ppo.entropy_coef" in unknown.output
     assert list((tmp_path / "m_artifacts" / "sweeps").glob("*/report.html"))

@@ -82,7 +82,7 @@ def test_run_stores_everything_and_reuses_a_finished_run(tmp_path, tiny, monkeyp
     cli = CliRunner()
     db = str(tmp_path / "m.db")
     refused = cli.invoke(app, ["diagnose", first.result.run_id, "--db", db, "--set", "l2=0.5"])
-    assert refused.exit_code == 2 and "l2 change what is trained" in refused.output
+    assert refused.exit_code == 2 and "l2 changes what is trained" in refused.output
     done = cli.invoke(app, ["diagnose", first.result.run_id, "--db", db, "--set", "thresholds.min_log_bayes_factor=5", "--set", "eval.trajectory=false"])
     assert done.exit_code == 0, done.output
     with Store(tmp_path / "m.db") as store:

@@ -144,3 +144,9 @@ def test_colon_argument_only_for_combinators():
     with pytest.raises(ValueError, match="takes no ':' argument"):
         worlds.make("coin:corner")
     assert worlds.registry.is_known("union:coin,corner") and not worlds.registry.is_known("coin:x")
+
+
+def test_options_of_a_named_union_show_its_components():
+    """`mesascope config union:a,b,c` lists the options with the components the name sets."""
+    assert worlds.registry.options("union:coin,corner,keys_chests")["components"] == "coin,corner,keys_chests"
+    assert worlds.registry.options("union")["components"] == worlds.registry.options("union:coin,corner")["components"] == "coin,corner"

@@ -30,6 +30,7 @@ def diagnose(
     if training_id_for(config) != training_id_for(base):
         keys = [a.split("=", 1)[0].strip() for a in assignments]
         changed = [k for k in keys if k.split(".")[0] not in DIAGNOSIS_ONLY or k == "eval.checkpoints"]
-        fail(f"{', '.join(changed) or 'these settings'} change what is trained; `mesascope diagnose` only changes "
+        changes = f"{', '.join(changed)} {'changes' if len(changed) == 1 else 'change'}" if changed else "these settings change"
+        fail(f"{changes} what is trained; `mesascope diagnose` only changes "
              "evaluation settings (eval.*, but eval.checkpoints) and thresholds (thresholds.*). Train anew with `mesascope run`.")
     run_and_print(config, db, force, trained_by=result.run_id)

@@ -30,7 +30,8 @@ def _share_cell(share: DoseShare) -> str:
 
 
 def dose_table(response: DoseResponse) -> Table:
-    """Per training shift value: verdict shares with Wilson intervals and normalised returns."""
+    """Per value of the dial (the training shift, or the knob given to `--dial`): verdict shares
+    with Wilson intervals and normalised returns."""
     from mesascope.report import plots, summary, terminal
 
     percent = f"{response.config.confidence:.0%}"
@@ -38,7 +39,7 @@ def dose_table(response: DoseResponse) -> Table:
                   caption=f"shares with {percent} Wilson intervals; returns: mean normalised return (0 random, 1 optimal) "
                           f"with {percent} bootstrap intervals over agents; * marks the intended objective",
                   **terminal.TABLE_STYLE)
-    table.add_column("train\nshift", justify="right")
+    table.add_column(f"train\n{response.dial}", justify="right")
     for category in summary.VERDICT_CATEGORIES:
         table.add_column(Text(category.replace(" ", "\n"), style=f"bold {plots.verdict_colour(category)}"), justify="right")
     for k, name in enumerate(response.objectives):

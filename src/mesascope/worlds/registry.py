@@ -36,13 +36,19 @@ def is_known(name: str) -> bool:
 
 
 def options(name: str) -> dict[str, Any]:
-    """The options a world accepts, with their defaults ('union:a,b' gives the options of 'union')."""
-    factory = _factory(canonical(name).partition(":")[0])
-    return {
+    """The options a world accepts, with their defaults ('union:a,b' gives the options of 'union',
+    with 'a,b' as the default of the option the colon sets)."""
+    base, colon, argument = canonical(name).partition(":")
+    factory = _factory(base)
+    defaults = {
         p.name: p.default
         for p in inspect.signature(factory).parameters.values()
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     }
+    option = getattr(factory, "name_argument", None)
+    if colon and option in defaults:
+        defaults[option] = argument
+    return defaults
 
 
 def make(name: str, **kwargs: Any) -> World:
