@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -161,7 +163,7 @@ def report(
 @app.command()
 def identify(
     world: str = typer.Argument(..., help="A registered world name."),
-    levels: int = typer.Option(64, "--levels", min=1, help="Levels drawn per distribution."),
+    levels: int = typer.Option(64, "--levels", min=1, max=65_536, help="Levels drawn per distribution (at most 65,536, as eval.identify_levels)."),
     picture: Optional[Path] = typer.Option(None, "--png", help="Save the identifiability matrices to this PNG."),
 ) -> None:
     """Which objectives can the training distribution tell apart, by behaviour or by reward
@@ -224,5 +226,29 @@ app.command("compare")(compare)
 app.command("imitate")(imitate)
 
 
+def main() -> None:
+    """The console entry point: `app`, ending without Python's teardown after an interrupt.
+
+    Ctrl-C or SIGTERM during training stops the main thread while JAX's threads may still be
+    computing; tearing the interpreter down around them can then crash (a segfault, exit 139)
+    after the run was marked failed and every store and file was closed. So an interrupted
+    command (exit 130) shuts down a Ray instance it started and leaves with `os._exit`."""
+    try:
+        app()
+    except SystemExit as done:
+        if done.code == 130:
+            _leave_after_interrupt()
+        raise
+
+
+def _leave_after_interrupt() -> None:
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -28,6 +28,8 @@ def invoke(tmp_path, *args):
         (["--expert", "horizon"], "not KEY=VALUE"),
         (["--learner", "gail"], "--learner must be one of ['bc', 'dagger']"),
         (["--learner", "ppo"], "--learner must be one of ['bc', 'dagger']"),  # an agent family, but no imitator
+        (["--set", "agent=ppo"], "choose the learner with --learner"),  # would train PPO under an imitation name
+        (["--grid", ""], "--grid needs KEY=V1,V2"),
     ],
 )
 def test_bad_specs_are_refused_before_any_work(tmp_path, args, message):

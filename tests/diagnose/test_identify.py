@@ -49,6 +49,8 @@ def test_identify_command_prints_tables_and_saves_matrices(tmp_path):
     assert result.exit_code == 0, result.output
     assert "coin / exit" in result.output and "probe" in result.output
     assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
+    too_many = CliRunner().invoke(app, ["identify", "coin", "--levels", "99999999999"])  # was an out-of-memory traceback
+    assert too_many.exit_code == 2 and "65536" in too_many.output and "Traceback" not in too_many.output
 
 
 def test_lamp_objectives_differ_only_in_reward_timing_during_training():

@@ -31,6 +31,8 @@ def test_agent_specs_parse_and_bad_ones_name_the_allowed():
         (["--agents", "grader-planner", "--grader-batch", "-1"], "grader_batch must be in [0, 1000000]"),
         (["--agents", "grader-planner", "--grader-steps", "0"], "grader_steps must be in [1, 100000]"),
         (["--agents", "grader-planner", "--grader-steps", "-5"], "grader_steps must be in [1, 100000]"),
+        (["--agents", "grader-planner", "--labels", "99999999999"], "labels must be at most 1,000,000"),  # was an overflow traceback
+        (["--agents", "grader-planner", "--steps", "2000000000"], "must be at most 1,000,000 for grader-planner"),  # was an OOM
     ],
 )
 def test_cli_refuses_bad_specs_before_work(tmp_path, extra, message):

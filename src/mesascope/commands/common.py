@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,7 +49,10 @@ def open_store(db: Path, readonly: bool = False) -> Iterator[Store]:
     except StoreError as error:
         fail(str(error))
     with store:
-        yield store
+        try:
+            yield store
+        except sqlite3.DatabaseError as error:  # a damaged file reads as a store until a page is needed
+            fail(f"the store {db} cannot be read: {error}; restore it from a copy, or pass another --db", code=1)
 
 
 def load_finished(run_id: str, db: Path) -> ExperimentResult:
@@ -64,14 +70,23 @@ def load_finished(run_id: str, db: Path) -> ExperimentResult:
 
 def output_file(path: Path, default_name: str | None = None) -> Path:
     """Where to write an output file the user named: with `default_name`, a folder means that
-    file inside it. Exits with a clear error (before any work) when the folder does not exist
-    or the path is a folder."""
+    file inside it. Exits with a clear error (before any work) when the name is empty, the
+    folder does not exist or cannot be written, or the path is a folder."""
+    if not str(path).strip() or (not path.name and default_name is None):
+        fail(f"{str(path)!r} is not a file name; give one, e.g. plot.png")
     if path.is_dir():
         if default_name is None:
             fail(f"{path} is a folder; give a file name, e.g. {path / 'plot.png'}")
         path = path / default_name
     if not path.parent.is_dir():
         fail(f"cannot write {path}: the folder {path.parent} does not exist (create it first)")
+    try:  # permissions alone do not tell (root, read-only mounts): try to create a file there
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".mesascope-probe-"):
+            pass
+    except OSError as error:
+        fail(f"cannot write {path}: {error.strerror or error}")
+    if path.exists() and not os.access(path, os.W_OK):
+        fail(f"cannot write {path}: the file is read-only")
     return path
 
 
@@ -87,7 +102,6 @@ def training_errors(db: Path, interrupted: str, marked_failed: str, files_of: st
     `interrupted`), a run held by another live process, training that diverged (`marked_failed`
     says which run is now failed), unwritable files (`files_of` says whose) or an unwritable
     store (code 1)."""
-    import sqlite3
 
     from mesascope.experiments.runner import TrainingDiverged
     from mesascope.store.db import RunInProgressError

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from mesascope.commands.common import DB_OPTION, console, fail  # fail escapes its message: sweep names hold brackets
+from mesascope.commands.common import DB_OPTION, console, fail, open_store  # fail escapes its message: sweep names hold brackets
 
 
 def export(
@@ -21,7 +21,7 @@ def export(
 ) -> None:
     """Export a run or a sweep as tidy tables: runs, agents, returns, episodes, inferences, verdicts (and sweep_cells)."""
     from mesascope.report import export as tables_of
-    from mesascope.store.db import Store, StoreError
+    from mesascope.store.db import StoreError
 
     try:
         tables_of.check_format(fmt)
@@ -29,7 +29,7 @@ def export(
         fail(str(error))
     if not db.exists():
         fail(f"no store at {db} (run an experiment first, or pass --db)")
-    with Store(db) as store:
+    with open_store(db) as store:  # writable: an older store is migrated before it is read
         try:
             run_id = store.resolve(target)
             cells = None

@@ -38,6 +38,9 @@ def imitation_config(world: str, expert: str, learner: str, seeds: Optional[int]
 
     if learner not in LEARNERS:  # `agent` would also take ppo or recurrent, which imitate nothing
         raise ValueError(f"--learner must be one of {list(LEARNERS)}, got {learner!r}")
+    for assignment in assignments:
+        if assignment.partition("=")[0].strip() == "agent":  # would train PPO or a recurrent agent under an imitation name
+            raise ValueError(f"--set agent=... is not for imitate: choose the learner with --learner, one of {list(LEARNERS)}")
     if world not in registry.names():
         raise ValueError(f"world must be one of {registry.names()}, got {world!r}")
     shift = registry.make(world).distributions["train"].shift
@@ -63,6 +66,8 @@ def imitate(
 
     try:
         config = imitation_config(world, expert, learner, seeds, assignments)
+        if grid is not None and not grid.strip():
+            raise ValueError("--grid needs KEY=V1,V2,..., e.g. l2=0,1e-3 (got an empty value)")
         configs = Sweep(config, *parse_over(grid)).configs() if grid else [config]  # validates every value before any work
     except ValueError as error:
         fail(str(error))

@@ -31,6 +31,7 @@ from mesascope.diagnose import rollout
 from mesascope.experiments.config import ConfigError, EvalConfig, ExperimentConfig, validate
 from mesascope.experiments.evaluate import evaluate_rollouts
 from mesascope.experiments.runner import code_version, run_experiment, write_report
+from mesascope.fields import spec_of
 from mesascope.records.results import AgentRecord, ExperimentResult
 from mesascope.store.db import Store, run_id_for
 from mesascope.worlds import registry
@@ -118,6 +119,10 @@ def check(config: CompareConfig) -> World:
     validate(config.base(world))
     if config.labels is not None and config.labels < 16:
         raise ConfigError(f"labels must be at least 16, got {config.labels}")
+    most = spec_of(next(f for f in dataclasses.fields(grader_module.GraderConfig) if f.name == "labels")).high
+    if any(spec.kind == "grader-planner" for spec in config.agents) and (config.labels or config.steps) > most:
+        source = "labels" if config.labels is not None else "steps (the grader's labelled steps unless --labels)"
+        raise ConfigError(f"{source} must be at most {most:,} for grader-planner, got {config.labels or config.steps:,}")
     if not 0 <= config.grader_batch <= 1_000_000:
         raise ConfigError(f"grader_batch must be in [0, 1000000] (0: full batch), got {config.grader_batch}")
     if not 1 <= config.grader_steps <= 100_000:
