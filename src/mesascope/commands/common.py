@@ -163,7 +163,10 @@ def run_and_print(config: Any, db: Path, force: bool, trained_by: str | None = N
     from mesascope.report.terminal import print_summary
 
     with open_store(db) as store, sigterm_as_interrupt(), progress_reporter() as progress:
-        with training_errors(db, "interrupted: the run is marked failed and will be redone next time", "the run is marked failed", "the run's"):
+        interrupted = "interrupted: the run is marked failed and will be redone next time"
+        if force:
+            interrupted += " (a finished run being redone is kept as it was)"
+        with training_errors(db, interrupted, "the run is marked failed", "the run's"):
             outcome = run_experiment(config, store, progress, force=force, trained_by=trained_by)
     if outcome.reused:
         console.print(f"[dim]run {outcome.result.run_id} was already finished: reusing it (rerun with --force to redo it)[/]")

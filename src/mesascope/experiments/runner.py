@@ -216,6 +216,8 @@ def run_experiment(
 
     source = store.load_result(trained_by) if trained_by else None
     training_id = (store.training_id(trained_by) if trained_by else None) or training_id_for(config)
+    # a finished run redone on request (--force) is kept until its redo has finished
+    backup = store.set_aside(run_id) if redone == "--force" else None
     store.begin_run(run_id, config.name, config.world, config_data, version, replace_finished=bool(redone), training_id=training_id)
     try:
         with store.heartbeat(run_id):
@@ -224,7 +226,11 @@ def run_experiment(
             store.finish_run(result, files)
     except BaseException as error:  # Ctrl-C and SIGTERM included: never leave a run that reads as finished
         store.mark_failed(run_id, f"{type(error).__name__}: {error}")
+        if backup is not None:
+            store.restore(backup)
         raise
+    if backup is not None:
+        store.discard(backup)
     _stage("report")
     write_report(result, report_path)
     return RunOutcome(result, report_path, reused=False, redone=redone)

@@ -96,6 +96,16 @@ class UnknownRunError(StoreError, LookupError):
     """No run has the given id (or no run matches the given prefix)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class RunBackup:
+    """A finished run set aside for a redo (`Store.set_aside`): its rows per table (column names,
+    rows) and where its artifact folder was moved."""
+
+    run_id: str
+    rows: dict[str, tuple[list[str], list[tuple]]]
+    folder: Path
+
+
 class RunStatusError(StoreError):
     """The run exists but its status does not allow the operation."""
 
@@ -483,6 +493,47 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
                 (run_id, name, world, config_json, code_version, stamp, me.pid, me.host, stamp, training_id),
             )
+
+    def set_aside(self, run_id: str) -> RunBackup:
+        """Keep a finished run's rows (in memory) and move its artifact folder aside, before a
+        redo (`--force`) deletes them, so a redo that fails or is interrupted can put the run
+        back as it was (`restore`); `discard` drops the copy once the redo has finished."""
+        if self.status(run_id) != "finished":
+            raise RunStatusError(f"run {run_id} is not finished; only a finished run is set aside for a redo")
+        rows = {}
+        for table in self._run_tables():
+            cursor = self.conn.execute(f"SELECT * FROM {table} WHERE run_id=?", (run_id,))  # noqa: S608 (names from sqlite_master)
+            rows[table] = ([d[0] for d in cursor.description], cursor.fetchall())
+        folder, aside = self.run_dir(run_id), self.artifact_root / f".{run_id}.previous"
+        if aside.exists():  # left by a redo that was killed outright
+            shutil.rmtree(aside)
+        if folder.exists():
+            folder.rename(aside)
+        return RunBackup(run_id, rows, aside)
+
+    def restore(self, backup: RunBackup) -> None:
+        """Put back a run set aside: the redo's rows and files go, the old ones return."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM runs WHERE run_id=?", (backup.run_id,))  # cascades
+            for table, (columns, rows) in backup.rows.items():  # runs first
+                marks = ", ".join("?" * len(columns))
+                conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608
+            folder = self.run_dir(backup.run_id)
+            if folder.exists():
+                shutil.rmtree(folder)
+            if backup.folder.exists():
+                backup.folder.rename(folder)
+
+    def discard(self, backup: RunBackup) -> None:
+        """Drop the copy of a run set aside (its redo finished)."""
+        if backup.folder.exists():
+            shutil.rmtree(backup.folder)
+
+    def _run_tables(self) -> list[str]:
+        """The tables with a run_id column, `runs` first (the others reference it)."""
+        names = [row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        with_run = [n for n in names if any(c[1] == "run_id" for c in self.conn.execute(f"PRAGMA table_info({n})"))]
+        return sorted(with_run, key=lambda n: n != "runs")
 
     def trained_runs(self, training_id: str) -> list[str]:
         """Finished runs whose parameters came from the training `training_id`, newest first."""
