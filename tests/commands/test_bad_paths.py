@@ -77,3 +77,8 @@ def test_an_interrupted_command_ends_without_interpreter_teardown(monkeypatch):
         with pytest.raises(expected) as raised:
             cli.main()
         assert raised.value.args[0] == code
+
+
+def test_an_artifact_folder_that_is_a_file_is_refused_before_training(tmp_path):
+    (tmp_path / "m_artifacts").write_text("not a folder")
+    assert_refused(invoke("run", "coin-demo", "--db", str(tmp_path / "m.db")), 2, "is a file, not a folder")

@@ -43,6 +43,8 @@ def test_declare_takes_common_defaults_and_needs_option_for_the_rest():
         (Option(1, 1), 0, "at least 1"),
         (Option("a", choices=("a", "b")), "c", r"one of \('a', 'b'\)"),
         (Option(3.0, positive=True), 0.0, "positive"),
+        (Option(3, 1, 5), 2.5, "must be an integer"),  # the world would truncate it, the config keep 2.5
+        (COMMON["max_steps"], 1.5, "must be an integer"),
     ],
 )
 def test_option_check_names_the_option_and_the_allowed_values(option, value, message):

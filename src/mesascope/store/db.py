@@ -238,6 +238,8 @@ class Store:
         )
         self._conn: sqlite3.Connection | None = None
         self._check_file()
+        if not readonly and self.artifact_root.exists() and not self.artifact_root.is_dir():
+            raise StoreError(f"{self.artifact_root} (where the store keeps run files) is a file, not a folder; move it away")
         try:
             self._conn = self._connect()
             version = self._read_version()  # refuses foreign and unknown files before any write

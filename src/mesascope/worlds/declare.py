@@ -11,6 +11,7 @@ anything else. `GridWorld` turns the declaration into its constructor (`signatur
 from __future__ import annotations
 
 import inspect
+import numbers
 import textwrap
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
@@ -47,11 +48,17 @@ class Option:
     high_open: bool = False
     choices: tuple[Any, ...] | None = None
     positive: bool = False
+    integer: bool | None = None
+    """Whether values must be integers; None: when the default is one (a float such as 1.5
+    would otherwise be truncated by the world while the config keeps 1.5)."""
 
     def check(self, label: str, value: Any) -> None:
         """Raise a ValueError naming `label` unless `value` is allowed."""
         if value is None:
             return
+        integer = self.integer if self.integer is not None else isinstance(self.default, int) and not isinstance(self.default, bool)
+        if integer and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+            raise ValueError(f"{label} must be an integer, got {value!r}")
         if self.choices is not None:
             require_choice(label, value, self.choices)
         require(label, value, self.low, self.high, self.high_open)
@@ -62,7 +69,7 @@ class Option:
 COMMON: dict[str, Option] = {
     "size": Option(7, 5, 31),
     "view": Option("egocentric", choices=grid.VIEWS),
-    "max_steps": Option(None),  # World checks it (at least 1) once the default is worked out
+    "max_steps": Option(None, integer=True),  # World checks it (at least 1) once the default is worked out
     "train_shift": Option(0.0),  # checked against the world's `shift_range`
     "test_shift": Option(1.0),
     "layout": Option("open", choices=grid.LAYOUTS),
