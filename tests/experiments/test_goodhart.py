@@ -95,6 +95,7 @@ def test_graders_fit_their_labels_better_than_a_constant(study):
         (["--pressure", "rl", "--rl-spacing", "log"], "--rl-spacing must be one of ['even', 'geometric']"),
         (["--pressure", "rl", "--rl-spacing", ""], "--rl-spacing must be one of ['even', 'geometric']"),
         (["--pressure", "bon=1,4", "--rl-spacing", "geometric"], "add --pressure rl"),
+        (["--pressure", "rl", "--rl-steps", "-1"], "--rl-steps (ppo.total_steps) must be in"),
     ],
 )
 def test_bad_specs_are_refused_before_work(tmp_path, extra, message):

@@ -95,7 +95,7 @@ def goodhart(
         )
         validate_goodhart(config)
     except (ConfigError, ValueError) as error:
-        fail(str(error))
+        fail(str(error).replace("ppo.total_steps", "--rl-steps (ppo.total_steps)"))
     png = png and output_file(png)
     with open_store(db) as store, sigterm_as_interrupt():
         try:
