@@ -229,8 +229,8 @@ class Store:
     def __init__(self, path: str | Path, artifact_root: Path | None = None, readonly: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
-        if not str(path).strip() or self.path.is_dir() or not self.path.name:
-            raise StoreError(f"{str(path)!r} is a folder or empty, not a store file; pass --db FILE (e.g. mesascope.db)")
+        if not self.path.name:  # '', '.' or '/': no file name to put the artifact folder beside
+            raise StoreError(f"{str(path)!r} is not a store file; pass --db FILE (e.g. mesascope.db)")
         self.artifact_root = (
             Path(artifact_root)
             if artifact_root is not None
