@@ -58,3 +58,12 @@ def test_monotone_gain_has_no_peak():
     d = np.tile(np.linspace(0.1, 2.0, 8), (10, 1))
     fit = goodhart.fit_goodhart("bon", d, 0.5 * d + 0.1 * d**2, resamples=50)
     assert fit.beta < 0 and math.isinf(fit.peak) and fit.peak_share == 0.0
+
+
+def test_a_best_of_n_gain_that_only_falls_peaks_at_zero_pressure():
+    """d = sqrt(KL) >= 0: a fit with alpha <= 0 (the gain falls from the start) peaks at d = 0,
+    never at the negative d where its parabola would (the command printed d* = -0.63)."""
+    d = np.tile(np.linspace(0.1, 2.0, 8), (10, 1))
+    fit = goodhart.fit_goodhart("bon", d, -0.3 * d - 0.2 * d**2, resamples=50)
+    assert fit.alpha < 0 < fit.beta
+    assert fit.peak == 0.0 and fit.peak_low == 0.0 and fit.peak_share == 1.0

@@ -78,6 +78,21 @@ def test_jax_function_is_traced_not_called_back(internal):
     assert diagnosis.result.verdicts == internal.verdicts
 
 
+def test_a_numpy_policy_that_ignores_observation_values_is_called_every_step():
+    """Random actions drawn from `len(obs)` trace under jax.eval_shape; taken as JAX, the draw
+    would be frozen into the program (the same actions at every step). It must be called back."""
+    rng = np.random.default_rng(0)
+    calls = []
+
+    def random_policy(obs):
+        calls.append(len(obs))
+        return rng.integers(0, 4, size=len(obs))
+
+    diagnosis = mesascope.diagnose_policy("coin", random_policy, world_options=OPTIONS, config=CONFIG)
+    assert diagnosis.backend == "numpy"
+    assert len(calls) > 20  # once per time step of every rollout, not once at tracing
+
+
 def test_bad_policy_output_is_named_before_any_rollout():
     with pytest.raises(ValueError, match=r"actions \(16,\) or logits \(16, 4\)"):
         mesascope.diagnose_policy("coin", lambda obs: np.zeros((len(obs), 3)), world_options=OPTIONS, config=CONFIG)

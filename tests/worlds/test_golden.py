@@ -157,13 +157,16 @@ def golden() -> dict[str, Any]:
 
 
 def test_golden_covers_every_registered_world(golden):
-    assert {name for name, _ in golden.get("_cases", {}).values()} >= set(worlds.names())
+    missing = set(worlds.names()) - {name for name, _ in golden.get("_cases", {}).values()}
+    assert not missing, f"no golden record for {sorted(missing)}: run `python tests/worlds/test_golden.py` and check its diff"
     assert set(CASES) == set(golden["_cases"])
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_world_matches_golden(case, golden):
     name, options = CASES[case]
+    assert case in golden, (f"no golden record for {case!r} (a new world?): run `python tests/worlds/test_golden.py` to record it, "
+                            "and check that the diff of tests/worlds/golden_worlds.json only adds its cases")
     expected = golden[case]
     actual = json.loads(json.dumps(record(worlds.make(name, **options))))
     differing = [

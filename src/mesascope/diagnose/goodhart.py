@@ -99,11 +99,12 @@ def fit_form(form: str, d: np.ndarray, gain: np.ndarray) -> tuple[float, float]:
 
 
 def peak_of(form: str, alpha: float, beta: float) -> float:
-    """Where the fitted curve peaks (inf without a peak: beta <= 0)."""
+    """Where the fitted curve peaks on d >= 0, d being sqrt(KL) (inf without a peak: beta <= 0;
+    0 for a best-of-n fit that only falls, alpha <= 0: pressure hurts from the start)."""
     if beta <= 0:
         return math.inf
     if form == "bon":
-        return alpha / (2 * beta)
+        return max(alpha / (2 * beta), 0.0)
     return math.exp(min(alpha / beta - 1, 700.0))
 
 

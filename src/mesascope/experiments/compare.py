@@ -136,7 +136,7 @@ def run_group(spec: AgentSpec, config: CompareConfig, world: World, store: Store
     if spec.kind == "ppo":
         weights = () if spec.objective == world.intended else tuple(float(o == spec.objective) for o in world.objectives)
         experiment = dataclasses.replace(base, name=f"{base.name}[{spec.label}]", reward_weights=weights)
-        progress(f"{spec.label}: training {experiment.num_agents} PPO agents")
+        progress(f"{spec.label}: training {experiment.num_agents} PPO agent{'s' * (experiment.num_agents != 1)}")
         return run_experiment(experiment, store).result
     labels = config.labels or config.steps
     settings = {"compare": base.to_dict(), "group": spec.label, "labels": labels, "grader_batch": config.grader_batch, "grader_steps": config.grader_steps}

@@ -3,12 +3,12 @@ own agents, for a JAX function or a NumPy (SB3, torch, ...) callable over observ
 
     import mesascope
     diagnosis = mesascope.diagnose_policy("coin", lambda obs: model.predict(obs, deterministic=True)[0])
-    diagnosis.verdicts            # {"train": "robustly aligned", "test": "proxy-aligned"}
+    diagnosis.verdicts            # {"train": ..., "test": "proxy-aligned"}
 
 The policy maps a batch of observations, shape (N, *observation_shape), uint8 in {0, 1} (what
 `gymnasium.make("mesascope/<World>-v0")` gives), to either actions (N,) or action logits (N, A).
-A JAX-traceable function is traced into the rollout; anything else (NumPy, torch after
-`.numpy()`) is called on the host once per time step through `jax.pure_callback`. Logits are
+A function that returns a jax.Array is traced into the rollout; anything else (NumPy, torch
+after `.numpy()`) is called on the host once per time step through `jax.pure_callback`. Logits are
 played greedily or sampled as `config.eval.greedy` says; actions are played as given.
 
 The episodes, levels, keys and diagnostics are those of `experiments.evaluate.evaluate_rollouts`,
@@ -133,6 +133,7 @@ def diagnose_policy(
 def as_batch_policy(world: World, policy: Callable[[Any], Any], count: int, greedy: bool, backend: str = "auto"):
     """(`rollout.BatchPolicy`, backend used) for an outside policy over `count` observations."""
     obs = jax.ShapeDtypeStruct((count, *world.observation_shape), jnp.uint8)
+    zeros = np.zeros((count, *world.observation_shape), np.uint8)
     if backend in ("auto", "jax"):
         try:
             out = jax.eval_shape(policy, obs)
@@ -140,9 +141,13 @@ def as_batch_policy(world: World, policy: Callable[[Any], Any], count: int, gree
             if backend == "jax":
                 raise ValueError(f"policy is not a JAX-traceable function of observations: {error}") from error
         else:
-            _check_output(out.shape, count, world.num_actions)
-            return _choose(policy, greedy), "jax"
-    sample = np.asarray(policy(np.zeros((count, *world.observation_shape), np.uint8)))
+            # A NumPy policy whose output ignores the observations' values (random actions from
+            # `len(obs)`) traces too, and tracing would freeze its output as a constant; one
+            # concrete call tells: a JAX function returns a jax.Array on NumPy input.
+            if backend == "jax" or isinstance(policy(zeros), jax.Array):
+                _check_output(out.shape, count, world.num_actions)
+                return _choose(policy, greedy), "jax"
+    sample = np.asarray(policy(zeros))
     _check_output(sample.shape, count, world.num_actions)
     out_spec = jax.ShapeDtypeStruct(sample.shape, jnp.int32 if sample.ndim == 1 else jnp.float32)
     kind = np.int32 if sample.ndim == 1 else np.float32

@@ -288,7 +288,7 @@ def _execute(
 
     def on_chunk(done: int, total: int, _metrics: dict) -> None:
         if progress:
-            progress(f"training {config.num_agents} agents", done, total)
+            progress(f"training {config.num_agents} agent{'s' * (config.num_agents != 1)}", done, total)
 
     if source is None:
         cell = train_cell(config, on_chunk, built=(trainer, shift_name))
