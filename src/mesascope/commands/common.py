@@ -52,7 +52,8 @@ def open_store(db: Path, readonly: bool = False) -> Iterator[Store]:
         try:
             yield store
         except sqlite3.DatabaseError as error:  # a damaged file reads as a store until a page is needed
-            fail(f"the store {db} cannot be read: {error}; restore it from a copy, or pass another --db", code=1)
+            damaged = "malformed" in str(error) or "not a database" in str(error)
+            fail(f"the store {db} cannot be read: {error}" + ("; restore it from a copy, or pass another --db" if damaged else ""), code=1)
 
 
 def load_finished(run_id: str, db: Path) -> ExperimentResult:
