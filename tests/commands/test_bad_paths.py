@@ -55,30 +55,6 @@ def test_a_damaged_store_gives_a_clean_error(tmp_path):
     assert invoke("runs", "--db", str(good)).exit_code == 0
 
 
-def test_an_interrupted_command_ends_without_interpreter_teardown(monkeypatch):
-    """Exit 130 (Ctrl-C, SIGTERM) leaves through os._exit: tearing Python down around JAX's
-    running threads segfaulted (exit 139) in most interrupted runs. Other exits are unchanged."""
-    import pytest
-
-    from mesascope import cli
-
-    class Left(Exception):
-        pass
-
-    def leave(code):
-        raise Left(code)
-
-    monkeypatch.setattr(cli.os, "_exit", leave)
-    for code, expected in ((130, Left), (2, SystemExit), (0, SystemExit)):
-        def app(code=code):
-            raise SystemExit(code)
-
-        monkeypatch.setattr(cli, "app", app)
-        with pytest.raises(expected) as raised:
-            cli.main()
-        assert raised.value.args[0] == code
-
-
 def test_an_artifact_folder_that_is_a_file_is_refused_before_training(tmp_path):
     (tmp_path / "m_artifacts").write_text("not a folder")
     assert_refused(invoke("run", "coin-demo", "--db", str(tmp_path / "m.db")), 2, "is a file, not a folder")

@@ -6,6 +6,7 @@ import os
 import signal
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -122,23 +123,48 @@ def training_errors(db: Path, interrupted: str, marked_failed: str, files_of: st
         fail(f"the store {db} cannot be written: {error}", code=1)
 
 
+_interrupted = threading.Event()
+"""Set by the signal handler of `sigterm_as_interrupt`; read by `raise_if_interrupted`."""
+
+
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Handle SIGTERM like Ctrl-C while the block runs, so a terminated run is marked failed
-    (and redone next time) instead of being left 'running'."""
+    (and redone next time) instead of being left 'running'.
+
+    Python runs a signal handler wherever the main thread is, and a KeyboardInterrupt raised
+    inside a callback whose exceptions Python ignores (JAX's garbage-collection callback) is
+    lost. So the handler also records the signal, and `raise_if_interrupted`, which the progress
+    display calls at every step, raises it again."""
 
     def interrupt(signum: int, frame: Any) -> None:
+        _interrupted.set()
         raise KeyboardInterrupt
 
+    _interrupted.clear()
     try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
+        previous = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGINT)}
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def raise_if_interrupted() -> None:
+    """Raise KeyboardInterrupt if a signal arrived inside `sigterm_as_interrupt` (it may have
+    been swallowed where it was first raised)."""
+    if _interrupted.is_set():
+        raise KeyboardInterrupt
+
+
+def print_phase(phase: str) -> None:
+    """Print the phase a long command enters (dim), first raising a recorded interrupt."""
+    raise_if_interrupted()
+    console.print(f"[dim]{text(phase)}[/]")
 
 
 @contextmanager
@@ -149,6 +175,7 @@ def progress_reporter() -> Iterator[Callable[[str, int, int], None]]:
         tasks: dict[str, int] = {}
 
         def progress(phase: str, done: int, total: int) -> None:
+            raise_if_interrupted()
             if phase not in tasks:
                 tasks[phase] = bar.add_task(phase, total=total or 1)
             bar.update(tasks[phase], completed=done if total else 1)

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from mesascope.commands.common import DB_OPTION, console, fail, open_store, output_file, sigterm_as_interrupt, text, training_errors
+from mesascope.commands.common import DB_OPTION, console, fail, open_store, output_file, print_phase, sigterm_as_interrupt, text, training_errors
 
 
 def _cell(value: tuple[float, ...]) -> str:
@@ -49,7 +49,7 @@ def compare(
     png = png and output_file(png)
     with open_store(db) as store, sigterm_as_interrupt():
         with training_errors(db, "interrupted: finished groups are kept and reused next time", "the run is marked failed", "the comparison's"):
-            results = run_compare(config, store, lambda phase: console.print(f"[dim]{text(phase)}[/]"))
+            results = run_compare(config, store, print_phase)
     first = next(iter(results.values()))
     for distribution in first.episode_returns:
         summaries = summarise(results, distribution, seed)

@@ -12,7 +12,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from mesascope.commands.common import DB_OPTION, console, fail, open_store, output_file, sigterm_as_interrupt, text
+from mesascope.commands.common import DB_OPTION, console, fail, open_store, output_file, print_phase, sigterm_as_interrupt, text
 
 GRADERS = ("mlp",)
 """Grader kinds: a small MLP over the observation a step led to."""
@@ -99,7 +99,7 @@ def goodhart(
     png = png and output_file(png)
     with open_store(db) as store, sigterm_as_interrupt():
         try:
-            result = run_goodhart(config, store, lambda phase: console.print(f"[dim]{text(phase)}[/]"))
+            result = run_goodhart(config, store, print_phase)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted: finished stages are kept and the study resumes from them next time[/]")
             raise typer.Exit(code=130)
