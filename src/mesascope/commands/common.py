@@ -74,7 +74,7 @@ def output_file(path: Path, default_name: str | None = None) -> Path:
     """Where to write an output file the user named: with `default_name`, a folder means that
     file inside it. Exits with a clear error (before any work) when the name is empty, the
     folder does not exist or cannot be written, or the path is a folder."""
-    if not str(path).strip() or (not path.name and default_name is None):
+    if not path.name and default_name is None:  # '' arrives as Path('.')
         fail(f"{str(path)!r} is not a file name; give one, e.g. plot.png")
     if path.is_dir():
         if default_name is None:
