@@ -226,6 +226,19 @@ app.command("compare")(compare)
 app.command("imitate")(imitate)
 
 
+def _summaries_on_one_line(typer_app: typer.Typer) -> None:
+    """Give each command a `short_help` made of its docstring's first paragraph on one line:
+    `mesascope --help` would otherwise keep the docstring's line breaks and print each
+    summary in ragged pieces."""
+    for info in typer_app.registered_commands:
+        doc = info.help or (info.callback.__doc__ if info.callback else None) or ""
+        if info.short_help is None and doc.strip():
+            info.short_help = " ".join(doc.strip().split("\n\n")[0].split())
+
+
+_summaries_on_one_line(app)
+
+
 def main() -> None:
     """The console entry point: `app`, ending without Python's teardown after an interrupt.
 

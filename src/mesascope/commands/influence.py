@@ -62,9 +62,12 @@ def influence(
     png: Optional[Path] = typer.Option(None, "--png", help="Also save the influence-over-training plot to this PNG file."),
     again: bool = typer.Option(False, "--recompute", help="Recompute from the saved checkpoints even if the run recorded influence."),
 ) -> None:
-    """Decision influence of a stored run: for each training shift value and object kind, the
-    share of test states whose greedy action changes when the object is removed or moved, at
-    every saved checkpoint. Runs that recorded none are computed from their checkpoints."""
+    """Decision influence of a stored run: which objects move its agents' decisions, checkpoint
+    by checkpoint.
+
+    For each training shift value and object kind, the share of test states whose greedy action
+    changes when the object is removed or moved, at every saved checkpoint. Runs that recorded
+    none are computed from their checkpoints."""
     from mesascope.store.db import Store
 
     png = png and output_file(png)

@@ -33,9 +33,14 @@ def sweep(
     out: Optional[Path] = typer.Option(None, "--out", help="Where to write the sweep's HTML report (default: <store artifacts>/sweeps/<id>/report.html)."),
     force: bool = typer.Option(False, "--force", help="Redo finished runs of the sweep."),
 ) -> None:
-    """Sweep one knob and ask how pseudo-alignment changes along it: approximate alignment
-    (misalignment shrinking with capacity) and suboptimality alignment (aligned behaviour turning
-    to the proxy as compute grows), with the numbers and thresholds each verdict rests on."""
+    """Train agents over a grid of knobs (or one axis, or a preset) and ask how pseudo-alignment
+    changes along them.
+
+    A grid (`--grid`, repeatable, or a preset such as `coin-biases`) reports every cell's verdict
+    shares with Wilson intervals and a trend test per knob. A one-axis sweep (`--over`) also reads
+    approximate alignment (misalignment shrinking with capacity) and suboptimality alignment
+    (aligned behaviour turning to the proxy as compute grows), with the numbers and thresholds
+    each verdict rests on."""
     from mesascope.experiments.sweep import parse_axis, parse_over
     from mesascope.experiments import presets
 

@@ -19,11 +19,14 @@ def trajectory(
     episodes: Optional[int] = typer.Option(None, "--episodes", min=2, max=65_536, help="Episodes per agent and checkpoint (default: the run's eval.episodes)."),
     png: Optional[Path] = typer.Option(None, "--png", help="Also save the verdict shares along training to this PNG file."),
 ) -> None:
-    """Goal inference and verdicts at every checkpoint the run saved (eval.checkpoints): each
-    agent's verdict trajectory, the share of each verdict per checkpoint (95% Wilson intervals),
-    and how many agents read as proxy-aligned before any aligned or mixed reading. Read from the
-    run when it stored them (eval.trajectory) and no option asks for other settings; otherwise
-    computed from the stored parameters."""
+    """Each agent's verdict at every checkpoint the run saved: were agents competent at a proxy
+    before they were aligned?
+
+    Goal inference and verdicts at every checkpoint (eval.checkpoints): each agent's verdict
+    trajectory, the share of each verdict per checkpoint (95% Wilson intervals), and how many
+    agents read as proxy-aligned before any aligned or mixed reading. Read from the run when it
+    stored them (eval.trajectory) and no option asks for other settings; otherwise computed from
+    the stored parameters."""
     from mesascope.experiments.trajectory import verdict_trajectory
     from mesascope.report.trajectory_section import proxy_first_line, share_rows
 
