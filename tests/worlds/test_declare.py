@@ -100,7 +100,10 @@ def test_card_has_each_generated_section_once_before_the_worlds_own_text(name):
         assert channel in " ".join(observation.split()), channel
     actions = text.split("## Actions", 1)[1]
     assert " ".join(actions.split()).startswith(", ".join(f"{i} {a}" for i, a in enumerate(cls.action_names)) + ".")
-    assert "`max_steps`" in text.split("## Termination", 1)[1].split("## ", 1)[0]
+    termination = " ".join(text.split("## Termination", 1)[1].split("## ", 1)[0].split())
+    assert "`max_steps`" in termination
+    if "4*size" in termination:  # the formula comes with its value at the default size
+        assert f"{4 * cls.options['size'].default} at the default size {cls.options['size'].default}" in termination
     headings = [line.strip() for line in text.splitlines() if line.strip().startswith("## ")]
     order = [h for h in headings if h.split()[1] in ("Observation", "Actions", "Objectives", "Termination", "Distributions")]
     assert [h.split()[1] for h in order] == ["Observation", "Actions", "Objectives", "Termination", "Distributions"], headings

@@ -130,7 +130,9 @@ class GridWorld(World):
         """Generated docstring sections: the observation channels of both views, the actions, the
         step limit (unless the termination section speaks of `max_steps` itself) and the two
         distributions' dials and descriptions."""
-        steps = cls.options.get("max_steps", COMMON["max_steps"]).default or "4*size"
+        declared = cls.options.get("max_steps", COMMON["max_steps"]).default
+        size = cls.options["size"].default if "size" in cls.options else None
+        steps = declared or (f"4*size, {4 * size} at the default size {size}" if isinstance(size, int) else "4*size")
         return [
             Section("Observation", observation_text(cls.options, cls.object_names, cls.inventory_names, cls.held_counter), ("Actions", "Objectives")),
             Section("Actions", actions_text(cls.action_names), ("Objectives",)),
