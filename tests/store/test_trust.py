@@ -231,3 +231,58 @@ def test_identical_arrays_give_byte_identical_files_across_processes(tmp_path):
     arrays, meta = artifacts.load_arrays(tmp_path / "0.safetensors")
     assert meta == {f"key{i}": str(i) for i in range(12)}
     np.testing.assert_array_equal(arrays["b"], np.arange(5.0))
+
+
+KILLED_REDO = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from mesascope.store.db import Store
+    db, run_id, stage = sys.argv[1:]
+    rename = Path.rename
+    def rename_then_maybe_die(self, target):
+        if stage == "set_aside" and Path(target).name == f".{run_id}.previous":
+            os.kill(os.getpid(), signal.SIGKILL)  # the copy is still partial, its transaction open
+        return rename(self, target)
+    Path.rename = rename_then_maybe_die
+    store = Store(db)
+    store.set_aside(run_id)
+    store.begin_run(run_id, "keys-small", "keys", {"a": 1}, "code", replace_finished=True)
+    (store.run_dir(run_id)).mkdir(parents=True)
+    (store.run_dir(run_id) / "params.safetensors").write_bytes(b"half a redo")
+    os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+@pytest.mark.parametrize("stage", ["set_aside", "redo"])
+def test_a_force_redo_killed_outright_loses_nothing(tmp_path, stage):
+    """SIGKILL while a --force redo sets the finished run aside, or in the middle of the redo:
+    the next store opened on the file puts the run back, rows and files, as it was."""
+    path = tmp_path / "m.db"
+    with Store(path) as store:
+        run_id = begin(store)
+        store.finish_run(make_result(run_id, make_config()))
+        tables = [t for (t,) in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'") if t != "schema_version"]
+        rows = lambda s: {t: sorted(map(repr, s.conn.execute(f"SELECT * FROM {t} WHERE run_id=?", (run_id,)))) for t in tables if t != "sqlite_sequence"}
+        before = rows(store)
+        files = {p.relative_to(store.run_dir(run_id)): digest(p) for p in store.run_dir(run_id).rglob("*") if p.is_file()}
+    killed = subprocess.run([sys.executable, "-c", KILLED_REDO, str(path), run_id, stage], timeout=120)
+    assert killed.returncode == -9
+    with Store(path, readonly=True) as store:  # as the kill left it: the old run is not in place
+        assert store.status(run_id) == "finished" if stage == "set_aside" else store.status(run_id) == "running"
+        assert not store.run_dir(run_id).exists() or stage == "redo"
+    with Store(path) as store:
+        assert store.status(run_id) == "finished" and rows(store) == before
+        assert {p.relative_to(store.run_dir(run_id)): digest(p) for p in store.run_dir(run_id).rglob("*") if p.is_file()} == files
+        assert not [p for p in store.artifact_root.iterdir() if p.name.startswith(".")]
+        assert same_value(store.load_result(run_id).evaluations, make_result(run_id, make_config()).evaluations)
+
+
+def test_a_live_redo_keeps_its_copy_and_a_finished_one_drops_it(tmp_path):
+    with Store(tmp_path / "m.db") as store:
+        run_id = begin(store)
+        store.finish_run(make_result(run_id, make_config()))
+        copy = store.set_aside(run_id)
+        store.begin_run(run_id, "keys-small", "keys", make_config(), CODE, replace_finished=True)
+        assert Store(tmp_path / "m.db").recover_set_aside() == [] and copy.folder.exists()  # its owner lives
+        store.finish_run(make_result(run_id, make_config()))
+        assert store.recover_set_aside() == [] and not copy.folder.exists()  # a finished redo's spare copy

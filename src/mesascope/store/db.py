@@ -47,7 +47,7 @@ from mesascope.records.results import (
     VerdictRow,
 )
 from mesascope.store import artifacts as art
-from mesascope.store import lease
+from mesascope.store import backup, lease
 
 SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -94,16 +94,6 @@ class SchemaVersionError(StoreError):
 
 class UnknownRunError(StoreError, LookupError):
     """No run has the given id (or no run matches the given prefix)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class RunBackup:
-    """A finished run set aside for a redo (`Store.set_aside`): its rows per table (column names,
-    rows) and where its artifact folder was moved."""
-
-    run_id: str
-    rows: dict[str, tuple[list[str], list[tuple]]]
-    folder: Path
 
 
 class RunStatusError(StoreError):
@@ -247,6 +237,7 @@ class Store:
                 self._conn.execute("PRAGMA foreign_keys=ON")
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._create_or_migrate(version)
+                self.recover_set_aside()
             elif version is None:
                 raise StoreError(f"{self.path} holds no mesascope store yet (nothing to read)")
         except sqlite3.DatabaseError as err:
@@ -456,7 +447,8 @@ class Store:
         An earlier attempt that failed, or whose owner is dead, is discarded first: its rows and
         its artifact folder are deleted. Raises RunInProgressError while a live process computes
         the run, and RunStatusError if the run already finished, unless `replace_finished`
-        (redo it: --force, or its files are damaged)."""
+        (redo it: --force, or its files are damaged; a run this process set aside for the redo
+        is taken over)."""
         _check_run_id(run_id)
         for field, value in (("name", name), ("world", world), ("code_version", code_version)):
             _to_sql(value, "str", f"begin_run: {field}")
@@ -475,7 +467,8 @@ class Store:
                 raise RunStatusError(
                     f"run {run_id} already finished (at {row[1]}); rerun with --force to redo it"
                 )
-            if row is not None and row[0] == "running" and lease.owner_alive(*row[2:5]):
+            set_aside_by_me = replace_finished and row is not None and (row[2], row[3]) == (me.pid, me.host)
+            if row is not None and row[0] == "running" and lease.owner_alive(*row[2:5]) and not set_aside_by_me:
                 raise RunInProgressError(
                     f"run {run_id} is being computed by another mesascope process (pid {row[2]} "
                     f"on {row[3]}, started {row[5]}, alive {lease.seconds_since(row[4]):.0f}s "
@@ -496,40 +489,82 @@ class Store:
                 (run_id, name, world, config_json, code_version, stamp, me.pid, me.host, stamp, training_id),
             )
 
-    def set_aside(self, run_id: str) -> RunBackup:
-        """Keep a finished run's rows (in memory) and move its artifact folder aside, before a
-        redo (`--force`) deletes them, so a redo that fails or is interrupted can put the run
-        back as it was (`restore`); `discard` drops the copy once the redo has finished."""
-        if self.status(run_id) != "finished":
-            raise RunStatusError(f"run {run_id} is not finished; only a finished run is set aside for a redo")
-        rows = {}
-        for table in self._run_tables():
-            cursor = self.conn.execute(f"SELECT * FROM {table} WHERE run_id=?", (run_id,))  # noqa: S608 (names from sqlite_master)
-            rows[table] = ([d[0] for d in cursor.description], cursor.fetchall())
-        folder, aside = self.run_dir(run_id), self.artifact_root / f".{run_id}.previous"
-        if aside.exists():  # left by a redo that was killed outright
-            shutil.rmtree(aside)
-        if folder.exists():
-            folder.rename(aside)
-        return RunBackup(run_id, rows, aside)
+    def set_aside(self, run_id: str) -> backup.RunBackup:
+        """Copy a finished run to disk before a redo (`--force`) deletes it: its rows to
+        `rows.json` and its artifact folder moved, under `.<run_id>.previous/` (`store.backup`),
+        and mark it as being redone by this process, all in one transaction. A redo that fails or
+        is interrupted puts the run back (`restore`); one killed outright is put back by the next
+        store opened on the file (`recover_set_aside`); `discard` drops the copy once the redo
+        has finished."""
+        me = lease.Owner.me()
+        with self._transaction() as conn:
+            if self.status(run_id) != "finished":
+                raise RunStatusError(f"run {run_id} is not finished; only a finished run is set aside for a redo")
+            rows = {}
+            for table in self._run_tables():
+                cursor = conn.execute(f"SELECT * FROM {table} WHERE run_id=?", (run_id,))  # noqa: S608 (names from sqlite_master)
+                rows[table] = ([d[0] for d in cursor.description], cursor.fetchall())
+            partial, aside = backup.aside_folder(self.artifact_root, run_id, partial=True), backup.aside_folder(self.artifact_root, run_id)
+            for stale in (partial, aside):  # left by a redo that finished but was killed before `discard`
+                if stale.exists():
+                    shutil.rmtree(stale)
+            partial.mkdir(parents=True)
+            backup.write_rows(partial, rows)
+            folder = self.run_dir(run_id)
+            if folder.exists():
+                folder.rename(partial / backup.FILES)
+            partial.rename(aside)
+            conn.execute(
+                "UPDATE runs SET status='running', owner_pid=?, owner_host=?, heartbeat_at=? WHERE run_id=?",
+                (me.pid, me.host, _now(), run_id),
+            )
+        return backup.RunBackup(run_id, rows, aside)
 
-    def restore(self, backup: RunBackup) -> None:
+    def restore(self, copy: backup.RunBackup) -> None:
         """Put back a run set aside: the redo's rows and files go, the old ones return."""
         with self._transaction() as conn:
-            conn.execute("DELETE FROM runs WHERE run_id=?", (backup.run_id,))  # cascades
-            for table, (columns, rows) in backup.rows.items():  # runs first
-                marks = ", ".join("?" * len(columns))
-                conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608
-            folder = self.run_dir(backup.run_id)
-            if folder.exists():
-                shutil.rmtree(folder)
-            if backup.folder.exists():
-                backup.folder.rename(folder)
+            self._put_back(conn, copy)
 
-    def discard(self, backup: RunBackup) -> None:
+    def _put_back(self, conn: sqlite3.Connection, copy: backup.RunBackup) -> None:
+        conn.execute("DELETE FROM runs WHERE run_id=?", (copy.run_id,))  # cascades
+        for table, (columns, rows) in copy.rows.items():  # runs first
+            marks = ", ".join("?" * len(columns))
+            conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608
+        folder = self.run_dir(copy.run_id)
+        if folder.exists():
+            shutil.rmtree(folder)
+        if copy.files.exists():
+            copy.files.rename(folder)
+        shutil.rmtree(copy.folder)
+
+    def discard(self, copy: backup.RunBackup) -> None:
         """Drop the copy of a run set aside (its redo finished)."""
-        if backup.folder.exists():
-            shutil.rmtree(backup.folder)
+        if copy.folder.exists():
+            shutil.rmtree(copy.folder)
+
+    def recover_set_aside(self) -> list[str]:
+        """Put back every run whose redo was killed outright, and drop copies no longer needed;
+        return the ids of the runs put back. A copy is left alone while a live process redoes
+        its run. Runs when a writable store opens."""
+        restored = []
+        for run_id, folder in backup.leftovers(self.artifact_root):
+            with self._transaction() as conn:
+                if not folder.exists():  # handled by another process meanwhile
+                    continue
+                row = conn.execute("SELECT status, owner_pid, owner_host, heartbeat_at FROM runs WHERE run_id=?", (run_id,)).fetchone()
+                files, run_folder = folder / backup.FILES, self.artifact_root / run_id
+                if folder.name.endswith(backup.PARTIAL):  # its set-aside never committed: the rows are still in place
+                    if row is not None and row[0] == "finished" and files.exists() and not run_folder.exists():
+                        files.rename(run_folder)
+                    shutil.rmtree(folder)
+                elif row is not None and row[0] == "running" and lease.owner_alive(*row[1:]):
+                    continue
+                elif row is not None and row[0] == "finished":  # the redo finished; its copy is spare
+                    shutil.rmtree(folder)
+                else:
+                    self._put_back(conn, backup.RunBackup(run_id, backup.read_rows(folder), folder))
+                    restored.append(run_id)
+        return restored
 
     def _run_tables(self) -> list[str]:
         """The tables with a run_id column, `runs` first (the others reference it)."""
