@@ -44,8 +44,8 @@ def agents(world):
 def main() -> None:
     """Print the comparison of the two behaviour models."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--worlds", nargs="*", default=registry.names())
-    parser.add_argument("--levels", type=int, default=32)
+    parser.add_argument("--worlds", nargs="*", default=registry.names(), help="registered worlds to test (default: all)")
+    parser.add_argument("--levels", type=int, default=32, help="test levels each scripted agent plays (default 32)")
     args = parser.parse_args()
     config = GoalInferenceConfig(bootstrap=0, mixture_resolution=1)
     plain = replace(config, lapse_grid=(0.0,))

@@ -74,8 +74,8 @@ def main() -> None:
     """Print the readings of every LABEL=RUN_ID on train and test."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="LABEL=RUN_ID")
-    parser.add_argument("--db", type=Path, default=Path("mesascope.db"))
-    parser.add_argument("--distributions", default="train,test")
+    parser.add_argument("--db", type=Path, default=Path("mesascope.db"), help="the store holding the runs (default mesascope.db)")
+    parser.add_argument("--distributions", default="train,test", help="comma-separated distributions to read (default train,test)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     with Store(args.db) as store:

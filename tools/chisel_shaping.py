@@ -39,8 +39,8 @@ def changed(world, spec: str, coef: float, levels: int, gamma: float = 0.9, iter
 
 def main() -> None:
     """Print one line per world, feature, kind and coefficient."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--levels", type=int, default=64)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--levels", type=int, default=64, help="test levels per world (default 64)")
     args = parser.parse_args()
     for name in ("coin", "tamper"):
         world = registry.make(name)

@@ -138,7 +138,7 @@ def capacity_pictures(store: Store) -> None:
 def main() -> None:
     """Produce every picture of docs/diagnostics.md."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", type=Path, default=Path("gallery.db"))
+    parser.add_argument("--db", type=Path, default=Path("gallery.db"), help="store for the gallery's runs; rerunning reuses them (default gallery.db)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS, help="what to (re)make (default: everything)")
     args = parser.parse_args()
     IMAGES.mkdir(parents=True, exist_ok=True)

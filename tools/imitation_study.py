@@ -60,11 +60,11 @@ def stored(store: Store, config) -> ExperimentResult | None:
 def main() -> None:
     """Run the requested cells and print the study table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", required=True)
-    parser.add_argument("--seeds", type=int, default=16)
-    parser.add_argument("--cells", default=",".join(CELLS))
-    parser.add_argument("--learner", default="bc")
-    parser.add_argument("--expert", default="horizon=4")
+    parser.add_argument("--db", required=True, help="store for the study's runs (an interrupted study resumes from it)")
+    parser.add_argument("--seeds", type=int, default=16, help="clones per cell (default 16)")
+    parser.add_argument("--cells", default=",".join(CELLS), help="comma-separated cells, of: " + ", ".join(CELLS))
+    parser.add_argument("--learner", default="bc", help="bc (behavioural cloning) or dagger (default bc)")
+    parser.add_argument("--expert", default="horizon=4", help="the bounded planner cloned, as in `mesascope imitate --expert`: KEY=VALUE pairs, e.g. horizon=4 (default) or horizon=0,utility_cap=1")
     parser.add_argument("--stored", action="store_true", help="Only read finished runs of the cells from the store.")
     args = parser.parse_args()
     rng = np.random.default_rng(0)

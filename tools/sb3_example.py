@@ -25,7 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=120_000, help="PPO environment steps")
     parser.add_argument("--envs", type=int, default=16, help="parallel copies")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of SB3 and of the evaluation levels")
     parser.add_argument("--episodes", type=int, default=128, help="evaluation episodes per distribution")
     parser.add_argument("--db", type=Path, default=None, help="store the diagnosis as a run (and its HTML report) here")
     args = parser.parse_args()

@@ -109,8 +109,8 @@ def rediagnosed(config, store: Store):
 def main() -> None:
     """Run every world's default experiment and write docs/worlds.md."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", type=Path, default=Path("catalogue.db"))
-    parser.add_argument("--worlds", nargs="*", default=registry.names())
+    parser.add_argument("--db", type=Path, default=Path("catalogue.db"), help="store for the catalogue's runs; rerunning reuses them (default catalogue.db)")
+    parser.add_argument("--worlds", nargs="*", default=registry.names(), help="registered worlds to run (default: all)")
     parser.add_argument("--reuse-training", action="store_true", help="re-evaluate an earlier run's trained agents with the current code")
     args = parser.parse_args()
     (DOCS / "images").mkdir(parents=True, exist_ok=True)
