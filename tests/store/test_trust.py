@@ -271,6 +271,7 @@ def test_a_force_redo_killed_outright_loses_nothing(tmp_path, stage):
         assert store.status(run_id) == "finished" if stage == "set_aside" else store.status(run_id) == "running"
         assert not store.run_dir(run_id).exists() or stage == "redo"
     with Store(path) as store:
+        assert store.recovered == ([] if stage == "set_aside" else [run_id])  # a partial copy: rows never moved
         assert store.status(run_id) == "finished" and rows(store) == before
         assert {p.relative_to(store.run_dir(run_id)): digest(p) for p in store.run_dir(run_id).rglob("*") if p.is_file()} == files
         assert not [p for p in store.artifact_root.iterdir() if p.name.startswith(".")]

@@ -49,6 +49,8 @@ def open_store(db: Path, readonly: bool = False) -> Iterator[Store]:
         store = Store(db, readonly=readonly)
     except StoreError as error:
         fail(str(error))
+    for run_id in store.recovered:
+        console.print(f"note: run {run_id} was put back as it was before a --force redo that was killed outright", markup=False)
     with store:
         try:
             yield store

@@ -227,6 +227,7 @@ class Store:
             else self.path.with_name(f"{self.path.stem}_artifacts")
         )
         self._conn: sqlite3.Connection | None = None
+        self.recovered: list[str] = []  # runs put back on opening (a --force redo killed outright)
         self._check_file()
         if not readonly and self.artifact_root.exists() and not self.artifact_root.is_dir():
             raise StoreError(f"{self.artifact_root} (where the store keeps run files) is a file, not a folder; move it away")
@@ -237,7 +238,7 @@ class Store:
                 self._conn.execute("PRAGMA foreign_keys=ON")
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._create_or_migrate(version)
-                self.recover_set_aside()
+                self.recovered = self.recover_set_aside()
             elif version is None:
                 raise StoreError(f"{self.path} holds no mesascope store yet (nothing to read)")
         except sqlite3.DatabaseError as err:
