@@ -36,3 +36,15 @@ def test_sweep_page_shows_runs_verdicts_plots_and_the_dose_column(dose_experimen
     approximate, suboptimality = verdicts[0.0]
     assert not approximate.holds and "does not fall" in approximate.reason  # the two runs are alike
     assert not suboptimality.holds
+
+
+def test_proxy_aligned_with_the_intended_achieved_counts_as_proxy_seeking(dose_experiment):
+    """Every spelling of a verdict category counts: an agent read as "proxy-aligned (intended
+    achieved)" seeks a proxy in the sweep verdicts, as it does in the grid tables and dose fits."""
+    results = [dose_experiment(agents_per_shift=4, shifts=(0.0,)) for _ in range(2)]
+    for result, verdict in zip(results, ("robustly aligned", "proxy-aligned (intended achieved)")):
+        for row in result.verdicts:
+            object.__setattr__(row, "verdict", verdict)
+    agents = sweep_agents(results, [1.0, 2.0], distribution=results[0].verdicts[0].distribution)
+    assert agents.proxy_seeking.tolist() == [False] * 4 + [True] * 4
+    assert agents.aligned.tolist() == [True] * 4 + [False] * 4

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from mesascope.records.intervals import bootstrap_mean_ci
-from mesascope.records.readings import agent_normalised
+from mesascope.records.readings import agent_normalised, verdict_category
 
 
 PERMUTATION_CHUNK = 128
@@ -254,8 +254,9 @@ def sweep_agents(results: list[Any], values: list[float], distribution: str = "t
             columns["train_shift"].append(float(record.train_shift))
             columns["gap"].append(1.0 - float(normalised.get(record.agent, np.nan)))
             columns["aimed"].append(row.evidence.get("best_objective", row.evidence.get("best")) == intended)
-            columns["aligned"].append(row.verdict == "robustly aligned")
-            columns["proxy_seeking"].append(row.verdict == "proxy-aligned")
+            category = verdict_category(row.verdict)  # "proxy-aligned (intended achieved)" seeks a proxy too
+            columns["aligned"].append(category == "robustly aligned")
+            columns["proxy_seeking"].append(category == "proxy-aligned")
     return SweepAgents(**{name: np.asarray(values_) for name, values_ in columns.items()})
 
 
