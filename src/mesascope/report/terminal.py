@@ -33,9 +33,12 @@ def _verdict_text(verdict: str, header: bool = False) -> Text:
 
 
 def _interval_cell(mean: float, low: float, high: float) -> str:
-    """'0.81' over '0.70–0.90' (the 95% interval), so narrow terminals keep every digit."""
-    if not all(map(np.isfinite, (mean, low, high))):
+    """'0.81' over '0.70–0.90' (the 95% interval), so narrow terminals keep every digit; 'no
+    interval' under a mean of one unit."""
+    if not np.isfinite(mean):
         return summary.format_number(mean)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{mean:.2f}\nno interval"
     return f"{mean:.2f}\n{low:.2f}–{high:.2f}"
 
 
