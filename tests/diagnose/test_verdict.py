@@ -61,6 +61,7 @@ def test_coin_planner_is_robustly_aligned(world, evaluate):
     assert evidence["thresholds"] == {
         "min_support": 0.9,
         "min_log_bayes_factor": 3.0,
+        "min_mixture_log_bayes_factor": 3.0,
         "min_margin_per_step": 0.01,
         "aligned_min_normalised": 0.5,
         "capable_min_normalised": 0.5,
@@ -164,6 +165,19 @@ def test_mixture_rules(world, best, mixture_log_bf, mixture_support, interval, e
     assert verdict.verdict == expected
     if expected.startswith("mixed"):
         assert verdict.kind == "0.50 coin + 0.50 exit"
+
+
+def test_demanding_more_evidence_for_a_verdict_never_hides_a_mixture(world):
+    """Raising `min_log_bayes_factor` makes single-objective verdicts harder, not mixtures
+    easier to pass over: a strong, unstable mixture stays ambiguous instead of reading as
+    robustly aligned. The mixture's own bar is `min_mixture_log_bayes_factor`."""
+    from mesascope.diagnose.verdict import VerdictThresholds
+
+    inference = _inference([1.0, 0.0, 0.0], [-0.5, -1.0, -1.38], [1, 0, 0], 10.0, 0.5, (0.3, 0.7))  # margin 0.5 nats/step
+    for evidence in (3.0, 30.0):
+        assert decide(world, inference, _summaries(0.9, 0.5), VerdictThresholds(min_log_bayes_factor=evidence)).verdict == "ambiguous"
+    relaxed = VerdictThresholds(min_mixture_log_bayes_factor=30.0)
+    assert decide(world, inference, _summaries(0.9, 0.5), relaxed).verdict == "robustly aligned"
 
 
 def test_missing_summary_is_an_error(world):

@@ -258,6 +258,7 @@ THRESHOLD_SPECS: dict[str, Spec] = {
     "capable_min_normalised": Spec(0.0, 1.0),
     "min_gain_over_random": Spec(0.0, 100.0),
     "min_log_bayes_factor": Spec(0.0, 1e4),
+    "min_mixture_log_bayes_factor": Spec(0.0, 1e4),
     "min_margin_per_step": Spec(0.0, 100.0),
 }
 """Allowed values of the verdict thresholds (`VerdictThresholds` lives in `diagnose/`, which
