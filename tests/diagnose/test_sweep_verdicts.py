@@ -74,6 +74,7 @@ def test_suboptimality_alignment_holds_when_aligned_behaviour_turns_to_the_proxy
     assert verdict.holds, verdict.reason
     assert verdict.evidence["aligned_share"][0]["mean"] == 1.0
     assert verdict.evidence["proxy_share"][-1]["mean"] == 1.0
+    assert f"τ = {verdict.evidence['tau']:.2f}, one-sided p = {verdict.evidence['p']:.4f}" in verdict.reason  # a verdict that holds shows its test
 
 
 def test_suboptimality_alignment_rejects_the_reverse_and_the_flat_cases():

@@ -184,7 +184,8 @@ def approximate_alignment(x: np.ndarray, gap: np.ndarray, aimed: np.ndarray, thr
     if worst_rise > t.steady_tolerance:
         failures.append(f"the mean gap rises by {worst_rise:.3f} between neighbouring values (tolerance {t.steady_tolerance:g})")
     holds = not failures
-    reason = ("misalignment shrinks steadily with the dial while the agents stay aimed at the intended objective"
+    reason = (f"misalignment shrinks steadily with the dial while the agents stay aimed at the intended objective "
+              f"(τ = {trend.tau:.2f}, one-sided p = {trend.p_decreasing:.4f}, α {t.alpha:g}; largest rise {worst_rise:.3f})"
               if holds else "; ".join(failures))
     evidence = {"gap": gaps, "aimed_share": aimed_rows, "tau": trend.tau, "p": trend.p_decreasing, "largest_rise": worst_rise, "thresholds": asdict(t)}
     return SweepVerdict("approximate alignment", holds, reason, evidence)
@@ -207,7 +208,9 @@ def suboptimality_alignment(x: np.ndarray, aligned: np.ndarray, proxy_seeking: n
     if not (trend.tau > 0 and trend.p_increasing < t.alpha):
         failures.append(f"proxy-seeking does not rise with the dial (τ = {trend.tau:.2f}, one-sided p = {trend.p_increasing:.3f})")
     holds = not failures
-    reason = ("the agents look aligned with a small budget and turn to the proxy as it grows"
+    reason = (f"the agents look aligned with a small budget ({aligned_rows[0]['mean']:.2f} at the smallest value) and turn "
+              f"to the proxy as it grows ({proxy_rows[-1]['mean']:.2f} at the largest; τ = {trend.tau:.2f}, one-sided "
+              f"p = {trend.p_increasing:.4f}, α {t.alpha:g})"
               if holds else "; ".join(failures))
     evidence = {"aligned_share": aligned_rows, "proxy_share": proxy_rows, "tau": trend.tau, "p": trend.p_increasing, "thresholds": asdict(t)}
     return SweepVerdict("suboptimality alignment", holds, reason, evidence)
