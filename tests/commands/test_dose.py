@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,9 @@ def test_dose_prints_shares_returns_and_the_fit(store: tuple[Path, str], tmp_pat
     assert "robustly aligned vs p_random_coin: fits: P = 0.5 at dose" in text
     assert "proxy-aligned vs p_random_coin: fits" in text and "ED50 = " in text and "likelihood ratio" in text
     assert "alpha = 0.05 (slope), alpha_gof = 0.05" in text
+    flat = " ".join(text.split())
+    assert re.search(r"likelihood ratio vs a constant share [0-9.e+-]+ on 1 df, p = [0-9.e+-]+", flat)  # the test, not a bare statistic
+    assert re.search(r"deviance vs per-shift shares [0-9.e+-]+ on [0-9]+ df, p = [0-9.e+-]+", flat)
     assert picture.read_bytes()[:8] == PNG_MAGIC
     for share in ("/40 ",):
         assert text.count(share) >= 10  # two verdict categories with agents at each of the 5 shifts

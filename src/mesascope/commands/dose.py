@@ -62,9 +62,11 @@ def fit_text(category: str, dial: str, fit: LogisticFit) -> Text:
         numbers.append(f"P = σ(a + b·{dial}), a = {fit.a:.3g} ± {fit.a_se:.2g}, b = {fit.b:.3g} ± {fit.b_se:.2g} (± 1 s.e.)")
         numbers.append(f"ED50 = {fit.ed50:.4g} [{fit.ed50_low:.4g}, {fit.ed50_high:.4g}] over {fit.ed50_resamples} resamples")
     if math.isfinite(fit.lr_statistic):
-        numbers.append(f"likelihood ratio vs a constant share {fit.lr_statistic:.3g} on 1 df")
+        p = f", p = {fit.lr_p:.3g}" if math.isfinite(fit.lr_p) else ""
+        numbers.append(f"likelihood ratio vs a constant share {fit.lr_statistic:.3g} on 1 df{p}")
     if fit.gof_df:
-        numbers.append(f"deviance vs per-shift shares {fit.deviance:.3g} on {fit.gof_df} df")
+        p = f", p = {fit.gof_p:.3g}" if math.isfinite(fit.gof_p) else ""
+        numbers.append(f"deviance vs per-shift shares {fit.deviance:.3g} on {fit.gof_df} df{p}")
     if numbers:
         text.append("\n  " + "; ".join(numbers), style="dim")
     return text
