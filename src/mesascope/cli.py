@@ -191,7 +191,7 @@ def identify(
     test_shift = instance.distributions["test"].shift
     for k in range(1, len(instance.objectives)):
         best = analysis.probe(instance, 0, k, test_shift, config, top=3)
-        described = "; ".join(f"training level {p.index} with {p.changed_cells} observation cells changed gives {p.llr:.3f} nats/step ({p.differ:.2f} of states differ)" for p in best)
+        described = "; ".join(f"training level {p.index} with {p.changed_cells} observation cell{'s' * (p.changed_cells != 1)} changed gives {p.llr:.3f} nats/step ({p.differ:.2f} of states differ)" for p in best)
         console.print(f"[bold]probe[/] {instance.intended} vs {instance.objectives[k]} at {instance.shift_name} = {test_shift:g}: {described}")
     if picture is not None:
         from mesascope.report.identify_plot import identifiability_matrices
