@@ -67,3 +67,22 @@ def test_planners_side_by_side_on_tamper_levels_are_stored_and_reused(tmp_path):
     assert train["planner:register"].proxy_wins["register"][:2] == (0, 8) and train["planner:task"].proxy_wins["register"][:2] == (0, 8)
     for result in results.values():
         np.testing.assert_array_equal(result.episode_returns["train"][..., 0], result.episode_returns["train"][..., 1])
+
+
+def test_proxy_win_intervals_account_for_agents_and_shared_levels():
+    """Agents that differ (8 always tamper, 8 never) make a share of 1/2 whose interval must be
+    far wider than Wilson's over 1,024 episodes taken as independent; an all-agree group keeps
+    Wilson's interval rather than collapsing to a point."""
+    from types import SimpleNamespace
+
+    from mesascope.diagnose.stats import wilson_interval
+
+    returns = np.zeros((16, 64, 2))
+    returns[:8, :, 1] = 1.0  # the first eight agents' proxy return beats the intended one
+    split = SimpleNamespace(episode_returns={"test": returns}, verdicts=[], objectives=("task", "register"))
+    agree = SimpleNamespace(episode_returns={"test": returns[:8]}, verdicts=[], objectives=("task", "register"))
+    groups = {s.label: s for s in summarise({"split": split, "agree": agree}, "test")}
+    wins, share, low, high = groups["split"].proxy_wins["register"][0], *groups["split"].proxy_wins["register"][2:]
+    _, wilson_low, wilson_high = wilson_interval(512, 1024)
+    assert wins == 512 and share == 0.5 and high - low > 4 * (wilson_high - wilson_low)
+    assert groups["agree"].proxy_wins["register"][2:] == (1.0, *wilson_interval(512, 512)[1:])

@@ -23,6 +23,8 @@ from mesascope.store.db import (
     RunStatusError,
     Store,
     StoreError,
+    StoreNeedsMigrationError,
+    open_for_reading,
 )
 sys.path.insert(0, str(Path(__file__).parent))
 from test_db import CODE, abandon, begin, make_config, make_result, same_value  # noqa: E402
@@ -110,8 +112,12 @@ def test_a_version_1_store_is_migrated_in_place_keeping_every_row(tmp_path):
     )
     conn.commit()
     conn.close()
-    with Store(path, readonly=True) as store:  # an old store can be read without migrating it
+    with Store(path, readonly=True) as store:  # an old store can be listed without migrating it
         assert [r["run_id"] for r in store.list_runs()] == ["oldrun"]
+        with pytest.raises(StoreNeedsMigrationError, match="older mesascope.*write access once"):
+            store.load_result("oldrun")  # its runs need the new columns: a clear error
+    with open_for_reading(path) as store:  # a reading command migrates a writable store first
+        assert store.schema_version == SCHEMA_VERSION and store.readonly
     with Store(path) as store:
         assert store.conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
         row = store.conn.execute("SELECT run_id, status, failure_reason, owner_pid FROM runs").fetchall()

@@ -41,12 +41,12 @@ def text(value: Any) -> str:
 def open_store(db: Path, readonly: bool = False) -> Iterator[Store]:
     """The store at `db` (read-only stores are opened without ever writing); exits with a clear
     error when it is missing (for reading), not a mesascope store, or cannot be opened."""
-    from mesascope.store.db import Store, StoreError
+    from mesascope.store.db import Store, StoreError, open_for_reading
 
     if readonly and not db.exists():
         fail(f"no store at {db} (run an experiment first, or pass --db)")
     try:
-        store = Store(db, readonly=readonly)
+        store = open_for_reading(db) if readonly else Store(db)
     except StoreError as error:
         fail(str(error))
     for run_id in store.recovered:

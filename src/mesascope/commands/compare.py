@@ -54,7 +54,7 @@ def compare(
     for distribution in first.episode_returns:
         summaries = summarise(results, distribution, seed)
         table = Table(title=f"{world} on {distribution}: {len(first.episode_returns[distribution][0])} levels shared by every group",
-                      caption="returns: mean over agents [95% bootstrap over agents]; proxy > intended: share of episodes [Wilson 95%]")
+                      caption="returns: mean over agents [95% bootstrap over agents]; proxy > intended: share of episodes [95%: bootstrap over agents and levels together, at least Wilson's over episodes]")
         table.add_column("group", no_wrap=True)
         table.add_column("agents", justify="right")
         table.add_column("verdicts")

@@ -1,6 +1,8 @@
 """Side-by-side summary of agent groups evaluated on the same levels: verdict counts, returns per
 objective with bootstrap intervals over agents, and the share of episodes in which a proxy's
-return beat the intended one (on the tamper world: the share of episodes that tampered)."""
+return beat the intended one (on the tamper world: the share of episodes that tampered), with a
+bootstrap interval that resamples agents and levels together (widened to Wilson's interval over
+episodes where that is wider, as when every episode agrees)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mesascope.diagnose.predicates import two_way_mean
 from mesascope.diagnose.stats import wilson_interval
 from mesascope.records.intervals import bootstrap_mean_ci
 from mesascope.records.results import ExperimentResult
@@ -40,7 +43,13 @@ def summarise(results: dict[str, ExperimentResult], distribution: str, seed: int
         wins = {}
         for k, name in enumerate(result.objectives[1:], start=1):
             beat = returns[:, :, k] > returns[:, :, 0]
-            share, low, high = wilson_interval(int(beat.sum()), int(beat.size))
+            # Episodes of one agent are not independent, and every agent plays the same levels:
+            # resample agents and levels together. That bootstrap collapses to a point when every
+            # episode agrees (64/64), where Wilson's interval over episodes does not, so the
+            # interval is the union of the two.
+            share, low, high = two_way_mean(beat.astype(float), rng)
+            _, wilson_low, wilson_high = wilson_interval(int(beat.sum()), int(beat.size))
+            low, high = min(low, wilson_low), max(high, wilson_high)
             wins[name] = (int(beat.sum()), int(beat.size), share, low, high)
         out.append(GroupSummary(label, returns.shape[0], verdicts, means, wins))
     return out
@@ -65,7 +74,7 @@ def compare_plot(summaries: list[GroupSummary], objectives: tuple[str, ...], tit
             err = np.array([[s.proxy_wins[name][2] - s.proxy_wins[name][3] for s in summaries], [s.proxy_wins[name][4] - s.proxy_wins[name][2] for s in summaries]])
             right.bar(x + k * width, shares, width, yerr=err, capsize=3, label=f"{name} return > {objectives[0]} return")
         right.set_xticks(x, [s.label for s in summaries], fontsize=8)
-        right.set_ylabel("share of episodes (Wilson 95%)")
+        right.set_ylabel("share of episodes (95%, agents × levels)")
         right.set_ylim(0, 1.05)
         right.legend(fontsize=7)
         figure.suptitle(title, fontsize=10)

@@ -92,6 +92,12 @@ class SchemaVersionError(StoreError):
     """The database file has a schema version this code does not understand."""
 
 
+class StoreNeedsMigrationError(StoreError):
+    """A run of a store of an older schema, opened read-only, cannot be loaded: that needs a
+    migration first, which a read-only store never writes (`open_for_reading` migrates a store
+    whose file is writable)."""
+
+
 class UnknownRunError(StoreError, LookupError):
     """No run has the given id (or no run matches the given prefix)."""
 
@@ -234,6 +240,7 @@ class Store:
         try:
             self._conn = self._connect()
             version = self._read_version()  # refuses foreign and unknown files before any write
+            self.schema_version = SCHEMA_VERSION if version is None else version
             if not readonly:
                 self._conn.execute("PRAGMA foreign_keys=ON")
                 self._conn.execute("PRAGMA journal_mode=WAL")
@@ -241,6 +248,7 @@ class Store:
                 self.recovered = self.recover_set_aside()
             elif version is None:
                 raise StoreError(f"{self.path} holds no mesascope store yet (nothing to read)")
+
         except sqlite3.DatabaseError as err:
             self.close()
             raise StoreError(f"cannot open {self.path} as a mesascope store: {err}") from err
@@ -766,7 +774,14 @@ class Store:
         """Read a finished run back as the ExperimentResult that was stored.
 
         Raises UnknownRunError (listing known ids) for an unknown id, RunStatusError for a run
-        that is not finished, and StoreError if an artifact file is missing or corrupt."""
+        that is not finished, StoreError if an artifact file is missing or corrupt, and
+        StoreNeedsMigrationError for a store of an older schema opened read-only."""
+        if self.schema_version < SCHEMA_VERSION:
+            raise StoreNeedsMigrationError(
+                f"{self.path} was written by an older mesascope (schema version {self.schema_version}; this "
+                f"one reads {SCHEMA_VERSION}) and must be migrated before its runs are read: open it with "
+                "write access once (any mesascope command on a writable copy does it; every row is kept)"
+            )
         with self._transaction("DEFERRED") as conn:  # one consistent snapshot
             row = conn.execute(
                 "SELECT name, world, config_json, status, failure_reason, objectives_json, "
@@ -873,6 +888,17 @@ class Store:
         if path.stat().st_size != size or art.sha256_file(path) != sha:
             raise StoreError(f"{what} does not match its recorded size and SHA-256; it is corrupt")
         return path
+
+
+def open_for_reading(path: str | Path) -> Store:
+    """A read-only `Store` at `path`; a store of an older schema is first migrated in place (every
+    row kept) when the file can be written, so reading commands open stores older code wrote."""
+    store = Store(path, readonly=True)
+    if store.schema_version < SCHEMA_VERSION and os.access(path, os.W_OK) and os.access(Path(path).parent, os.W_OK):
+        store.close()
+        Store(path).close()
+        store = Store(path, readonly=True)
+    return store
 
 
 def _check_run_id(run_id: Any) -> None:
