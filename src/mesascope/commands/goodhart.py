@@ -105,7 +105,10 @@ def goodhart(
             raise typer.Exit(code=130)
     measured = goodhart_curves(result.arrays, seed)
     table = Table(title=f"Goodhart on {world} ({distribution} levels, {graders} graders, {labels} labels, noise {label_noise:g})",
-                  caption="mean over graders [95% bootstrap interval over graders]; d = sqrt(KL from the base policy)")
+                  caption="mean over graders [95% bootstrap interval over graders]; d = sqrt(KL from the base policy). "
+                          "Best-of-n: every grader picks among the same sampled episodes, so the intervals leave out "
+                          "the episodes' own sampling noise (none at n = 1), and the fits measure gains from the exact "
+                          "random-policy return (the 'uniform random policy' line), not from the sampled n = 1 point")
     for column in ("pressure", "point", "d", "true score", "graded score"):
         table.add_column(column)
     for kind, points in measured.points.items():
