@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
+from mesascope.diagnose.verdict import VerdictThresholds
 from mesascope.records.results import (
     AgentRecord,
     EvaluationRow,
@@ -274,3 +275,12 @@ def test_terminal_summary_fits_a_narrow_terminal(result: ExperimentResult) -> No
 def test_terminal_summary_skips_agent_table_for_large_populations() -> None:
     text = _render(make_result(verdicts=["ambiguous"] * 33, shifts=(0.0, 0.5, 1.0), gifs=False))
     assert "Agents" not in text and "11/11 ambiguous" in text
+
+
+def test_terminal_summary_names_the_thresholds_and_the_ones_changed(result: ExperimentResult) -> None:
+    defaults = dataclasses.asdict(VerdictThresholds())
+    plain = dataclasses.replace(result, thresholds=defaults)
+    assert "verdict thresholds (defaults): min_support 0.9, min_log_bayes_factor 3" in " ".join(_render(plain).split())
+    changed = dataclasses.replace(result, thresholds={**defaults, "min_support": 0.99})
+    text = " ".join(_render(changed).split())
+    assert "verdict thresholds, not the defaults: min_support 0.99 (default 0.9); the rest: min_log_bayes_factor 3" in text

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from mesascope.diagnose.verdict import VerdictThresholds
 from mesascope.records.results import ExperimentResult
 from mesascope.report import figure
 from mesascope.report import summary
@@ -103,3 +106,15 @@ def print_summary(result: ExperimentResult, console: Console | None = None) -> N
     if clones is not None:
         console.print(clones)
     console.print(Text(summary.conclusion(result), style="bold"))
+    console.print(Text(thresholds_line(result), style="dim"))
+
+
+def thresholds_line(result: ExperimentResult) -> str:
+    """The verdict thresholds the run used, those that differ from the defaults first and named
+    as such, so a re-diagnosis with `--set thresholds....` shows what changed."""
+    defaults = asdict(VerdictThresholds())
+    changed = {k: v for k, v in result.thresholds.items() if k in defaults and v != defaults[k]}
+    used = ", ".join(f"{k} {v:g}" for k, v in result.thresholds.items() if k not in changed)
+    if not changed:
+        return f"verdict thresholds (defaults): {used}"
+    return "verdict thresholds, not the defaults: " + ", ".join(f"{k} {v:g} (default {defaults[k]:g})" for k, v in changed.items()) + f"; the rest: {used}"
