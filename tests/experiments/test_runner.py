@@ -1,6 +1,7 @@
 """The runner and the CLI end to end on a tiny experiment: store, reuse, interruption, errors."""
 
 import dataclasses
+import re
 
 import jax
 import numpy as np
@@ -90,7 +91,9 @@ def test_run_stores_everything_and_reuses_a_finished_run(tmp_path, tiny, monkeyp
         assert len(rows) == 3 and len({store.training_id(r["run_id"]) for r in rows}) == 1
     along = cli.invoke(app, ["trajectory", first.result.run_id, "--db", db, "--distribution", "train", "--episodes", "4", "--png", str(tmp_path / "t.png")], env={"COLUMNS": "250"})
     assert along.exit_code == 0, along.output
-    assert "256 steps" in along.output and "512 steps" in along.output and "before any robustly aligned or mixed reading" in along.output
+    assert "256 steps" in along.output and "512 steps" in along.output and "reading that came later" in along.output
+    flat = " ".join(along.output.split())
+    assert re.search(r"trained at \S+ = 0 ", flat) and re.search(r"trained at \S+ = 0.5 ", flat), flat  # one table per training shift
     assert "stored with run" not in along.output and "on train" in along.output  # not what the run stored: computed
     stored = cli.invoke(app, ["trajectory", first.result.run_id, "--db", db], env={"COLUMNS": "250"})
     assert stored.exit_code == 0 and "stored with run" in stored.output, stored.output

@@ -23,7 +23,7 @@ def test_grid_report_shows_p_proxy_aligned_per_checkpoint_for_runs_with_a_trajec
     assert "ppo.width=8" in section and "ppo.width=16" not in section  # only the run that stored one
     assert "<th>100</th>" in section and "<th>300</th>" in section
     assert "0.50 [0.15, 0.85]" in section and "0.25 [0.05, 0.70]" in section  # 2 of 4, then 1 of 4, Wilson 95%
-    assert "3 of 4 agents read as proxy-aligned" in section and "2 of them did so before any" in section
+    assert "3 of 4 agents read as proxy-aligned" in section and "2 of them did so before a robustly aligned or mixed reading that came later, and 0 never read" in section
     assert 'id="trajectories"' not in render_grid_report("coin grid", [("ppo.width", ("16",))], [bare], ["w"],
                                                           grid_agents([bare], [{"ppo.width": 16.0}], ["ppo.width"]),
                                                           cell_outcomes(grid_agents([bare], [{"ppo.width": 16.0}], ["ppo.width"]), bare.objectives), [])

@@ -554,7 +554,7 @@ def test_trajectory_round_trips_through_arrays_and_the_store(tmp_path: Path, syn
     assert set(arrays) == {"steps"} and arrays["steps"].dtype == np.int64  # strings travel as JSON metadata
     again = TrajectoryRecord.from_arrays(arrays, metadata)
     assert same_value(found, again) and again.verdicts.shape == (3, 3)
-    assert found.proxy_first() == (2, 1)  # agent 1 read as mixed before proxy-aligned
+    assert found.proxy_first() == (2, 1, 0)  # agent 0 turned aligned later; agent 1 read as mixed before proxy-aligned
     assert found.counts("robustly aligned").tolist() == [0, 0, 2]
     np.testing.assert_array_equal(found.first_step("proxy-aligned"), [100.0, 300.0, NAN])
     with pytest.raises(ValueError, match="verdicts must have shape"):

@@ -53,14 +53,18 @@ def trajectory(
     for agent, verdicts in zip(found.agents, found.verdicts):
         table.add_row(str(agent), f"{shifts.get(agent, float('nan')):g}", *(text(v) for v in verdicts))
     console.print(table)
-    shares = Table(title="share of agents per verdict (95% Wilson)")
-    shares.add_column("verdict")
-    for step in found.steps:
-        shares.add_column(f"{int(step):,}")
-    for category, cells in share_rows(found):
-        shares.add_row(category, *cells)
-    console.print(shares)
-    console.print(proxy_first_line(found))
+    groups = sorted({shifts.get(agent, float("nan")) for agent in found.agents})
+    for value in groups:  # agents trained at different shifts are different populations: one table each
+        members = found if len(groups) == 1 else found.subset([a for a in found.agents if shifts.get(a) == value])
+        where = "" if len(groups) == 1 else f", trained at {result.shift_name} = {value:g}"
+        shares = Table(title=f"share of agents per verdict (95% Wilson){where}")
+        shares.add_column("verdict")
+        for step in found.steps:
+            shares.add_column(f"{int(step):,}")
+        for category, cells in share_rows(members):
+            shares.add_row(category, *cells)
+        console.print(shares)
+        console.print(proxy_first_line(members))
     if png is not None:
         from mesascope.report.trajectory_plot import trajectory_plot
 

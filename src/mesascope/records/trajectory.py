@@ -58,12 +58,20 @@ class TrajectoryRecord:
         first = np.where(hits.any(1), hits.argmax(1), -1)
         return np.where(first >= 0, self.steps[np.maximum(first, 0)].astype(float), np.nan)
 
-    def proxy_first(self) -> tuple[int, int]:
-        """(agents ever proxy-aligned, of those the ones proxy-aligned at a checkpoint before any
-        robustly aligned or mixed reading, including never)."""
+    def proxy_first(self) -> tuple[int, int, int]:
+        """(agents ever proxy-aligned; of those, the ones proxy-aligned before a robustly aligned
+        or mixed reading that came later; and the ones with no such reading at any checkpoint).
+        Only the second count is the order subprocess interdependence predicts; the third
+        never read aligned at all."""
         proxy, aligned = self.first_step("proxy-aligned"), self.first_step(ALIGNED_READINGS)
         ever = np.isfinite(proxy)
-        return int(ever.sum()), int((ever & ~(aligned <= proxy)).sum())
+        return int(ever.sum()), int((ever & (proxy < aligned)).sum()), int((ever & np.isnan(aligned)).sum())
+
+    def subset(self, agents: list[int]) -> TrajectoryRecord:
+        """The record of the given agent ids only (in this record's order)."""
+        rows = [i for i, agent in enumerate(self.agents) if agent in set(agents)]
+        return TrajectoryRecord(self.distribution, tuple(self.agents[i] for i in rows), self.steps,
+                                self.verdicts[rows], self.categories[rows], self.best[rows])
 
     def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         """(named arrays, string metadata) for a safetensors file (which holds only numbers, so

@@ -28,9 +28,10 @@ def share_rows(found: TrajectoryRecord, categories: tuple[str, ...] = readings.V
 def proxy_first_line(found: TrajectoryRecord) -> str:
     """One sentence: agents ever proxy-aligned, and how many of them were before any aligned or
     mixed reading."""
-    ever, first = found.proxy_first()
-    return (f"{ever} of {len(found.agents)} agents read as proxy-aligned at some checkpoint; {first} of them did so before any "
-            f"{' or '.join(ALIGNED_READINGS)} reading.")
+    ever, first, never = found.proxy_first()
+    readings = " or ".join(ALIGNED_READINGS)
+    return (f"{ever} of {len(found.agents)} agents read as proxy-aligned at some checkpoint; {first} of them did so before a "
+            f"{readings} reading that came later, and {never} never read {readings} at any checkpoint.")
 
 
 def trajectory_context(result: ExperimentResult) -> dict[str, Any] | None:
