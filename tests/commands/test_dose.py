@@ -115,3 +115,20 @@ def test_missing_store_is_a_clear_error_and_not_created(tmp_path: Path, command:
     missing = tmp_path / "none.db"
     done = CliRunner().invoke(app, [command, "--db", str(missing)], env=WIDE)
     assert done.exit_code == 2 and "no store at" in done.output and not missing.exists()
+
+
+def test_statistic_settings_are_config_checked_before_work(store: tuple[Path, str]) -> None:
+    """dose/scatter `--set` and sweep `--sweep-set` reach the statistics' own thresholds; bad keys
+    and values are refused naming the key and the allowed ones."""
+    path, run_id = store
+    done = CliRunner().invoke(app, ["dose", run_id[:8], "--db", str(path), "--set", "alpha=0.2", "--set", "resamples=50"], env=WIDE)
+    assert done.exit_code == 0 and "alpha = 0.2 (slope)" in done.output and "50 bootstrap resamples" in done.output, done.output
+    scatter = CliRunner().invoke(app, ["scatter", run_id[:8], "--db", str(path), "--set", "test_max_rho=0.3"], env=WIDE)
+    assert scatter.exit_code == 0 and "< 0.3" in " ".join(scatter.output.split()), scatter.output
+    for args, words in ((["dose", run_id, "--set", "alhpa=0.1"], "KEY one of alpha, alpha_gof"),
+                        (["dose", run_id, "--set", "alpha=nan"], "must be a finite number"),
+                        (["dose", run_id, "--set", "resamples=1.5"], "is not an integer"),
+                        (["scatter", run_id, "--set", "confidence=2"], "(0, 1)"),
+                        (["sweep", "coin", "--over", "l2=0,1", "--sweep-set", "min_share=0"], "min_share must be in (0, 1]")):
+        refused = CliRunner().invoke(app, [*args, "--db", str(path)], env=WIDE)
+        assert refused.exit_code == 2 and "error:" in refused.output and words in " ".join(refused.output.split()), refused.output

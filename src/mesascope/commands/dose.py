@@ -16,6 +16,9 @@ from rich.table import Table
 from rich.text import Text
 
 from mesascope.commands.common import DB_OPTION, RUN_ARGUMENT, console, fail, load_finished, output_file, text
+from mesascope.commands.settings import settings_help, statistic_settings
+from mesascope.diagnose.alignment import AlignmentConfig
+from mesascope.diagnose.dose import DoseConfig
 
 if TYPE_CHECKING:
     from mesascope.diagnose.alignment import AlignmentRow, AlignmentStatistics
@@ -77,6 +80,7 @@ def dose(
     db: Path = DB_OPTION,
     png: Optional[Path] = typer.Option(None, "--png", help="Also save the dose-response fit plot to this PNG file."),
     dial: str = typer.Option("train_shift", "--dial", help="The dose: train_shift, or a traced knob the run varied (e.g. l2 of a knob_grid)."),
+    settings: list[str] = typer.Option([], "--set", help=settings_help(DoseConfig, "dose statistics")),
 ) -> None:
     """Dose response of a finished run: how the training shift (or another knob) moves the verdicts.
 
@@ -85,10 +89,11 @@ def dose(
     why none fits."""
     from mesascope.diagnose.dose import dose_response
 
+    config = statistic_settings(DoseConfig, settings, "--set")
     png = png and output_file(png)
     result = load_finished(run_id, db)
     try:
-        response = dose_response(result, dial_name=dial)
+        response = dose_response(result, config, dial_name=dial)
     except KeyError as error:
         fail(str(error.args[0]))
     console.print(Text(f"{result.name}  ·  world {result.world}  ·  run {result.run_id}", style="bold"))
@@ -144,6 +149,7 @@ def scatter(
     run_id: str = RUN_ARGUMENT,
     db: Path = DB_OPTION,
     png: Optional[Path] = typer.Option(None, "--png", help="Also save the alignment-correlation plot to this PNG file."),
+    settings: list[str] = typer.Option([], "--set", help=settings_help(AlignmentConfig, "alignment statistics")),
 ) -> None:
     """Alignment scatter statistics of a finished run: does the proxy track the intended objective?
 
@@ -153,11 +159,12 @@ def scatter(
     from mesascope.diagnose.alignment import alignment_statistics
     from mesascope.report import terminal
 
+    config = statistic_settings(AlignmentConfig, settings, "--set")
     png = png and output_file(png)
     result = load_finished(run_id, db)
     if len(result.objectives) < 2:
         fail(f"run {result.run_id} has no proxy objective: nothing to correlate with {result.objectives[0]}")
-    statistics = alignment_statistics(result)
+    statistics = alignment_statistics(result, config)
     console.print(Text(f"{result.name}  ·  world {result.world}  ·  run {result.run_id}", style="bold"))
     if len(result.agents) > terminal.MAX_AGENT_ROWS:
         console.print(f"{len(result.agents)} agents: per-agent rows are shown only for {terminal.MAX_AGENT_ROWS} or fewer")

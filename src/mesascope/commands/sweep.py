@@ -3,12 +3,15 @@ planning knob), sweep-level verdicts, and a sweep report."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from mesascope.commands.common import DB_OPTION, console, fail, open_store, output_file, progress_reporter, sigterm_as_interrupt, text, training_errors
+from mesascope.commands.settings import settings_help, statistic_settings
+from mesascope.diagnose.sweep_verdicts import SweepThresholds
 
 DIRECTION_HELP = (
     "Read larger swept values as LESS capacity or compute (e.g. temperature, l2): the sweep "
@@ -32,6 +35,7 @@ def sweep(
     db: Path = DB_OPTION,
     out: Optional[Path] = typer.Option(None, "--out", help="Where to write the sweep's HTML report (default: <store artifacts>/sweeps/<id>/report.html)."),
     force: bool = typer.Option(False, "--force", help="Redo finished runs of the sweep."),
+    verdict_settings: list[str] = typer.Option([], "--sweep-set", help=settings_help(SweepThresholds, "sweep verdicts of an --over sweep")),
 ) -> None:
     """Train agents over a grid of knobs (or one axis, or a preset) and ask how pseudo-alignment
     changes along them.
@@ -44,6 +48,7 @@ def sweep(
     from mesascope.experiments.sweep import parse_axis, parse_over
     from mesascope.experiments import presets
 
+    thresholds = statistic_settings(SweepThresholds, verdict_settings, "--sweep-set")
     out = out and output_file(out, "report.html")
     if target in presets.GRID_PRESETS and over is None and planner is None:
         preset_axes = list(presets.GRID_PRESETS[target][1])
@@ -51,6 +56,8 @@ def sweep(
     if grid:
         if over is not None or planner is not None:
             fail("--grid replaces --over (a one-axis grid is --grid KEY=...), and --planner sweeps take --over")
+        if verdict_settings:
+            fail("--sweep-set sets the sweep verdicts of --over sweeps; a --grid sweep reports trend tests per knob instead")
         try:
             axes = [parse_axis(g) for g in grid]
             base = presets.get(target)
@@ -80,7 +87,7 @@ def sweep(
     else:
         results, labels, sweep_id = _trained_results(target, key, values, seeds, steps, assignments, db, force)
         title = f"{results[0].name.split('[')[0]} over {key}"
-    _finish(title, key, labels, results, descending, out or db.with_name(f"{db.stem}_artifacts") / "sweeps" / sweep_id / "report.html")
+    _finish(title, key, labels, results, descending, out or db.with_name(f"{db.stem}_artifacts") / "sweeps" / sweep_id / "report.html", thresholds)
 
 
 def _trained_results(target, key, values, seeds, steps, assignments, db, force):
@@ -132,7 +139,7 @@ def _planner_results(world, objective, key, values, seeds):
     return results, list(values), sweep_id
 
 
-def _finish(title, key, labels, results, descending, path) -> None:
+def _finish(title, key, labels, results, descending, path, thresholds: SweepThresholds) -> None:
     """Sweep verdicts (when the values are numbers), a terminal table and the HTML report."""
     from mesascope.diagnose.sweep_verdicts import decide_sweep, sweep_agents
     from mesascope.report.sweep_report import write_sweep_report
@@ -144,11 +151,12 @@ def _finish(title, key, labels, results, descending, path) -> None:
     verdicts, note = None, ""
     if numbers is not None:
         dial = [-v for v in numbers] if descending else numbers
-        verdicts = decide_sweep(sweep_agents(results, dial))
+        verdicts = decide_sweep(sweep_agents(results, dial), thresholds)
         note = f"Trends are tested along {key} {'reversed (larger values = less capacity or compute)' if descending else 'as given (larger values = more capacity or compute)'}."
     _print_runs(key, labels, results)
     if verdicts:
         _print_verdicts(verdicts, results[0].shift_name)
+        console.print(f"[dim]sweep verdict thresholds: {', '.join(f'{k} {v:g}' for k, v in dataclasses.asdict(thresholds).items())}[/]")
     else:
         console.print(f"[dim]{text(key)} takes non-numeric values, so no trend verdicts; compare the runs in the report.[/]")
     no_verdict = f"{key} takes non-numeric values, so the trend verdicts do not apply; compare the runs below."
