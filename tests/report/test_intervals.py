@@ -13,3 +13,10 @@ def test_one_unit_has_no_interval_and_the_text_says_so() -> None:
     mean, low, high = bootstrap_mean_ci(np.array([0.0, 1.0, 1.0, 0.0]), rng)
     assert 0.0 <= low < mean < high <= 1.0 and format_interval(mean, low, high).startswith("0.50 [")
     assert format_interval(*bootstrap_mean_ci(np.array([np.nan]), rng)) == "—"
+
+
+def test_p_values_print_below_a_thousandth_and_not_at_all_when_undefined() -> None:
+    from mesascope.records.intervals import format_p_value
+
+    assert format_p_value(0.0004998) == "<0.001" and format_p_value(0.0123) == "0.012"
+    assert format_p_value(1.0, defined=False) == "—" and format_p_value(float("nan")) == "—"

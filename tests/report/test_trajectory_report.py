@@ -37,3 +37,19 @@ def test_run_report_section_holds_the_share_table_the_plot_and_the_proxy_first_l
     assert rows["proxy-aligned"][0] == "0.50 [0.15, 0.85]" and rows["robustly aligned"][2] == "0.50 [0.15, 0.85]"
     assert section["line"].startswith("3 of 4 agents")
     assert trajectory_context(bare) is None  # the page leaves the section out (tests/experiments/test_runner.py renders one)
+
+
+def test_grid_cells_table_has_one_header_per_cell_value_when_the_shift_is_not_a_grid_axis(dose_experiment):
+    """A grid over ppo.width alone still splits cells by training shift: the cells table heads
+    that column too, so every value sits under its own header."""
+    import re
+
+    bare = dose_experiment(agents_per_shift=2, shifts=(0.0, 0.5))
+    agents = grid_agents([bare], [{"ppo.width": 16.0}], ["ppo.width", "train_shift"])
+    page = render_grid_report("coin grid", [("ppo.width", ("16",))], [bare], ["w"], agents,
+                              cell_outcomes(agents, bare.objectives), knob_effects(agents, permutations=50))
+    cells = page.split('id="cells"')[1].split("</table>")[0]
+    headers = re.findall(r"<th>", cells.split("</thead>")[0])
+    for row in cells.split("<tbody>")[1].split("</tr>")[:-1]:
+        assert len(re.findall(r"<td", row)) == len(headers)
+    assert "<th>train_shift</th>" in cells and "<code>train_shift</code> ∈ 0, 0.5" in page

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from rich.table import Table
 
 from mesascope.commands.common import console, fail, open_store, progress_reporter, sigterm_as_interrupt, text, training_errors
@@ -72,7 +73,8 @@ def _level_draw_note(config) -> str:
 
 def _summarise(grid, results, labels, path: Path, table: bool) -> None:
     from mesascope.diagnose.grid_outcomes import cell_outcomes, grid_agents, knob_effects
-    from mesascope.records.intervals import format_interval, format_number
+    from mesascope.records.intervals import format_interval, format_number, format_p_value
+    from mesascope.records.readings import test_distribution
     from mesascope.report.grid_report import SHOWN_CATEGORIES, write_grid_report
 
     axes = [("train_shift" if k in ("train_shift", "train_shifts") else k) for k, _ in grid.axes]
@@ -81,20 +83,23 @@ def _summarise(grid, results, labels, path: Path, table: bool) -> None:
     agents = grid_agents(results, _static_numbers(grid), axes)
     cells = cell_outcomes(agents, results[0].objectives)
     effects = knob_effects(agents)
-    effect_table = Table(title="P(proxy-aligned) on test against each knob (other axes pooled)")
+    where = test_distribution(results[0])
+    effect_table = Table(title=f"P(proxy-aligned) on {where} against each knob (other axes pooled)")
     for column in ("knob", "Kendall τ", "p rising", "p falling", "logistic fit"):
         effect_table.add_column(column)
     for effect in effects:
-        effect_table.add_row(effect.knob, format_number(effect.trend.tau, 3), format_number(effect.trend.p_increasing, 3),
-                             format_number(effect.trend.p_decreasing, 3), "fits" if effect.fit.fits else text(effect.fit.reason))
+        tested = bool(np.isfinite(effect.trend.tau))
+        effect_table.add_row(effect.knob, format_number(effect.trend.tau, 3), format_p_value(effect.trend.p_increasing, tested),
+                             format_p_value(effect.trend.p_decreasing, tested), "fits" if effect.fit.fits else text(effect.fit.reason))
     console.print(effect_table)
     if table:
-        cell_table = Table(title="cells (shares: 95% Wilson; returns: 95% bootstrap over agents)")
-        for column in (*axes, "agents", *SHOWN_CATEGORIES, f"{results[0].objectives[0]} (intended)"):
+        cell_table = Table(title=f"cells on {where} (shares: 95% Wilson; normalised returns: 95% bootstrap over agents)")
+        objectives = results[0].objectives
+        for column in (*axes, "agents", *SHOWN_CATEGORIES, *(name + (" (intended)" if k == 0 else "") for k, name in enumerate(objectives))):
             cell_table.add_column(column)
         for cell in cells:
             cell_table.add_row(*(f"{v:g}" for v in cell.coords.values()), str(cell.agents), *(format_interval(*cell.shares[c]) for c in SHOWN_CATEGORIES),
-                               format_interval(*cell.returns[results[0].objectives[0]]))
+                               *(format_interval(*cell.returns[name]) for name in objectives))
         console.print(cell_table)
         console.print(_level_draw_note(grid.base))
     title = f"{grid.base.name} over {' × '.join(k for k, _ in grid.axes)}"

@@ -34,3 +34,11 @@ def format_interval(mean: float, low: float, high: float, digits: int = 2) -> st
     if not (np.isfinite(low) and np.isfinite(high)):
         return f"{format_number(mean, digits)} [no interval]"
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def format_p_value(p: float, defined: bool = True) -> str:
+    """A p-value with three decimals, '<0.001' below that, or an em dash when the test is
+    undefined (`defined` False, e.g. Kendall's τ of a constant outcome) or p is NaN."""
+    if not defined or not np.isfinite(p):
+        return "—"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"

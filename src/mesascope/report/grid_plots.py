@@ -11,7 +11,7 @@ from mesascope.records import readings
 from mesascope.report.figure import new_figure, plot_style, to_png, verdict_colour
 
 
-def heatmap(agents: GridAgents, rows: str, columns: str) -> bytes:
+def heatmap(agents: GridAgents, rows: str, columns: str, distribution: str = "test") -> bytes:
     """P(proxy-aligned) over `rows` x `columns` (other axes pooled); each cell shows the share,
     its 95% Wilson interval and the agents behind it, so wide intervals are visible."""
     row_values, column_values, share, low, high, count = share_matrix(agents, rows, columns)
@@ -27,7 +27,7 @@ def heatmap(agents: GridAgents, rows: str, columns: str) -> bytes:
         axis.set_yticks(range(row_values.size), [f"{v:g}" for v in row_values])
         axis.set_xlabel(columns)
         axis.set_ylabel(rows)
-        axis.set_title(f"P({OUTCOME}) on test")
+        axis.set_title(f"P({OUTCOME}) on {distribution}")
         figure.colorbar(image, ax=axis, fraction=0.046)
         return to_png(figure)
 

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 
 from mesascope.diagnose.grid_outcomes import CellOutcome, GridAgents, KnobEffect
-from mesascope.records.intervals import format_interval, format_number
+from mesascope.records import readings
+from mesascope.records.intervals import format_interval, format_number, format_p_value
 from mesascope.records.results import ExperimentResult
 from mesascope.report.grid_plots import heatmap, shares_by_knob
 from mesascope.report.html import TEMPLATES, _format_threshold, _write_atomic, data_uri
@@ -31,8 +33,9 @@ def effect_rows(effects: list[KnobEffect]) -> list[dict[str, str]]:
     for effect in effects:
         fit = effect.fit
         slope = f"{fit.b:.3g} ± {fit.b_se:.2g}" if fit.fits else ("±∞ (separated)" if fit.separated else "—")
-        rows.append({"knob": effect.knob, "tau": format_number(effect.trend.tau, 3), "p_up": format_number(effect.trend.p_increasing, 3),
-                     "p_down": format_number(effect.trend.p_decreasing, 3), "slope": slope, "lr_p": format_number(fit.lr_p, 3),
+        tested = bool(np.isfinite(effect.trend.tau))
+        rows.append({"knob": effect.knob, "tau": format_number(effect.trend.tau, 3), "p_up": format_p_value(effect.trend.p_increasing, tested),
+                     "p_down": format_p_value(effect.trend.p_decreasing, tested), "slope": slope, "lr_p": format_p_value(fit.lr_p),
                      "fit": "fits" if fit.fits else fit.reason})
     return rows
 
@@ -48,14 +51,19 @@ def render_grid_report(title: str, axes: list[tuple[str, tuple[str, ...]]], resu
                        agents: GridAgents, cells: list[CellOutcome], effects: list[KnobEffect]) -> str:
     """The grid report page as HTML text."""
     varied = [axis for axis, values in agents.coords.items() if len(set(values.tolist())) > 1]
+    where = readings.test_distribution(results[0])
     plots = [{"key": f"heatmap-{a}-{b}", "title": f"P(proxy-aligned) over {a} × {b}",
-              "caption": "Each cell: share of agents proxy-aligned on test, 95% Wilson interval, and the agents behind it (other axes pooled).",
-              "src": data_uri("image/png", heatmap(agents, a, b))} for a, b in itertools.combinations(varied, 2)]
-    plots += [{"key": f"shares-{k}", "title": f"Verdicts against {k}", "caption": "Share of agents per verdict on test, 95% Wilson intervals (other axes pooled).",
+              "caption": f"Each cell: share of agents proxy-aligned on {where}, 95% Wilson interval, and the agents behind it (other axes pooled).",
+              "src": data_uri("image/png", heatmap(agents, a, b, where))} for a, b in itertools.combinations(varied, 2)]
+    plots += [{"key": f"shares-{k}", "title": f"Verdicts against {k}", "caption": f"Share of agents per verdict on {where}, 95% Wilson intervals (other axes pooled).",
                "src": data_uri("image/png", shares_by_knob(agents, k))} for k in varied]
     objectives = tuple(results[0].objectives)
+    given = [(k, list(v)) for k, v in axes]
+    # every axis the cells are split by, including the training shift when it was not a --grid axis
+    given += [(k, [f"{v:g}" for v in np.unique(agents.coords[k])]) for k in agents.coords if k not in dict(given)]
     context = {
-        "title": title, "world": results[0].world, "axes": [(k, list(v)) for k, v in axes], "objectives": objectives,
+        "title": title, "world": results[0].world, "axes": given, "cell_axes": list(agents.coords), "objectives": objectives,
+        "distribution": where,
         "agents": sum(c.agents for c in cells), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "effects": effect_rows(effects), "categories": SHOWN_CATEGORIES, "cells": cell_rows(cells, objectives),
         "thresholds": [(name, _format_threshold(value)) for name, value in results[0].thresholds.items()],
