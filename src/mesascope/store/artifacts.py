@@ -187,10 +187,12 @@ def _flatten_params(
     order: list[tuple[str, ...]],
     leaves: dict[tuple[str, ...], np.ndarray],
 ) -> None:
-    """Walk `tree` depth-first, recording every leaf and empty sub-dict path in `order`."""
+    """Walk `tree` depth-first in sorted key order, recording every leaf and empty sub-dict path
+    in `order`; sorted, so equal parameters give byte-identical files whatever order the dict
+    was built in (a worker's decoded tree and the in-process one differ in insertion order)."""
     if not tree and prefix:
         order.append(prefix)
-    for key, value in tree.items():
+    for key, value in sorted(tree.items(), key=lambda item: str(item[0])):
         where = "/".join(prefix + (str(key),))
         if not isinstance(key, str):
             raise TypeError(f"params key {key!r} at {where!r} is not a string")
@@ -212,7 +214,7 @@ def save_params(
     axis) as `<stem>.safetensors` plus a JSON manifest `<stem>.json`.
 
     The safetensors keys are the '/'-joined paths. The manifest records the tree as the list of
-    key paths in order (leaves and empty sub-dicts, the latter also listed under "empty"), each
+    key paths in sorted order (leaves and empty sub-dicts, the latter also listed under "empty"), each
     leaf's dtype and shape, the weights file's SHA-256 and the caller's `manifest` (JSON-able).
     The weights are written first and the manifest last; weights that do not match their
     manifest (a crash between the two) are refused by `load_params`.
