@@ -79,3 +79,44 @@ def test_a_killed_worker_loses_only_its_own_cell(local_cells):
 def test_unknown_backend_is_refused_with_the_allowed_names():
     with pytest.raises(BackendError, match=r"backend must be one of \['local', 'processes', 'ray'\]"):
         make_backend("slurm")
+
+
+ORPHAN = """
+import multiprocessing, os, signal, sys, time
+from mesascope.experiments.backends import exit_with_parent
+
+def child(parent, path):
+    exit_with_parent(parent, period=0.1)
+    open(path, "w").write(str(os.getpid()))
+    time.sleep(120)
+
+if __name__ == "__main__":
+    process = multiprocessing.get_context("spawn").Process(target=child, args=(os.getpid(), sys.argv[1]))
+    process.start()
+    while not os.path.exists(sys.argv[1]) or not open(sys.argv[1]).read():
+        time.sleep(0.05)
+    os.kill(os.getpid(), signal.SIGKILL)  # the driver dies outright, its pool cannot shut down
+"""
+
+
+def test_a_worker_ends_when_its_driver_is_killed_outright(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    script, marker = tmp_path / "driver.py", tmp_path / "child.pid"
+    script.write_text(ORPHAN)
+    driver = subprocess.run([sys.executable, str(script), str(marker)], timeout=120)
+    assert driver.returncode == -signal.SIGKILL
+    child = int(marker.read_text())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{child}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":  # ended, not yet reaped by its new parent
+                    return
+        except FileNotFoundError:
+            return
+        time.sleep(0.1)
+    os.kill(child, signal.SIGKILL)
+    raise AssertionError(f"worker {child} outlived its killed driver by 10 s")

@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Protocol
@@ -50,6 +52,19 @@ def worker_xla_flags() -> str:
     return " ".join([*flags, f"{HOST_DEVICE_FLAG}={len(jax.devices())}"])
 
 
+def exit_with_parent(parent: int, period: float = 1.0) -> None:
+    """Process-pool initializer: end this worker (`os._exit`) once its parent, the driver, is
+    gone. A driver killed outright (SIGKILL) cannot shut its pool down, and its workers would
+    otherwise live on, blocked writing results to a pipe nobody reads."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(period)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def train_encoded(config_json: str) -> bytes:
     """A worker's job: train the cell whose config is `config_json`, return it encoded."""
     return encode_cell(train_cell(from_dict(json.loads(config_json))))
@@ -74,7 +89,8 @@ class ProcessBackend:
         """Yield cells as workers finish them; a failed cell raises BackendError after the others."""
         context = multiprocessing.get_context("spawn")
         failures: list[str] = []
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(cells)) or 1, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=min(self.workers, len(cells)) or 1, mp_context=context,
+                                 initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
             saved = os.environ.get("XLA_FLAGS")
             os.environ["XLA_FLAGS"] = worker_xla_flags()  # spawned workers copy the environment as they start
             try:
