@@ -284,3 +284,14 @@ def test_terminal_summary_names_the_thresholds_and_the_ones_changed(result: Expe
     changed = dataclasses.replace(result, thresholds={**defaults, "min_support": 0.99})
     text = " ".join(_render(changed).split())
     assert "verdict thresholds, not the defaults: min_support 0.99 (default 0.9); the rest: min_log_bayes_factor 3" in text
+
+
+def test_agent_tables_show_the_knobs_that_differ_between_agents(result: ExperimentResult) -> None:
+    """In a grid of traced knobs two agents can share seed and shift; their knob tells them apart."""
+    agents = [dataclasses.replace(a, knobs={"l2": 0.01 * (i % 2), "l1": 0.0}) for i, a in enumerate(result.agents)]
+    gridded = dataclasses.replace(result, agents=agents)
+    text = _render(gridded)
+    header = " ".join(text.split("Agents")[1].split("───")[0].split())
+    assert " l2 " in header and " l1 " not in header, header  # only the knob that varies
+    assert re.search(r"^\s*1\s+\d+\s+\S+\s+0\.01\s", text.split("Agents")[1], re.M)
+    assert "<th>l2</th>" in html.render_report(gridded) and "<th>l2</th>" not in html.render_report(result)

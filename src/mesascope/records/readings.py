@@ -100,3 +100,10 @@ def bootstrap_ci(values: np.ndarray, resamples: int = 2000, confidence: float = 
 def verdict_by_agent(result: ExperimentResult, distribution: str) -> dict[int, VerdictRow]:
     """The verdict row of each agent id on `distribution`."""
     return {row.agent: row for row in result.verdicts if row.distribution == distribution}
+
+
+def varied_knobs(result: ExperimentResult) -> list[str]:
+    """The knobs (besides the training shift) whose values differ between the run's agents, as
+    in a grid of traced knobs; per-agent tables show them so agents are told apart."""
+    names = sorted({name for record in result.agents for name in record.knobs} - {"train_shift"})
+    return [name for name in names if len({record.knobs.get(name) for record in result.agents}) > 1]

@@ -181,6 +181,7 @@ def _verdict_rows(result: ExperimentResult) -> list[dict[str, Any]]:
         name = verdict.verdict if verdict else summary.NO_VERDICT
         rows.append({
             "agent": record.agent, "seed": record.seed, "shift": summary.format_shift(record.train_shift),
+            "knobs": [f"{record.knobs[k]:g}" if k in record.knobs else "—" for k in summary.varied_knobs(result)],
             "verdict": name, "colour": figure.verdict_colour(name), "kind": verdict.kind if verdict else "",
             "reason": _evidence(verdict.evidence)[0] if verdict else "",
             "evidence": _evidence(verdict.evidence)[1] if verdict else [],
@@ -234,6 +235,7 @@ def _context(result: ExperimentResult) -> dict[str, Any]:
         "conclusion": summary.conclusion(result),
         "shift_rows": _shift_rows(result),
         "verdict_rows": _verdict_rows(result),
+        "knobs": summary.varied_knobs(result),
         "imitation": imitation_summary(result),
         "imitation_columns": COLUMNS,
         "evaluation_rows": _evaluation_rows(result),

@@ -22,6 +22,7 @@ from mesascope.records.readings import (  # noqa: F401  (re-exported: the report
     distributions,
     shift_values,
     test_distribution,
+    varied_knobs,
     verdict_by_agent,
     verdict_category,
 )

@@ -76,7 +76,8 @@ def agent_table(result: ExperimentResult) -> Table:
     verdicts = summary.verdict_by_agent(result, test)
     per_agent = summary.agent_normalised(result, test)
     table = Table(title="Agents", caption=_returns_note(result), **TABLE_STYLE)
-    for name in ("agent", "seed", "train\nshift"):
+    knobs = summary.varied_knobs(result)
+    for name in ("agent", "seed", "train\nshift", *knobs):
         table.add_column(name, justify="right")
     table.add_column("verdict", no_wrap=True)
     table.add_column("kind", overflow="fold")
@@ -89,6 +90,7 @@ def agent_table(result: ExperimentResult) -> Table:
         hypothesis = f"{best.hypothesis} ({summary.format_number(best.posterior)})" if best else "—"
         table.add_row(
             str(record.agent), str(record.seed), summary.format_shift(record.train_shift),
+            *(f"{record.knobs[k]:g}" if k in record.knobs else "—" for k in knobs),
             _verdict_text(row.verdict if row else summary.NO_VERDICT), row.kind if row else "", hypothesis,
             *[summary.format_number(v) for v in per_agent[i]],
         )
