@@ -31,6 +31,10 @@ def config_command(
     for row in config_module.config_rows(base):
         table.add_row(*(text(cell) for cell in row))
     console.print(table)
+    if preset in presets.GRID_PRESETS:
+        axes = " × ".join(f"{key} ∈ {{{', '.join(values)}}}" for key, values in presets.GRID_PRESETS[preset][1])
+        console.print(text(f"{preset} is a sweep preset: `mesascope sweep {preset}` trains the grid {axes} "
+                           f"over these values, {base.seeds} seeds per cell; the keys above hold every other setting."))
 
 
 def config_epilog() -> str:

@@ -37,6 +37,9 @@ def run_grid_command(base, axes: list[tuple[str, tuple[str, ...]]], db: Path, fo
         console.print(f"{text(labels[i] or grid.base.name)}: run [bold]{outcome.result.run_id}[/] ({state}, {len(outcome.result.agents)} agents)")
 
     console.print(f"grid: {len(configs)} program(s), {sum(c.num_agents for c in configs)} agents, backend {backend_name}")
+    if not any(key in ("train_shift", "train_shifts") for key, _ in axes) and len(base.train_shifts) > 1:
+        console.print(text(f"every cell also trains at each training shift {', '.join(f'{v:g}' for v in base.train_shifts)} "
+                           "(the preset's train_shifts; --grid train_shift=... or --set train_shifts=... to choose)"))
     with open_store(db) as store, sigterm_as_interrupt(), progress_reporter() as progress:
         with training_errors(db, "interrupted: finished experiments are kept; the same command resumes the grid",
                              "that experiment of the grid is marked failed", "the grid's"):

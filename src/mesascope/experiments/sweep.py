@@ -249,10 +249,10 @@ def run_grid(
             finish(i, run_experiment(configs[i], store, progress))
         todo = [i for i in range(len(configs)) if i not in outcomes]
         if progress and todo:
-            progress(f"training {len(todo)} experiments on the backend", 0, len(todo))
+            progress(f"training {len(todo)} experiment{'s' * (len(todo) != 1)} on the backend", 0, len(todo))
         for done, (j, cell) in enumerate(backend.train([configs[i] for i in todo]), 1):
             finish(todo[j], run_experiment(configs[todo[j]], store, progress, force=force, trained=cell))
             if progress:
-                progress(f"training {len(todo)} experiments on the backend", done, len(todo))
+                progress(f"training {len(todo)} experiment{'s' * (len(todo) != 1)} on the backend", done, len(todo))
     order = sorted(outcomes)
     return GridResult(grid, [outcomes[i].result for i in order], [outcomes[i].reused for i in order])
