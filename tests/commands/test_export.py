@@ -141,3 +141,11 @@ def test_the_store_can_be_named_by_the_environment(store, tmp_path: Path) -> Non
     assert (tmp_path / "env" / "returns.csv").exists()
     done = CliRunner().invoke(app, ["export", ids["plain"], "--db", str(tmp_path / "none.db"), "--out", str(tmp_path / "x")], env={**WIDE, "MESASCOPE_DB": str(path)})
     assert done.exit_code == 2 and "no store at" in done.output
+
+
+def test_sweep_run_names_with_several_static_axes_parse_as_one_composite_key():
+    from mesascope.report.export import parse_sweep_name
+
+    assert parse_sweep_name("coin[ppo.width=16]") == {"base": "coin", "key": "ppo.width", "value": "16"}
+    assert parse_sweep_name("coin[ppo.width=16,ppo.depth=1]") == {"base": "coin", "key": "ppo.width,ppo.depth", "value": "16,1"}
+    assert parse_sweep_name("coin-demo") is None and parse_sweep_name("coin[oops]") is None

@@ -36,8 +36,22 @@ from mesascope.records.results import ExperimentResult
 from mesascope.store.db import Store
 
 FORMATS = ("csv", "json", "parquet")
-SWEEP_NAME = re.compile(r"^(?P<base>.*)\[(?P<key>[^=\[\]]+)=(?P<value>[^\[\]]*)\]$")
-"""How a sweep names its runs: `<base name>[<key>=<value>]` (experiments.sweep)."""
+_SWEEP_NAME = re.compile(r"^(?P<base>.*)\[(?P<pairs>[^\[\]]+)\]$")
+"""How a sweep names its runs: `<base name>[<key>=<value>]`, or for a grid with several static
+axes `<base name>[<key>=<value>,<key>=<value>]` (experiments.sweep)."""
+
+
+def parse_sweep_name(name: str) -> dict[str, str] | None:
+    """{"base", "key", "value"} of a sweep run's name, the keys and values of several static axes
+    joined by commas ("ppo.width,ppo.depth" = "16,1"); None if `name` is not a sweep run's."""
+    match = _SWEEP_NAME.match(name)
+    if not match:
+        return None
+    pairs = [pair.partition("=") for pair in match["pairs"].split(",")]
+    if not all(sep and key for key, sep, _ in pairs):
+        return None
+    return {"base": match["base"], "key": ",".join(k for k, _, _ in pairs), "value": ",".join(v for _, _, v in pairs)}
+
 
 Row = dict[str, Any]
 
@@ -126,11 +140,11 @@ def _cell_rows(cell: SweepCell) -> list[Row]:
 def find_sweep(store: Store, name: str) -> list[SweepCell]:
     """The finished runs of the sweep `name` (`<base>` or `<base>[<key>]`), one per value (the
     newest run of each), in numeric order of the values when they are all numbers; [] if none."""
-    wanted = SWEEP_NAME.match(name + "=]") if name.endswith("]") else None
-    base, key = (wanted["base"], wanted["key"]) if wanted else (name, None)
+    bracket = name.rfind("[")
+    base, key = (name[:bracket], name[bracket + 1 : -1]) if name.endswith("]") and bracket > 0 else (name, None)
     groups: dict[tuple[str, str], dict[str, str]] = {}
     for run in reversed(store.list_runs()):  # oldest first, so newer runs of a value replace older ones
-        match = SWEEP_NAME.match(run["name"])
+        match = parse_sweep_name(run["name"])
         if run["status"] == "finished" and match and match["base"] == base and key in (None, match["key"]):
             groups.setdefault((base, match["key"]), {})[match["value"]] = run["run_id"]
     if len(groups) > 1:
@@ -148,7 +162,7 @@ def sweep_names(store: Store) -> list[str]:
     """Every finished sweep in the store, as `<base>[<key>]`."""
     found = {}
     for run in store.list_runs():
-        match = SWEEP_NAME.match(run["name"])
+        match = parse_sweep_name(run["name"])
         if run["status"] == "finished" and match:
             found[f"{match['base']}[{match['key']}]"] = True
     return sorted(found)
