@@ -58,3 +58,21 @@ def test_curve_intervals_cover_shared_level_noise():
     returns = np.broadcast_to(level_effect[None, None].astype(float), (8, 2, 40))
     curve = in_context.in_trial_curve(returns, np.ones(40), rng)
     assert curve.high[0] - curve.low[0] > 0.2  # an interval over agents alone would be of width 0
+
+
+def test_rates_are_per_training_shift_and_say_which_levels_are_held_out():
+    """Agents trained at different shifts are different populations: C is counted per shift, and
+    levels at an agent's own training shift are not held out from it."""
+    from mesascope.experiments.config import EvalConfig, ExperimentConfig
+    from mesascope.experiments.meta import held_out, predicate_rates
+    from mesascope.worlds import registry
+
+    world = registry.make("coin")
+    config = ExperimentConfig(world="coin", eval=EvalConfig(episodes=8))
+    proxy, good = episodes(np.zeros(8), np.ones(8)), episodes(np.ones(8), np.ones(8))
+    normalised = {"test": np.stack([proxy, proxy, good, good])}
+    test_shift = world.distributions["test"].shift
+    rates = predicate_rates(world, config, normalised, "proxy_on_heldout", 0.5, 0.5, np.array([0.0, 0.0, test_shift, test_shift]))
+    assert set(rates) == {("test", "all", 0.0), ("test", "all", float(test_shift))}
+    assert rates[("test", "all", 0.0)].share == 1.0 and rates[("test", "all", float(test_shift))].share == 0.0  # not pooled to 1/2
+    assert held_out(world, "test", 0.0) and not held_out(world, "test", test_shift)

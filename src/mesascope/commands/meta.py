@@ -27,18 +27,21 @@ def check_options(predicate: str, threshold: float, agent_share: float, episodes
         fail(f"--trial-episodes (trial length) must be in [1, 1000], got {episodes}")
 
 
-def rates_table(result: Any, rates: dict, threshold: float, agent_share: float) -> Any:
-    """A rich table of C per distribution and level group."""
+def rates_table(result: Any, rates: dict, threshold: float, agent_share: float, held_out_of=lambda distribution, shift: True) -> Any:
+    """A rich table of C per distribution, level group and training shift; `held_out_of(distribution,
+    shift)` says whether those levels are held out from agents trained at that shift."""
     from rich.table import Table
 
     name = next(iter(rates.values())).predicate if rates else ""
     table = Table(title=f"C = {name} on run {result.run_id}: {predicates.get(name).description} (threshold {threshold:g}); an agent shows C above a rate of {agent_share:g}")
-    for column in ("distribution", "levels", "agents showing C (Wilson 95%)", "mean episode rate (bootstrap 95% over agents × episodes)", "agent rates (bootstrap 95% over episodes)"):
+    for column in ("distribution", "levels", f"trained at {result.shift_name}", "agents showing C (Wilson 95%)",
+                   "mean episode rate (bootstrap 95% over agents × episodes)", "agent rates (bootstrap 95% over episodes)"):
         table.add_column(column)
-    for (distribution, group), r in rates.items():
+    for (distribution, group, shift), r in rates.items():
         agents = f"{int(r.shows.sum())}/{int((r.defined > 0).sum())} = " + format_interval(r.share, r.share_low, r.share_high)
         spread = ", ".join(f"{m:.2f} [{lo:.2f}, {hi:.2f}]" for m, lo, hi in list(zip(r.rates, r.rate_low, r.rate_high))[:4]) + (" ..." if len(r.rates) > 4 else "")
-        table.add_row(distribution, group, agents, format_interval(r.mean_rate, r.mean_low, r.mean_high) if (r.defined > 0).any() else "n/a", spread)
+        trained = f"{shift:g}" + ("" if held_out_of(distribution, shift) else " (not held out)")
+        table.add_row(distribution, group, trained, agents, format_interval(r.mean_rate, r.mean_low, r.mean_high) if (r.defined > 0).any() else "n/a", spread)
     return table
 
 
@@ -84,8 +87,12 @@ def meta(
     episodes: Optional[int] = typer.Option(None, "--trial-episodes", help="Episodes per trial for the in-trial curve rolled afresh against the oracle (default: the run's trial_episodes; 1 skips it; the stored trials' curve is printed either way)."),
     db: Path = DB_OPTION,
 ) -> None:
-    """The predicate C(π, x) on a stored run's evaluated levels (held out: the test distribution),
-    per component task of a union, and the in-trial learning curve against the oracle planner."""
+    """The predicate C(π, x) on a stored run's evaluated levels, per training shift and per
+    component task of a union, and the in-trial learning curve against the oracle planner.
+
+    Levels are held out from agents trained at another shift (the test distribution, for agents
+    trained at the run's training shift); rows where agents were trained at the distribution's own
+    shift are marked "not held out"."""
     check_options(predicate, threshold, agent_share, episodes)
     result = load_finished(run_id, db)
     from mesascope.agents.networks import network_family
@@ -97,8 +104,12 @@ def meta(
 
     config = from_dict(result.config)
     world = registry.make(config.world, **config.world_options)
-    rates = analyses.predicate_rates(world, config, result.episode_normalised, predicate, threshold, agent_share)
-    console.print(rates_table(result, rates, threshold, agent_share))
+    shifts = np.array([record.train_shift for record in result.agents], float)
+    rates = analyses.predicate_rates(world, config, result.episode_normalised, predicate, threshold, agent_share, shifts)
+    console.print(rates_table(result, rates, threshold, agent_share, lambda d, s: analyses.held_out(world, d, s)))
+    if any(not analyses.held_out(world, d, s) for d, _, s in rates):
+        console.print(f"[yellow]some agents were trained at the shift of a distribution evaluated here: for them those levels "
+                      f"are the training distribution, not held out (marked above)[/]")
     stored = stored_curve_table(result)
     if stored is not None:
         console.print(stored)

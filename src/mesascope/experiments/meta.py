@@ -55,13 +55,27 @@ def level_groups(world: World, config: ExperimentConfig, distribution: str) -> d
     return groups
 
 
-def predicate_rates(world: World, config: ExperimentConfig, normalised: dict[str, np.ndarray], name: str, threshold: float, agent_share: float) -> dict[tuple[str, str], predicates.PredicateRates]:
-    """C on every evaluated distribution and level group: (distribution, group) -> rates."""
+def predicate_rates(world: World, config: ExperimentConfig, normalised: dict[str, np.ndarray], name: str, threshold: float,
+                    agent_share: float, shifts: np.ndarray | None = None) -> dict[tuple[str, str, float], predicates.PredicateRates]:
+    """C on every evaluated distribution, level group and training shift of the agents
+    (`shifts`, (A,); one group of all agents when None): (distribution, group, shift) -> rates.
+    Agents trained at different shifts are different populations, so their shares are apart."""
     predicate = predicates.get(name)
     rng = np.random.default_rng(config.seed)
+    agents = next(iter(normalised.values())).shape[0] if normalised else 0
+    shifts = np.full(agents, np.nan) if shifts is None else np.asarray(shifts, float)
     out = {}
     for distribution, episodes in normalised.items():
         for group, mask in level_groups(world, config, distribution).items():
-            if mask.any():
-                out[(distribution, group)] = predicates.evaluate(predicate, episodes[:, mask], threshold, agent_share, rng, config.eval.bootstrap)
+            for shift in np.unique(shifts) if not np.isnan(shifts).all() else [np.nan]:
+                members = np.isnan(shifts) if np.isnan(shift) else shifts == shift
+                if mask.any() and members.any():
+                    out[(distribution, group, float(shift))] = predicates.evaluate(
+                        predicate, episodes[members][:, mask], threshold, agent_share, rng, config.eval.bootstrap)
     return out
+
+
+def held_out(world: World, distribution: str, shift: float) -> bool:
+    """Whether `distribution`'s levels are held out from agents trained at `shift`: its dial
+    differs from theirs (levels drawn at the training shift are the training distribution)."""
+    return not np.isclose(world.distributions[distribution].shift, shift)
