@@ -29,6 +29,7 @@ def invoke(tmp_path, *args):
         (["--learner", "gail"], "--learner must be one of ['bc', 'dagger']"),
         (["--learner", "ppo"], "--learner must be one of ['bc', 'dagger']"),  # an agent family, but no imitator
         (["--set", "agent=ppo"], "choose the learner with --learner"),  # would train PPO under an imitation name
+        (["--grid", "agent=ppo,bc"], "--grid agent=... is not for imitate"),
         (["--grid", ""], "--grid needs KEY=V1,V2"),
     ],
 )

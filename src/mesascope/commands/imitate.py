@@ -68,6 +68,8 @@ def imitate(
         config = imitation_config(world, expert, learner, seeds, assignments)
         if grid is not None and not grid.strip():
             raise ValueError("--grid needs KEY=V1,V2,..., e.g. l2=0,1e-3 (got an empty value)")
+        if grid is not None and grid.partition("=")[0].strip() == "agent":  # as --set agent: PPO under an imitation name
+            raise ValueError("--grid agent=... is not for imitate: run one imitate per learner (--learner bc, --learner dagger)")
         configs = Sweep(config, *parse_over(grid)).configs() if grid else [config]  # validates every value before any work
     except ValueError as error:
         fail(str(error))
