@@ -4,8 +4,8 @@ Runs (or reuses: every cell is an ordinary stored run, so an interrupted study r
 populations of the detour world's points planner with horizon 4 over a grid of clone capacity
 (ppo.width, ppo.depth), data size (imitation.dataset_episodes) and L2, each cell one compiled
 program of `--seeds` clones, and prints a Markdown table: held-out training agreement (mean over
-clones, 95% bootstrap over clones), test agreement, and the share of clones per verdict with 95%
-bootstrap intervals over clones. Diagnostics the study does not read (goal inference against
+clones, 95% bootstrap over clones), test agreement, and the clones per verdict with 95% Wilson
+intervals. Diagnostics the study does not read (goal inference against
 the world's objectives on training levels, influence, identifiability, GIFs) are switched off.
 
     python tools/imitation_study.py --db study.db [--seeds 16] [--cells default,small-data,...] [--learner bc]
@@ -23,6 +23,7 @@ import numpy as np
 
 from mesascope.commands.imitate import imitation_config
 from mesascope.experiments.runner import run_experiment
+from mesascope.diagnose.stats import wilson_interval
 from mesascope.records.intervals import bootstrap_mean_ci, format_interval
 from mesascope.records.results import ExperimentResult
 from mesascope.store.db import Store
@@ -67,6 +68,13 @@ def main() -> None:
     parser.add_argument("--expert", default="horizon=4", help="the bounded planner cloned, as in `mesascope imitate --expert`: KEY=VALUE pairs, e.g. horizon=4 (default) or horizon=0,utility_cap=1")
     parser.add_argument("--stored", action="store_true", help="Only read finished runs of the cells from the store.")
     args = parser.parse_args()
+    unknown = [name for name in args.cells.split(",") if name not in CELLS]
+    if unknown:
+        parser.error(f"--cells: unknown cell(s) {', '.join(unknown)}; choose from {', '.join(CELLS)}")
+    try:
+        imitation_config("detour", args.expert, args.learner, args.seeds, [])
+    except ValueError as error:
+        parser.error(str(error))
     rng = np.random.default_rng(0)
     header = ("| cell | learner | agreement, held-out train | agreement, test | " + " | ".join(VERDICTS)
               + " | inferred H of clones (H: count) | jackpot rate of clones | run | seconds |")
@@ -82,7 +90,8 @@ def main() -> None:
             count = len(record.verdicts)
             train = format_interval(*bootstrap_mean_ci(record.agreement_train[:count], rng))
             test = format_interval(*bootstrap_mean_ci(record.agreement_test[:count], rng))
-            shares = [format_interval(*bootstrap_mean_ci(np.array([v == verdict for v in record.verdicts], float), rng)) for verdict in VERDICTS]
+            shares = [f"{k}/{count} [{low:.2f}, {high:.2f}]" for k, (_, low, high) in
+                      ((k, wilson_interval(k, count)) for k in (sum(v == verdict for v in record.verdicts) for verdict in VERDICTS))]
             horizons = np.asarray(record.horizon[:count], int)
             counts = ", ".join(f"{h}: {n}" for h, n in zip(*np.unique(horizons, return_counts=True)))
             jackpots = format_interval(*bootstrap_mean_ci((result.episode_returns["test"][:, :, 1] > 1.5).mean(1), rng))  # per clone: points > 1 means the jackpot
