@@ -128,6 +128,7 @@ def test_statistic_settings_are_config_checked_before_work(store: tuple[Path, st
     for args, words in ((["dose", run_id, "--set", "alhpa=0.1"], "KEY one of alpha, alpha_gof"),
                         (["dose", run_id, "--set", "alpha=nan"], "must be a finite number"),
                         (["dose", run_id, "--set", "resamples=1.5"], "is not an integer"),
+                        (["dose", run_id, "--set", "resamples=100000000000"], "at most 1,000,000"),
                         (["scatter", run_id, "--set", "confidence=2"], "(0, 1)"),
                         (["sweep", "coin", "--over", "l2=0,1", "--sweep-set", "min_share=0"], "min_share must be in (0, 1]")):
         refused = CliRunner().invoke(app, [*args, "--db", str(path)], env=WIDE)

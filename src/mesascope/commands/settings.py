@@ -11,6 +11,9 @@ from mesascope.commands.common import fail
 
 T = TypeVar("T")
 
+LARGEST = {False: 1_000_000, True: 2**31 - 1}
+"""The largest count (resamples, permutations, grid points) and the largest seed accepted."""
+
 
 def statistic_settings(cls: type[T], assignments: list[str], option: str) -> T:
     """An instance of the frozen dataclass `cls` with `assignments` (`KEY=VALUE`, from `option`)
@@ -29,6 +32,8 @@ def statistic_settings(cls: type[T], assignments: list[str], option: str) -> T:
             fail(f"{option} {key}: {raw!r} is not {'a number' if kind is float else 'an integer'}")
         if isinstance(value, float) and not math.isfinite(value):
             fail(f"{option} {key}: must be a finite number, got {raw!r}")
+        if isinstance(value, int) and not -LARGEST[key == "seed"] <= value <= LARGEST[key == "seed"]:
+            fail(f"{option} {key}: at most {LARGEST[key == 'seed']:,} in size, got {raw}")  # resamples beyond this exhaust memory
         values[key] = value
     try:
         return cls(**values)
