@@ -11,8 +11,8 @@ from mesascope.commands.common import fail
 
 T = TypeVar("T")
 
-LARGEST = {False: 1_000_000, True: 2**31 - 1}
-"""The largest count (resamples, permutations, grid points) and the largest seed accepted."""
+LARGEST_COUNT, LARGEST_SEED = 1_000_000, 2**31 - 1
+"""The largest count (resamples, permutations, grid points; beyond it memory runs out) and seed."""
 
 
 def statistic_settings(cls: type[T], assignments: list[str], option: str) -> T:
@@ -32,8 +32,9 @@ def statistic_settings(cls: type[T], assignments: list[str], option: str) -> T:
             fail(f"{option} {key}: {raw!r} is not {'a number' if kind is float else 'an integer'}")
         if isinstance(value, float) and not math.isfinite(value):
             fail(f"{option} {key}: must be a finite number, got {raw!r}")
-        if isinstance(value, int) and not -LARGEST[key == "seed"] <= value <= LARGEST[key == "seed"]:
-            fail(f"{option} {key}: at most {LARGEST[key == 'seed']:,} in size, got {raw}")  # resamples beyond this exhaust memory
+        limit = LARGEST_SEED if key == "seed" else LARGEST_COUNT
+        if isinstance(value, int) and not -limit <= value <= limit:
+            fail(f"{option} {key}: at most {limit:,} in size, got {raw}")
         values[key] = value
     try:
         return cls(**values)

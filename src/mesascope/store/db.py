@@ -248,7 +248,6 @@ class Store:
                 self.recovered = self.recover_set_aside()
             elif version is None:
                 raise StoreError(f"{self.path} holds no mesascope store yet (nothing to read)")
-
         except sqlite3.DatabaseError as err:
             self.close()
             raise StoreError(f"cannot open {self.path} as a mesascope store: {err}") from err
