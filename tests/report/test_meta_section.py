@@ -9,8 +9,9 @@ from mesascope.commands.meta import stored_curve_table
 from mesascope.report.meta_section import meta_context
 
 
-def result(world: str, agent: str, normalised: dict) -> SimpleNamespace:
-    return SimpleNamespace(world=world, config={"agent": agent, "trial_episodes": 4, "seed": 0, "world_options": {}}, episode_normalised=normalised)
+def result(world: str, agent: str, normalised: dict, shifts=(0.0, 0.0, 0.0)) -> SimpleNamespace:
+    return SimpleNamespace(world=world, config={"agent": agent, "trial_episodes": 4, "seed": 0, "world_options": {}}, episode_normalised=normalised,
+                           agents=[SimpleNamespace(train_shift=s) for s in shifts], shift_name="p_red_goal")
 
 
 def test_section_only_for_unions_and_recurrent_agents():
@@ -19,8 +20,11 @@ def test_section_only_for_unions_and_recurrent_agents():
     good = np.ones((10, 2))
     context = meta_context(result("hidden_goal", "recurrent", {"test": np.stack([proxy, proxy, good])}))
     row = next(r for r in context["rows"] if r["predicate"] == "proxy_on_heldout")
-    assert row["agents"] == "2/3" and row["rate"] == "0.67"
+    assert row["agents"] == "2/3" and row["rate"].startswith("0.67 [")  # the mean rate comes with its interval
     assert context["composition"] == ""
+    split = meta_context(result("hidden_goal", "recurrent", {"test": np.stack([proxy, proxy, good])}, shifts=(0.0, 0.0, 1 / 3)))
+    by_shift = {r["shift"]: r["agents"] for r in split["rows"] if r["predicate"] == "proxy_on_heldout"}
+    assert by_shift == {"0": "2/2", "0.333333": "0/1"}  # two populations, not pooled
 
 
 def test_union_composition_is_listed():
@@ -37,6 +41,7 @@ def test_in_trial_curve_from_stored_trials():
     normalised = np.stack([intended, np.nan_to_num(0.5 * (1.0 - intended))], -1)
     trials = SimpleNamespace(normalised={"train": normalised, "test": normalised})
     synthetic = SimpleNamespace(world="hidden_goal", objectives=("goal", "red"), run_id="run", trials=trials,
+                                agents=[SimpleNamespace(train_shift=0.0)] * 3, shift_name="p_red_goal",
                                 config={"agent": "recurrent", "trial_episodes": 3, "seed": 0, "world_options": {}},
                                 episode_normalised={"test": normalised[:, -1]})
     context = meta_context(synthetic)

@@ -66,15 +66,18 @@ def meta_context(result: ExperimentResult) -> dict[str, Any] | None:
         composition = world.describe().split("## Composition", 1)[-1].strip()
     rng = np.random.default_rng(int(config.get("seed", 0)))
     rows = []
+    shifts = np.array([record.train_shift for record in result.agents], float)
     for name in sorted(predicates.PREDICATES):
         for distribution, normalised in result.episode_normalised.items():
-            r = predicates.evaluate(predicates.get(name), normalised, THRESHOLD, AGENT_SHARE, rng, RESAMPLES)
-            counted = int((r.defined > 0).sum())
-            rows.append({"predicate": name, "distribution": distribution, "agents": f"{int(r.shows.sum())}/{counted}",
-                         "share": format_interval(r.share, r.share_low, r.share_high),
-                         "rate": f"{float(np.nanmean(r.rates)):.2f}" if counted else "n/a"})
+            for shift in np.unique(shifts):  # agents trained at different shifts are different populations
+                r = predicates.evaluate(predicates.get(name), normalised[shifts == shift], THRESHOLD, AGENT_SHARE, rng, RESAMPLES)
+                counted = int((r.defined > 0).sum())
+                rows.append({"predicate": name, "distribution": distribution, "shift": f"{shift:g}", "agents": f"{int(r.shows.sum())}/{counted}",
+                             "share": format_interval(r.share, r.share_low, r.share_high),
+                             "rate": format_interval(r.mean_rate, r.mean_low, r.mean_high) if counted else "n/a"})
     curves = in_trial_curves(result, rng)
     figure = "data:image/png;base64," + base64.b64encode(in_trial_figure(result, curves)).decode("ascii") if curves else ""
     return {"agent": agent, "trial_episodes": trial, "composition": composition, "rows": rows, "threshold": THRESHOLD, "agent_share": AGENT_SHARE,
+            "shift_name": result.shift_name,
             "descriptions": {name: p.description for name, p in predicates.PREDICATES.items()},
             "curve_rows": curve_rows(curves), "curve_figure": figure}
