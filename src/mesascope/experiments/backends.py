@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Protocol
@@ -126,7 +127,11 @@ class RayBackend:
         self.ray = ray
         if not ray.is_initialized():
             try:
-                ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False, log_to_driver=False)
+                with warnings.catch_warnings():
+                    # Ray starts its raylet and workers by fork + exec, which cannot deadlock on
+                    # JAX's threads (the child execs at once); JAX's warning says it would.
+                    warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+                    ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False, log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError) as error:
                 raise BackendError(f"could not reach a Ray cluster at {address!r}: {error}") from None
         env = {"XLA_FLAGS": worker_xla_flags()}
