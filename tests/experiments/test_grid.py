@@ -112,6 +112,9 @@ def test_a_grid_runs_on_ray_resumes_after_a_lost_worker_and_summarises_per_cell(
     unknown = cli.invoke(app, ["dose", done.results[0].run_id, "--db", str(tmp_path / "m.db"), "--dial", "width"], env={"COLUMNS": "300"})
     assert unknown.exit_code == 2 and "dials: train_shift" in unknown.output and "ppo.entropy_coef" in unknown.output
     assert list((tmp_path / "m_artifacts" / "sweeps").glob("*/report.html"))
+    sweep_id = re.search(r"mesascope export (\S+) --db", result.output)[1]  # a grid exports by the id it printed
+    exported = cli.invoke(app, ["export", sweep_id, "--db", str(tmp_path / "m.db"), "--out", str(tmp_path / "tables")])
+    assert exported.exit_code == 0 and "ppo.width" in exported.output and "(2 runs)" in exported.output, exported.output
 
 
 def test_grid_command_errors_name_the_problem(tmp_path):

@@ -1,6 +1,8 @@
 """Sweeps of trained agents: configs built and validated before any work, runs reused, the
 CLI end to end on a tiny sweep, and its report."""
 
+import re
+
 import pytest
 from typer.testing import CliRunner
 
@@ -73,6 +75,11 @@ def test_cli_sweep_writes_a_report_and_a_second_sweep_reuses_the_runs(tmp_path):
         again = run_sweep(sweep, store)
     assert again.reused == [True, True]
     assert [r.config["ppo"]["width"] for r in again.results] == [8, 16]
+    sweep_id = re.search(r"mesascope export (\S+) --db", result.output)[1]  # exported by the id it printed
+    exported = CliRunner().invoke(app, ["export", sweep_id, "--db", str(db), "--out", str(tmp_path / "tables")])
+    assert exported.exit_code == 0 and "(2 runs)" in exported.output, exported.output
+    cells = (tmp_path / "tables" / "sweep_cells.csv").read_text()
+    assert "ppo.width,8," in cells and "ppo.width,16," in cells and again.results[0].run_id in cells
 
 
 @pytest.mark.parametrize(

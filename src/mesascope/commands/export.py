@@ -13,7 +13,7 @@ from mesascope.commands.common import DB_OPTION, console, fail, open_store  # fa
 
 def export(
     target: str = typer.Argument(
-        "latest", help="A run id, a unique prefix of one, 'latest', or a sweep: its base name, or <base>[<key>] when it names several."
+        "latest", help="A run id, a unique prefix of one, 'latest', or a sweep: the id in its report's path (sweeps/<id>/), its base name, or <base>[<key>] when it names several."
     ),
     fmt: str = typer.Option("csv", "--format", "-f", help="csv, json (an array of records) or parquet (needs the export extra: pandas, pyarrow)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write <table>.<format> files into (created if missing)."),
@@ -35,7 +35,7 @@ def export(
             cells = None
         except StoreError as run_error:
             try:
-                cells = tables_of.find_sweep(store, target)
+                cells = tables_of.find_sweep_by_id(store, target) or tables_of.find_sweep(store, target)
             except tables_of.ExportError as error:
                 fail(str(error))
             if not cells:
@@ -52,7 +52,7 @@ def export(
                 fail(str(error))
             tables, what = tables_of.run_tables(result), f"run {run_id}"
         else:
-            tables, what = tables_of.sweep_tables(cells), f"sweep {cells[0].result.name.split('[')[0]}[{cells[0].key}] ({len(cells)} runs)"
+            tables, what = tables_of.sweep_tables(cells), f"sweep {cells[0].result.name.split('[')[0]}[{cells[0].key}] ({len(cells)} run{'s' * (len(cells) != 1)})"
     paths = tables_of.write_tables(tables, out, fmt)
     console.print(escape(f"exported {what} to {out}/:"))
     for path in paths:

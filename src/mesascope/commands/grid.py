@@ -47,7 +47,9 @@ def run_grid_command(base, axes: list[tuple[str, tuple[str, ...]]], db: Path, fo
                 done = run_grid(grid, store, progress, on_run=announce, force=force, backend=backend)
             except BackendError as error:
                 fail(f"{error}; finished experiments are stored: the same command trains only the rest")
-    _summarise(grid, done.results, labels, out or db.with_name(f"{db.stem}_artifacts") / "sweeps" / grid.sweep_id() / "report.html", table)
+    folder = db.with_name(f"{db.stem}_artifacts") / "sweeps" / grid.sweep_id()
+    _summarise(grid, done.results, labels, out or folder / "report.html", table, folder)
+    console.print(f"export its tables: mesascope export {grid.sweep_id()} --db {text(db)} --out DIR")
 
 
 def _static_numbers(grid) -> list[dict[str, float]]:
@@ -74,8 +76,9 @@ def _level_draw_note(config) -> str:
             "the same command with --set eval.level_seed=K (and --set eval.episodes=512).")
 
 
-def _summarise(grid, results, labels, path: Path, table: bool) -> None:
+def _summarise(grid, results, labels, path: Path, table: bool, manifest_folder: Path) -> None:
     from mesascope.diagnose.grid_outcomes import cell_outcomes, grid_agents, knob_effects
+    from mesascope.report.export import write_sweep_manifest
     from mesascope.records.intervals import format_interval, format_number, format_p_value
     from mesascope.records.readings import test_distribution
     from mesascope.report.grid_report import SHOWN_CATEGORIES, write_grid_report
@@ -107,4 +110,5 @@ def _summarise(grid, results, labels, path: Path, table: bool) -> None:
         console.print(_level_draw_note(grid.base))
     title = f"{grid.base.name} over {' × '.join(k for k, _ in grid.axes)}"
     write_grid_report(path, title, list(grid.axes), results, labels, agents, cells, effects)
+    write_sweep_manifest(manifest_folder, title, [(label, r.run_id) for label, r in zip(labels, results)])
     console.print(f"grid report: [bold]{text(Path(path).resolve())}[/]")

@@ -87,7 +87,13 @@ def sweep(
     else:
         results, labels, sweep_id = _trained_results(target, key, values, seeds, steps, assignments, db, force)
         title = f"{results[0].name.split('[')[0]} over {key}"
-    _finish(title, key, labels, results, descending, out or db.with_name(f"{db.stem}_artifacts") / "sweeps" / sweep_id / "report.html", thresholds)
+    folder = db.with_name(f"{db.stem}_artifacts") / "sweeps" / sweep_id
+    _finish(title, key, labels, results, descending, out or folder / "report.html", thresholds)
+    if planner is None:  # trained runs are stored, so the sweep can be exported by its id
+        from mesascope.report.export import write_sweep_manifest
+
+        write_sweep_manifest(folder, title, [(f"{key}={label}", r.run_id) for label, r in zip(labels, results)])
+        console.print(f"export its tables: mesascope export {sweep_id} --db {text(db)} --out DIR")
 
 
 def _trained_results(target, key, values, seeds, steps, assignments, db, force):

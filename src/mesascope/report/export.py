@@ -33,6 +33,7 @@ import numpy as np
 
 from mesascope.records.readings import VERDICT_CATEGORIES, verdict_category
 from mesascope.records.results import ExperimentResult
+from mesascope.store.artifacts import atomic_path
 from mesascope.store.db import Store
 
 FORMATS = ("csv", "json", "parquet")
@@ -156,6 +157,36 @@ def find_sweep(store: Store, name: str) -> list[SweepCell]:
     if all(_as_number(v) is not None for v in order):
         order.sort(key=lambda v: _as_number(v))
     return [SweepCell(sweep_key, value, store.load_result(values[value])) for value in order]
+
+
+MANIFEST = "runs.json"
+"""The file beside a sweep's report (`<artifacts>/sweeps/<sweep id>/`) naming its runs."""
+
+
+def write_sweep_manifest(folder: Path, title: str, runs: Sequence[tuple[str, str]]) -> Path:
+    """Record which stored runs make up a sweep: (label, run id) per run, labels as in run names
+    (`key=value,key=value`, '' for a grid of traced knobs only), written atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / MANIFEST
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps({"title": title, "runs": [{"label": label, "run_id": run_id} for label, run_id in runs]}, indent=1))
+    return path
+
+
+def find_sweep_by_id(store: Store, sweep_id: str) -> list[SweepCell]:
+    """The runs of the sweep whose report is `<artifacts>/sweeps/<sweep_id>/` (the id its report
+    path shows), from the manifest written beside it; [] if there is none."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", sweep_id):
+        return []
+    path = store.artifact_root / "sweeps" / sweep_id / MANIFEST
+    if not path.is_file():
+        return []
+    cells = []
+    for run in json.loads(path.read_text())["runs"]:
+        pairs = [pair.partition("=") for pair in run["label"].split(",")] if run["label"] else []
+        key, value = ",".join(k for k, _, _ in pairs), ",".join(v for _, _, v in pairs)
+        cells.append(SweepCell(key, value, store.load_result(run["run_id"])))
+    return cells
 
 
 def sweep_names(store: Store) -> list[str]:
