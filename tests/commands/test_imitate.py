@@ -66,3 +66,17 @@ def test_imitate_stores_a_diagnosed_clone_population_and_reuses_it(tmp_path):
     assert "What each clone plans for" in report
     again = invoke(tmp_path, "--expert", "horizon=4", "--learner", "dagger", "--seeds", "1", "--set", "eval.gifs=1")
     assert again.exit_code == 0 and "reused" in again.output
+
+
+def test_tied_objectives_are_named_as_a_tie_not_a_winner():
+    """The best-fitting objective is every objective whose best hypothesis lies within the
+    evidence margin of the best, not the first one in grid order."""
+    from types import SimpleNamespace
+
+    from mesascope.report.imitation import _best_objectives
+
+    hypotheses = np.array([[0, 2, 0.95, np.inf], [0, 4, 0.95, np.inf], [1, 2, 0.95, np.inf], [1, 4, 0.95, np.inf]])
+    record = SimpleNamespace(hypotheses=hypotheses, expert={"evidence": 3.0}, best_objective=np.array([0, 1]),
+                             loglik=np.array([[-10.0, -12.0, -10.0, -30.0], [-40.0, -41.0, -11.0, -20.0]]))
+    assert _best_objectives(record, 0, ("deliver", "points")) == "deliver ≈ points (within 3 nats)"
+    assert _best_objectives(record, 1, ("deliver", "points")) == "points"

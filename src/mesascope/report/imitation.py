@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 from rich.table import Table
 
 from mesascope.records.results import ExperimentResult
@@ -51,7 +52,7 @@ def imitation_summary(result: ExperimentResult) -> dict[str, Any] | None:
             "cap": _interval(record.cap[i], record.cap_low[i], record.cap_high[i])
             + ("" if record.cap_identified[i] else f"; not identifiable: plausible {_number(record.plausible_cap_min[i])}–{_number(record.plausible_cap_max[i])}"),
             "beyond": f"{100 * record.beyond_support[i]:.0f}%",
-            "best": result.objectives[int(record.best_objective[i])] if "best_objective" in record.rows else "",
+            "best": _best_objectives(record, i, result.objectives) if "best_objective" in record.rows else "",
         })
     headline = (
         f"{record.learner} clones of a {expert['objective']} planner with horizon {_number(expert['horizon'])}, utility cap "
@@ -61,6 +62,22 @@ def imitation_summary(result: ExperimentResult) -> dict[str, Any] | None:
         f"{100 * expert['planners_agree_train']:.0f}% of the expert's training states and {100 * expert['planners_agree_test']:.0f}% of its test states."
     )
     return {"headline": headline, "rows": rows}
+
+
+def _best_objectives(record: Any, row: int, objectives: tuple[str, ...]) -> str:
+    """The objective of the best hypothesis of any objective, or every objective whose best
+    hypothesis lies within the evidence margin of it, best first ("deliver ≈ points (within 3
+    nats)"): an objective that wins a tie by its place in the grid is not a finding."""
+    loglik, owner = np.asarray(record.loglik[row], float), np.asarray(record.hypotheses[:, 0], int)
+    best = {k: float(np.nanmax(np.where(owner == k, loglik, -np.inf))) for k in np.unique(owner)}
+    top, margin = max(best.values()), float(record.expert["evidence"])
+    if not np.isfinite(top):
+        return objectives[int(record.best_objective[row])]
+    first = int(record.best_objective[row])
+    close = [first] + [k for k in sorted(best, key=lambda k: -best[k]) if k != first and top - best[k] <= margin]
+    if len(close) == 1:
+        return objectives[first]
+    return " ≈ ".join(objectives[k] for k in close) + f" (within {margin:g} nats)"
 
 
 COLUMNS = (("who", "who"), ("verdict", "verdict"), ("agreement_train", "agreement, held-out train"), ("agreement_test", "agreement, test"),
