@@ -115,6 +115,8 @@ def test_a_grid_runs_on_ray_resumes_after_a_lost_worker_and_summarises_per_cell(
     sweep_id = re.search(r"mesascope export (\S+) --db", result.output)[1]  # a grid exports by the id it printed
     exported = cli.invoke(app, ["export", sweep_id, "--db", str(tmp_path / "m.db"), "--out", str(tmp_path / "tables")])
     assert exported.exit_code == 0 and "ppo.width" in exported.output and "(2 runs)" in exported.output, exported.output
+    header, *rows = (tmp_path / "tables" / "grid_cells.csv").read_text().splitlines()  # one row per grid cell
+    assert header.startswith("train_shift,l2,ppo.width,agents,share.robustly aligned") and len(rows) == len(cell_outcomes(agents, done.results[0].objectives))
 
 
 def test_grid_command_errors_name_the_problem(tmp_path):

@@ -35,7 +35,9 @@ def export(
             cells = None
         except StoreError as run_error:
             try:
-                cells = tables_of.find_sweep_by_id(store, target) or tables_of.find_sweep(store, target)
+                cells = tables_of.find_sweep_by_id(store, target)
+                by_id = bool(cells)
+                cells = cells or tables_of.find_sweep(store, target)
             except tables_of.ExportError as error:
                 fail(str(error))
             if not cells:
@@ -52,7 +54,12 @@ def export(
                 fail(str(error))
             tables, what = tables_of.run_tables(result), f"run {run_id}"
         else:
-            tables, what = tables_of.sweep_tables(cells), f"sweep {cells[0].result.name.split('[')[0]}[{cells[0].key}] ({len(cells)} run{'s' * (len(cells) != 1)})"
+            tables = tables_of.sweep_tables(cells)
+            if by_id:
+                grid_rows = tables_of.grid_cell_rows(store, target, cells)
+                if grid_rows:
+                    tables["grid_cells"] = grid_rows
+            what = f"sweep {cells[0].result.name.split('[')[0]}[{cells[0].key}] ({len(cells)} run{'s' * (len(cells) != 1)})"
     paths = tables_of.write_tables(tables, out, fmt)
     console.print(escape(f"exported {what} to {out}/:"))
     for path in paths:

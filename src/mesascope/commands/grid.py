@@ -110,5 +110,5 @@ def _summarise(grid, results, labels, path: Path, table: bool, manifest_folder: 
         console.print(_level_draw_note(grid.base))
     title = f"{grid.base.name} over {' × '.join(k for k, _ in grid.axes)}"
     write_grid_report(path, title, list(grid.axes), results, labels, agents, cells, effects)
-    write_sweep_manifest(manifest_folder, title, [(label, r.run_id) for label, r in zip(labels, results)])
+    write_sweep_manifest(manifest_folder, title, [(label, r.run_id) for label, r in zip(labels, results)], axes, _static_numbers(grid))
     console.print(f"grid report: [bold]{text(Path(path).resolve())}[/]")

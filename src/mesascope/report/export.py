@@ -14,6 +14,8 @@ Tables (one file each, `<table>.<format>`):
                 thresholds in force (`threshold.<name>`).
     sweep_cells (sweeps only) one row per swept value x distribution: the knob, its value,
                 the run, verdict counts per category and mean normalised returns.
+    grid_cells  (grids exported by id only) one row per grid cell: every axis value, agents,
+                verdict shares with Wilson intervals, normalised returns with bootstrap ones.
 Sweep exports add `sweep_key` and `sweep_value` to every table. CSV and JSON need only the
 standard library; Parquet needs the `export` extra (pandas, pyarrow).
 """
@@ -31,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from mesascope.diagnose.grid_outcomes import cell_outcomes, grid_agents
 from mesascope.records.readings import VERDICT_CATEGORIES, verdict_category
 from mesascope.records.results import ExperimentResult
 from mesascope.store.artifacts import atomic_path
@@ -163,14 +166,41 @@ MANIFEST = "runs.json"
 """The file beside a sweep's report (`<artifacts>/sweeps/<sweep id>/`) naming its runs."""
 
 
-def write_sweep_manifest(folder: Path, title: str, runs: Sequence[tuple[str, str]]) -> Path:
+def write_sweep_manifest(folder: Path, title: str, runs: Sequence[tuple[str, str]], axes: Sequence[str] = (),
+                         static: Sequence[dict[str, float]] = ()) -> Path:
     """Record which stored runs make up a sweep: (label, run id) per run, labels as in run names
-    (`key=value,key=value`, '' for a grid of traced knobs only), written atomically."""
+    (`key=value,key=value`, '' for a grid of traced knobs only), written atomically. A grid also
+    records the axes its cells are split by and each run's static axis values, so its export can
+    give one row per grid cell (`grid_cells`)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / MANIFEST
+    entries = [{"label": label, "run_id": run_id} | ({"static": static[i]} if static else {}) for i, (label, run_id) in enumerate(runs)]
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps({"title": title, "runs": [{"label": label, "run_id": run_id} for label, run_id in runs]}, indent=1))
+        tmp.write_text(json.dumps({"title": title, "axes": list(axes), "runs": entries}, indent=1))
     return path
+
+
+def grid_cell_rows(store: Store, sweep_id: str, cells: Sequence[SweepCell]) -> list[Row]:
+    """One row per grid cell of the sweep `sweep_id` (from its manifest's axes): the axis values,
+    agents, each verdict category's share with its 95% Wilson interval and each objective's mean
+    normalised return with its 95% bootstrap interval, as the grid report's cells table; [] for
+    a sweep that is not a grid."""
+    manifest = json.loads((store.artifact_root / "sweeps" / sweep_id / MANIFEST).read_text())
+    if not manifest.get("axes"):
+        return []
+    results = [cell.result for cell in cells]
+    agents = grid_agents(results, [run.get("static", {}) for run in manifest["runs"]], manifest["axes"])
+    rows = []
+    for cell in cell_outcomes(agents, results[0].objectives):
+        row: Row = {**cell.coords, "agents": cell.agents}
+        for category in VERDICT_CATEGORIES:
+            share, low, high = cell.shares[category]
+            row.update({f"share.{category}": share, f"share.{category}.low": low, f"share.{category}.high": high})
+        for objective, (mean, low, high) in cell.returns.items():
+            row.update({f"mean_normalised.{objective}": _number(mean), f"mean_normalised.{objective}.low": _number(low),
+                        f"mean_normalised.{objective}.high": _number(high)})
+        rows.append(row)
+    return rows
 
 
 def find_sweep_by_id(store: Store, sweep_id: str) -> list[SweepCell]:
