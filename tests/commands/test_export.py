@@ -149,3 +149,13 @@ def test_sweep_run_names_with_several_static_axes_parse_as_one_composite_key():
     assert parse_sweep_name("coin[ppo.width=16]") == {"base": "coin", "key": "ppo.width", "value": "16"}
     assert parse_sweep_name("coin[ppo.width=16,ppo.depth=1]") == {"base": "coin", "key": "ppo.width,ppo.depth", "value": "16,1"}
     assert parse_sweep_name("coin-demo") is None and parse_sweep_name("coin[oops]") is None
+
+
+def test_a_sweep_id_never_reaches_outside_the_sweeps_folder(tmp_path):
+    from mesascope.report.export import MANIFEST, find_sweep_by_id
+    from mesascope.store.db import Store
+
+    with Store(tmp_path / "m.db") as store:
+        (store.artifact_root / MANIFEST).parent.mkdir(parents=True, exist_ok=True)
+        (store.artifact_root / MANIFEST).write_text('{"runs": [{"label": "", "run_id": "nosuchrun000"}]}')
+        assert find_sweep_by_id(store, "..") == [] and find_sweep_by_id(store, "../sweeps") == [] and find_sweep_by_id(store, "") == []

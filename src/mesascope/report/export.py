@@ -206,7 +206,7 @@ def grid_cell_rows(store: Store, sweep_id: str, cells: Sequence[SweepCell]) -> l
 def find_sweep_by_id(store: Store, sweep_id: str) -> list[SweepCell]:
     """The runs of the sweep whose report is `<artifacts>/sweeps/<sweep_id>/` (the id its report
     path shows), from the manifest written beside it; [] if there is none."""
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", sweep_id):
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", sweep_id):  # a folder name under sweeps/, never '..'
         return []
     path = store.artifact_root / "sweeps" / sweep_id / MANIFEST
     if not path.is_file():
