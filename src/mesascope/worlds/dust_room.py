@@ -20,7 +20,7 @@ import numpy as np
 
 from mesascope.worlds import grid
 from mesascope.worlds.declare import Section
-from mesascope.worlds.gridworld import Cell, Cells, Flag, Flags, GridInner, GridLevel, GridWorld, Option, declare
+from mesascope.worlds.gridworld import Cell, Flag, Flags, GridInner, GridLevel, GridWorld, MapCells, Option, declare
 
 
 class DustLevel(GridLevel):
@@ -117,12 +117,13 @@ class DustRoomWorld(GridWorld):
         terminated = ~jnp.any(dusty) & (~level.extra_present | spoiled)
         return self.inner_class(position, dusty, spoiled), rewards.astype(jnp.float32), terminated
 
-    def objects(self, level: Any, inner: Any) -> list[jax.Array]:
-        """(H, W) maps of the dusty cells, the intact and the spoiled extra object. They are maps
-        rather than `Cells` so the egocentric view cuts them with `grid.egocentric_plane`, which
-        is what these worlds always did (it differs from `egocentric_cell` only for the agent on
-        a wall, a state the tabular view enumerates but no episode reaches)."""
-        shape = level.walls.shape
-        dust_map = jnp.zeros(shape, jnp.uint8).at[level.dust[:, 0], level.dust[:, 1]].max(inner.dusty.astype(jnp.uint8))
-        cells = lambda present: self.global_map(shape, Cells(level.extra, present))
-        return [dust_map, cells(level.extra_present & ~inner.spoiled), cells(level.extra_present & inner.spoiled)]
+    def objects(self, level: Any, inner: Any) -> list[MapCells]:
+        """The dusty cells, the intact and the spoiled extra object. They are `MapCells`, which
+        the egocentric view cuts as it cuts a map (`grid.egocentric_plane`), because these worlds
+        always drew them as maps; that differs from `Cells` only for the agent on a wall, a state
+        the tabular view enumerates but no episode reaches."""
+        return [
+            MapCells(level.dust, inner.dusty),
+            MapCells(level.extra, level.extra_present & ~inner.spoiled),
+            MapCells(level.extra, level.extra_present & inner.spoiled),
+        ]

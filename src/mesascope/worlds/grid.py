@@ -69,6 +69,27 @@ def egocentric_cell(shape: tuple[int, int], position: jax.Array, cell: jax.Array
     return one_hot_cell((2 * height - 1, 2 * width - 1), cell - position + jnp.array([height - 1, width - 1]))
 
 
+def plane_window_centre(shape: tuple[int, int], position: jax.Array) -> jax.Array:
+    """The cell on which `egocentric_plane` centres its window: `position` itself anywhere in the
+    interior. From a border cell the window's start falls off the padded map, and
+    `lax.dynamic_slice` wraps a start of -1 round to the far end and clamps a start past the end,
+    so the window then sits as if centred on the last interior row (column)."""
+    last = jnp.array([shape[0] - 2, shape[1] - 2])
+    return jnp.where(position == 0, last, jnp.clip(position, 1, last))
+
+
+def egocentric_plane_cells(shape: tuple[int, int], position: jax.Array, cells: jax.Array, present: jax.Array) -> jax.Array:
+    """`egocentric_plane` of the (H, W) map lit at the present ones of `cells` (k, 2), without
+    building the map: a window map lit where a present interior cell falls."""
+    height, width = shape[0] - 2, shape[1] - 2
+    last = jnp.array([height, width])
+    inside = present & jnp.all((cells >= 1) & (cells <= last), axis=-1)
+    offset = cells - plane_window_centre(shape, position) + last - 1  # (k, 2) window coordinates
+    rows = jnp.arange(2 * height - 1)[None, :, None] == offset[:, 0, None, None]
+    cols = jnp.arange(2 * width - 1)[None, None, :] == offset[:, 1, None, None]
+    return jnp.any(rows & cols & inside[:, None, None], axis=0).astype(jnp.uint8)
+
+
 # ------------------------------------------------------------------ bitwise flood fill
 def row_bits(mask: jax.Array) -> jax.Array:
     """An (H, W) bool mask as H uint32 row bitmasks (bit c of row r is mask[r, c]; W <= 32)."""

@@ -10,7 +10,8 @@ A `GridWorld` subclass writes only its mechanics and declarations:
   otherwise the open room (`walls`, `interior`); `setup()` works out what depends on them;
 - `object_names` (channel names) and `objects(level, inner)`: one entry per object channel,
   either `Cells(cells, present)` (a cell (2,) or cells (k, 2), with presence) or an (H, W)
-  uint8 map over the grid, or one `SharedCells` for several channels on the same cells;
+  uint8 map over the grid (or `MapCells`, the same map drawn from its cells, which is cheaper),
+  or one `SharedCells` for several channels on the same cells;
 - `inventory_names` (bool fields of the inner state shown as constant planes) or `held_counter`
   = (field, n) (the thermometer of a count); `inventory(level, inner)` for anything else;
 - `colours` (object name -> RGB) and `round_objects` (drawn as disks, after the grid lines);
@@ -46,12 +47,21 @@ from mesascope.worlds.core import Distribution, World
 from mesascope.worlds.declare import COMMON, Option, Section, actions_text, card, declare, distributions_text, edges, observation_text, require, require_choice, signature
 from mesascope.worlds.space import Cell, Counter, Digit, Flag, Flags
 
-__all__ = ["Cell", "Cells", "Counter", "Flag", "Flags", "GridInner", "GridLevel", "GridWorld", "Option", "SharedCells", "declare", "edges", "open_walls", "require", "require_choice"]
+__all__ = ["Cell", "Cells", "Counter", "Flag", "Flags", "GridInner", "GridLevel", "GridWorld", "MapCells", "Option", "SharedCells", "declare", "edges", "open_walls", "require", "require_choice"]
 
 
 # ------------------------------------------------------------------------- declarations
 class Cells(NamedTuple):
     """Where an object channel is lit: a cell (2,) or cells (k, 2), each shown where `present`."""
+
+    cells: jax.Array
+    present: Any = True
+
+
+class MapCells(NamedTuple):
+    """Like `Cells`, for an object channel that the egocentric view cuts as it cuts an (H, W) map
+    (`grid.egocentric_plane`: only interior cells show, and from a border cell the window sits as
+    `grid.plane_window_centre` says), computed from the cells without building the map."""
 
     cells: jax.Array
     present: Any = True
@@ -186,8 +196,9 @@ class GridWorld(World):
             return level.agent_start
         return self.inner_class(position=level.agent_start, **{name: digit.zero() for name, digit in self.space if name != "position"})
 
-    def objects(self, level: Any, inner: Any) -> Sequence[Cells | jax.Array]:
-        """One entry per object channel: `Cells` or an (H, W) uint8 map."""
+    def objects(self, level: Any, inner: Any) -> Sequence[Cells | MapCells | SharedCells | jax.Array]:
+        """One entry per object channel: `Cells`, `MapCells` or an (H, W) uint8 map (or one
+        `SharedCells` for several channels)."""
         return ()
 
     def inventory(self, level: Any, inner: Any) -> Sequence[jax.Array]:
@@ -228,9 +239,9 @@ class GridWorld(World):
         return grid.view_shape(self.view, self.size, len(self.observation_channels))
 
     @staticmethod
-    def global_map(shape: tuple[int, int], entry: Cells | jax.Array) -> jax.Array:
+    def global_map(shape: tuple[int, int], entry: Cells | MapCells | jax.Array) -> jax.Array:
         """An object channel over the (H, W) grid."""
-        return _cells_map(entry, lambda cell: grid.one_hot_cell(shape, cell)) if isinstance(entry, Cells) else entry
+        return _cells_map(entry, lambda cell: grid.one_hot_cell(shape, cell)) if isinstance(entry, (Cells, MapCells)) else entry
 
     def observe(self, level: Any, inner: Any) -> jax.Array:
         """One-hot uint8 channels of the current view (see the module docstring)."""
@@ -238,7 +249,8 @@ class GridWorld(World):
         if self.view == "egocentric":
             planes = [grid.egocentric_walls(level.walls, position).astype(jnp.uint8)]
             cell_map = lambda cell: grid.egocentric_cell(shape, position, cell)
-            planes += _channels(self.objects(level, inner), cell_map, lambda plane: grid.egocentric_plane(plane, position))
+            map_cells = lambda entry: grid.egocentric_plane_cells(shape, position, *_as_many(entry))
+            planes += _channels(self.objects(level, inner), cell_map, lambda plane: grid.egocentric_plane(plane, position), map_cells)
         else:
             planes = [level.walls.astype(jnp.uint8), grid.one_hot_cell(shape, position)]
             planes += _channels(self.objects(level, inner), lambda cell: grid.one_hot_cell(shape, cell), lambda plane: plane)
@@ -308,7 +320,7 @@ class GridWorld(World):
         return fields["position"] if self.inner_class is None else self.inner_class(**fields)
 
 
-def _cells_map(entry: Cells, cell_map) -> jax.Array:
+def _cells_map(entry: Cells | MapCells, cell_map) -> jax.Array:
     """The uint8 map of `Cells` drawn with `cell_map(cell)`, absent cells left dark."""
     return _present_map(cell_map(entry.cells) if entry.cells.ndim == 1 else jax.vmap(cell_map)(entry.cells), entry.present, entry.cells.ndim)
 
@@ -319,12 +331,21 @@ def _present_map(maps: jax.Array, present: Any, ndim: int) -> jax.Array:
     return maps * present if ndim == 1 else (maps * present[:, None, None]).max(0)
 
 
-def _channels(entries: Sequence[Any], cell_map, plane_map) -> list[jax.Array]:
-    """One map per object channel of `entries` (`Cells`, `SharedCells` or (H, W) maps, the
-    latter passed through `plane_map`)."""
+def _as_many(entry: MapCells) -> tuple[jax.Array, jax.Array]:
+    """The cells (k, 2) and presence (k,) of `entry`, for one cell as for several."""
+    cells = entry.cells.reshape(-1, 2)
+    return cells, jnp.broadcast_to(jnp.asarray(entry.present), cells.shape[:1])
+
+
+def _channels(entries: Sequence[Any], cell_map, plane_map, map_cells=None) -> list[jax.Array]:
+    """One map per object channel of `entries` (`Cells`, `MapCells`, `SharedCells` or (H, W)
+    maps, the latter passed through `plane_map`); `map_cells(entry)` draws a `MapCells` where the
+    view cuts maps (otherwise it is drawn like `Cells`)."""
     out = []
     for entry in entries:
-        if isinstance(entry, SharedCells):
+        if isinstance(entry, MapCells):
+            out.append(map_cells(entry) if map_cells else _cells_map(entry, cell_map))
+        elif isinstance(entry, SharedCells):
             maps = cell_map(entry.cells) if entry.cells.ndim == 1 else jax.vmap(cell_map)(entry.cells)
             out += [_present_map(maps, present, entry.cells.ndim) for present in entry.presents]
         else:
