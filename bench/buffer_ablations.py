@@ -11,8 +11,9 @@ every repeat (medians of CPU seconds). Printed as steps per second and as ratios
 - `buffer/no-cond`: the same steps without the batch-wide `lax.cond` that redraws for an
   environment past its buffer (levels then repeat; a timing ablation, not a usable mode);
 - `buffer/selects`: as `buffer/no-cond`, the next level taken by K selects, not a gather;
-- `buffer/packed`: as `buffer/no-cond`, first observations stored as uint32 words (4 bytes per
-  element gathered) and unpacked in the step.
+- `buffer/stored-obs`: as `buffer/no-cond`, in the buffer's first design: start states and
+  first observations stored at the fill, the next observation a select between the stored one
+  and the stepped one (instead of observing the chosen state).
 
     python bench/buffer_ablations.py                      # coin and detour
     python bench/buffer_ablations.py --world cleaning corner tamper vacuum
@@ -53,31 +54,24 @@ def take_by_selects(leaf: jax.Array, slot: jax.Array) -> jax.Array:
     return out
 
 
-def pack_words(obs: jax.Array) -> jax.Array:
-    """(K, ...) uint8 observations as (K, W) uint32 words (zero-padded to a multiple of 4 bytes)."""
-    flat = obs.reshape(obs.shape[0], -1)
-    flat = jnp.pad(flat, ((0, 0), (0, (-flat.shape[1]) % 4)))
-    return jax.lax.bitcast_convert_type(flat.reshape(flat.shape[0], -1, 4), jnp.uint32)
-
-
-def ablated_step(world, buffer, state, action, take=take_by_gather, packed=False):
+def ablated_step(world, buffer: dict, state, action, take=take_by_gather, stored_obs=False):
     """`levels.buffered_step` with its take of the next level swapped (`take`) and, with
-    `packed`, its first observations read from uint32 words."""
+    `stored_obs`, the design until 2026-12-01: start states and first observations stored in the
+    buffer and the next observation chosen by a select between the stored one and the stepped one."""
+    slot = buffer["cursor"] % jax.tree.leaves(buffer["levels"])[0].shape[0]
+    pick = lambda tree: jax.tree.map(lambda leaf: take(leaf, slot), tree)  # noqa: E731
+    if not stored_obs:
+        timestep = world.step_to(state, action, pick(buffer["levels"]))
+        return timestep, {**buffer, "cursor": buffer["cursor"] + timestep.done.astype(jnp.int32)}
     inner, rewards, terminated = world.transition(state.level, state.inner, action)
     clock = state.time + 1
     truncated = (clock >= world.max_steps) & ~terminated
     done = terminated | truncated
     final_obs = world.observe(state.level, inner)
-    slot = buffer.cursor % jax.tree.leaves(buffer.levels)[0].shape[0]
-    pick = lambda tree: jax.tree.map(lambda leaf: take(leaf, slot), tree)  # noqa: E731
-    if packed:
-        first = jax.lax.bitcast_convert_type(take(buffer.first_obs, slot), jnp.uint8).reshape(-1)[: final_obs.size].reshape(final_obs.shape)
-    else:
-        first = pick(buffer.first_obs)
-    fresh = State(level=pick(buffer.levels), inner=pick(buffer.starts), time=jnp.zeros((), jnp.int32))
+    fresh = State(level=pick(buffer["levels"]), inner=pick(buffer["starts"]), time=jnp.zeros((), jnp.int32))
     stepped = State(level=state.level, inner=inner, time=clock)
     timestep = Timestep(
-        obs=jnp.where(done, first, final_obs),
+        obs=jnp.where(done, pick(buffer["first_obs"]), final_obs),
         state=jax.tree.map(lambda a, b: jnp.where(done, a, b), fresh, stepped),
         objective_rewards=rewards.astype(jnp.float32),
         terminated=terminated,
@@ -85,15 +79,19 @@ def ablated_step(world, buffer, state, action, take=take_by_gather, packed=False
         final_obs=final_obs,
         info={"episode_length": clock},
     )
-    return timestep, buffer.replace(cursor=buffer.cursor + done.astype(jnp.int32))
+    return timestep, {**buffer, "cursor": buffer["cursor"] + done.astype(jnp.int32)}
 
 
 def make_ablated_runner(world, batch: int, length: int, shift: float, levels: int, **variant):
     """A scan of `ablated_step` over a buffer of `levels` levels per environment filled per call."""
 
     def fill(key):
-        buffer = level_samplers.fill_buffer(world, key, shift, levels)
-        return buffer.replace(first_obs=pack_words(buffer.first_obs)) if variant.get("packed") else buffer
+        drawn = world.sample_levels(key, shift, levels)
+        buffer = {"levels": drawn, "cursor": jnp.zeros((), jnp.int32)}
+        if variant.get("stored_obs"):
+            buffer["starts"] = jax.vmap(world.start)(drawn)
+            buffer["first_obs"] = jax.vmap(world.observe)(drawn, buffer["starts"])
+        return buffer
 
     step = jax.vmap(functools.partial(ablated_step, world, **variant))
 
@@ -124,7 +122,7 @@ def measure(name: str, batch: int, levels: int, repeats: int) -> dict[str, float
         "buffer": (world, make_buffered_runner(world, batch, length, shift, levels)),
         "buffer/no-cond": (world, make_ablated_runner(world, batch, length, shift, levels)),
         "buffer/selects": (world, make_ablated_runner(world, batch, length, shift, levels, take=take_by_selects)),
-        "buffer/packed": (world, make_ablated_runner(world, batch, length, shift, levels, packed=True)),
+        "buffer/stored-obs": (world, make_ablated_runner(world, batch, length, shift, levels, stored_obs=True)),
     }
     key = jax.random.key(0)
     calls = {}

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 from flax import struct
 
-from mesascope.worlds.core import Inner, Level, State, Timestep, World
+from mesascope.worlds.core import Level, State, Timestep, World
 
 
 class Sampler(abc.ABC):
@@ -94,49 +94,26 @@ class Mixture(Sampler):
 
 
 class LevelBuffer(struct.PyTreeNode):
-    """Levels drawn ahead for one environment, (K, ...) per leaf, with the start state and the
-    first observation of each (computed once, outside the step), and the next one to play."""
+    """Levels drawn ahead for one environment, (K, ...) per leaf, and the next one to play."""
 
     levels: Level
-    starts: Inner
-    first_obs: jax.Array
     cursor: jax.Array
 
 
 def fill_buffer(world: World, key: jax.Array, shift: jax.Array | float, size: int) -> LevelBuffer:
-    """A level buffer of `size` levels of `world` for one environment, drawn now (outside any step),
-    with their start states and first observations."""
-    levels = world.sample_levels(key, shift, size)
-    starts = jax.vmap(world.start)(levels)
-    return LevelBuffer(levels, starts, jax.vmap(world.observe)(levels, starts), jnp.zeros((), jnp.int32))
+    """A level buffer of `size` levels of `world` for one environment, drawn now (outside any step)."""
+    return LevelBuffer(world.sample_levels(key, shift, size), jnp.zeros((), jnp.int32))
 
 
 def buffered_step(world: World, buffer: LevelBuffer, state: State, action: jax.Array) -> tuple[Timestep, LevelBuffer]:
-    """`world.step` that resets into the buffer's next level instead of drawing one, with the
-    same transition, rewards, termination, truncation and observations given that level
-    (the first observation comes from the buffer, so a step observes once, not twice).
+    """`world.step` that resets into the buffer's next level instead of drawing one (`step_to`):
+    the same transition, rewards, termination, truncation and observations given that level.
     Every episode starts on a level of the buffer's sampler; once an environment has used
     all K levels of its buffer it plays them again in order, so refill it (`fill_buffer`)
     at least every K episodes for episodes on independent levels."""
-    inner, rewards, terminated = world.transition(state.level, state.inner, action)
-    time = state.time + 1
-    truncated = (time >= world.max_steps) & ~terminated
-    done = terminated | truncated
-    final_obs = world.observe(state.level, inner)
     size = jax.tree.leaves(buffer.levels)[0].shape[0]
-    take = lambda tree: jax.tree.map(lambda leaf: leaf[buffer.cursor % size], tree)
-    fresh = State(level=take(buffer.levels), inner=take(buffer.starts), time=jnp.zeros((), jnp.int32))
-    stepped = State(level=state.level, inner=inner, time=time)
-    timestep = Timestep(
-        obs=jnp.where(done, take(buffer.first_obs), final_obs),
-        state=jax.tree.map(lambda a, b: jnp.where(done, a, b), fresh, stepped),
-        objective_rewards=rewards.astype(jnp.float32),
-        terminated=terminated,
-        truncated=truncated,
-        final_obs=final_obs,
-        info={"episode_length": time},
-    )
-    return timestep, buffer.replace(cursor=buffer.cursor + done.astype(jnp.int32))
+    timestep = world.step_to(state, action, jax.tree.map(lambda leaf: leaf[buffer.cursor % size], buffer.levels))
+    return timestep, buffer.replace(cursor=buffer.cursor + timestep.done.astype(jnp.int32))
 
 
 def buffered_batch_step(
