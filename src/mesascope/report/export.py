@@ -49,12 +49,19 @@ def parse_sweep_name(name: str) -> dict[str, str] | None:
     """{"base", "key", "value"} of a sweep run's name, the keys and values of several static axes
     joined by commas ("ppo.width,ppo.depth" = "16,1"); None if `name` is not a sweep run's."""
     match = _SWEEP_NAME.match(name)
-    if not match:
-        return None
-    pairs = [pair.partition("=") for pair in match["pairs"].split(",")]
+    split = split_label(match["pairs"]) if match else None
+    return None if split is None else {"base": match["base"], "key": split[0], "value": split[1]}
+
+
+def split_label(label: str) -> tuple[str, str] | None:
+    """A sweep cell's label `k=v,k=v` as its keys and its values, each joined by commas
+    (("", "") for the empty label of a one-cell sweep); None if a pair has no key or no `=`."""
+    if not label:
+        return "", ""
+    pairs = [pair.partition("=") for pair in label.split(",")]
     if not all(sep and key for key, sep, _ in pairs):
         return None
-    return {"base": match["base"], "key": ",".join(k for k, _, _ in pairs), "value": ",".join(v for _, _, v in pairs)}
+    return ",".join(k for k, _, _ in pairs), ",".join(v for _, _, v in pairs)
 
 
 Row = dict[str, Any]
@@ -213,8 +220,7 @@ def find_sweep_by_id(store: Store, sweep_id: str) -> list[SweepCell]:
         return []
     cells = []
     for run in json.loads(path.read_text())["runs"]:
-        pairs = [pair.partition("=") for pair in run["label"].split(",")] if run["label"] else []
-        key, value = ",".join(k for k, _, _ in pairs), ",".join(v for _, _, v in pairs)
+        key, value = split_label(run["label"]) or ("label", run["label"])
         cells.append(SweepCell(key, value, store.load_result(run["run_id"])))
     return cells
 
