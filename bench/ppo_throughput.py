@@ -7,11 +7,14 @@ from git; `--baseline` names other commits, the first is the one ratios are take
 measured in the same run, timed round-robin; and, for each trainer, how many environment steps
 (and seconds) a population takes to reach 90% of the optimal intended return on training levels.
 
-    python bench/ppo_throughput.py [--agents 16] [--updates 10] [--clock wall|cpu] [--epochs 1 2] [--ranks 8 16]
+    python bench/ppo_throughput.py [--agents 16] [--updates 10] [--clock wall|cpu] [--epochs 1 2] [--ranks 8 16] [--schedules 1x16 2x8@1e-3]
 
 `--ranks` also measures a model that is not in the library: actor and critic each read the grid
 through a rank-r projection (507 -> r, no bias) under their usual MLPs, which cuts the first
 layer's arithmetic about 64/r-fold (`LowRankActorCritic` below).
+
+`--schedules` measures today's trainer with other update schedules, EPOCHSxMINIBATCHES[@LR]: the
+arithmetic of an update is proportional to the epochs, the number of Adam steps to their product.
 
 `--clock cpu` times the CPU seconds of this process (all threads) instead of the wall clock: on
 a machine shared with other jobs it still compares the arithmetic of the settings, but not the
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from dataclasses import replace
@@ -150,6 +154,18 @@ def median_interval(values: np.ndarray, resamples: int = 2000) -> tuple[float, f
     return float(np.median(values)), float(np.percentile(medians, 2.5)), float(np.percentile(medians, 97.5))
 
 
+def parse_schedule(text: str, config: PPOConfig, parser: argparse.ArgumentParser) -> PPOConfig:
+    """`config` with the update schedule `EPOCHSxMINIBATCHES[@LR]` (e.g. `1x16`, `2x8@1e-3`)."""
+    match = re.fullmatch(r"(\d+)x(\d+)(?:@([0-9.eE+-]+))?", text)
+    if match is None:
+        parser.error(f"--schedules: {text!r} is not EPOCHSxMINIBATCHES[@LR], e.g. 1x16 or 2x8@1e-3")
+    epochs, minibatches = int(match[1]), int(match[2])
+    learning_rate = float(match[3]) if match[3] else config.learning_rate
+    if epochs < 1 or minibatches < 1 or config.batch_size % minibatches or not 0 < learning_rate < 1:
+        parser.error(f"--schedules: {text!r} needs epochs >= 1, minibatches dividing {config.batch_size} and 0 < LR < 1")
+    return replace(config, epochs=epochs, minibatches=minibatches, learning_rate=learning_rate)
+
+
 def main() -> None:
     """Run the benchmark and print a table."""
     global clock
@@ -165,6 +181,8 @@ def main() -> None:
     parser.add_argument("--baseline", nargs="+", default=[ISSUE_COMMIT, LEGACY_COMMIT], help="earlier trainers' commits; ratios are against the first")
     parser.add_argument("--no-shared", action="store_true", help="skip the shared-input option")
     parser.add_argument("--ranks", type=int, nargs="*", default=[], help="also measure the rank-r first layer (LowRankActorCritic) for these r")
+    parser.add_argument("--schedules", nargs="*", default=[], metavar="EPOCHSxMINIBATCHES[@LR]",
+                        help="also measure today's trainer with these update schedules, e.g. 1x16 2x8@1e-3")
     args = parser.parse_args()
     for commit in args.baseline:
         if not has_trainer(commit):
@@ -175,6 +193,7 @@ def main() -> None:
     clock = CLOCK[args.clock]
     world = registry.make("coin")
     config = PPOConfig()
+    schedules = {text: parse_schedule(text, config, parser) for text in args.schedules}
     shared = replace(config, shared_input=True)
     print(f"coin world 9x9 (egocentric view), MLP {config.width}x{config.depth}, {args.agents} agents, "
           f"batch {config.batch_size}/agent/update; jax {jax.__version__}, {len(jax.devices())} host devices, {args.clock} clock")
@@ -183,6 +202,7 @@ def main() -> None:
         "today, separate actor and critic": make_train(config, world),
         **({} if args.no_shared else {"today, shared input layer": make_train(shared, world)}),
         **{f"today, {epochs} epoch{'s' if epochs > 1 else ''}": make_train(replace(config, epochs=epochs), world) for epochs in args.epochs},
+        **{f"today, {text} (epochs x minibatches[@lr])": make_train(schedule, world) for text, schedule in schedules.items()},
         **{f"rank-{rank} first layer": make_train(config, world, network=LowRankActorCritic(world.num_actions, rank, config.width, config.depth))
            for rank in args.ranks},
     }
