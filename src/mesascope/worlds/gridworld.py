@@ -327,8 +327,9 @@ def _cells_map(entry: Cells | MapCells, cell_map) -> jax.Array:
 
 def _present_map(maps: jax.Array, present: Any, ndim: int) -> jax.Array:
     """A map (ndim 1: one cell) or maps (k, h, w) masked by `present` and merged."""
-    present = jnp.asarray(present).astype(jnp.uint8)
-    return maps * present if ndim == 1 else (maps * present[:, None, None]).max(0)
+    if ndim == 1:
+        return maps * jnp.asarray(present).astype(jnp.uint8)
+    return jnp.any((maps > 0) & jnp.asarray(present, bool)[:, None, None], axis=0).astype(jnp.uint8)
 
 
 def _as_many(entry: MapCells) -> tuple[jax.Array, jax.Array]:
