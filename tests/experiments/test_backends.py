@@ -1,5 +1,5 @@
 """Backends train cells in this process and in spawned local processes and return the same bytes
-for the same cell; a killed worker loses only its own cell. The Ray backend is exercised against a
+for the same cell; cells lost with a killed worker are retried once, and finished cells stay. The Ray backend is exercised against a
 real local Ray by tests/experiments/test_grid.py (one Ray start for the suite)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import hashlib
 import multiprocessing
 import os
 import signal
+import threading
 
 import jax
 import numpy as np
@@ -62,18 +63,55 @@ def test_process_pool_returns_the_same_bytes_as_this_process(local_cells, monkey
     assert {i: digest(c) for i, c in got.items()} == {i: digest(c) for i, c in trained.items()}
 
 
-def test_a_killed_worker_loses_only_its_own_cell(local_cells):
-    """Two workers: the first cell finishes; then the worker training the long second cell is
-    killed. The first is yielded, the second reported as failed, nothing hangs."""
+def test_a_cell_whose_worker_is_killed_twice_fails_and_the_finished_one_stays(local_cells):
+    """Two workers: the first cell finishes; from then on every worker is killed, so the slow
+    second cell is lost, retried once in a fresh pool, lost again and reported; nothing hangs."""
     cells, trained = local_cells
     slow = tiny_cell(2, total_steps=4000 * 128)  # far longer than the test waits
-    finished = {}
-    with pytest.raises(BackendError, match="cell 1"):
-        for index, cell in ProcessBackend(workers=2).train([cells[0], slow]):
-            finished[index] = digest(cell)
-            for child in multiprocessing.active_children():  # the worker still training the slow cell
+    finished, stop = {}, threading.Event()
+
+    def kill_workers() -> None:
+        while not stop.wait(0.2):
+            for child in multiprocessing.active_children():
                 os.kill(child.pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_workers, daemon=True)
+    try:
+        with pytest.raises(BackendError, match=r"cell 1 \(cell2\): BrokenProcessPool.*\(after a retry\)"):
+            for index, cell in ProcessBackend(workers=2).train([cells[0], slow]):
+                finished[index] = digest(cell)
+                if not killer.is_alive():
+                    killer.start()
+    finally:
+        stop.set()
     assert finished == {0: digest(trained[0])}
+
+
+def test_cells_lost_with_a_broken_pool_are_retried_once_and_own_errors_are_not(monkeypatch):
+    """The retry bookkeeping, with pools replaced by a script: a broken pool loses cells 1 and 2;
+    the retry pool finishes 1 and loses 2 again; cell 3 raised its own error and is not retried."""
+    calls = []
+
+    def scripted_pool(self, cells, todo, failures, lost):
+        calls.append(list(todo))
+        if len(calls) == 1:
+            yield 0, b"cell 0"
+            failures.append("cell 3 (c3): ValueError: bad")
+            lost.update({1: "BrokenProcessPool: gone", 2: "BrokenProcessPool: gone"})
+        else:
+            yield 1, b"cell 1"
+            lost[2] = "BrokenProcessPool: gone again"
+
+    monkeypatch.setattr(ProcessBackend, "_pool", scripted_pool)
+    monkeypatch.setattr("mesascope.experiments.backends.decode_cell", lambda data: data)
+    got = []
+    with pytest.raises(BackendError) as raised:
+        for index, data in ProcessBackend(workers=2).train([tiny_cell(i) for i in range(4)]):
+            got.append((index, data))
+    assert got == [(0, b"cell 0"), (1, b"cell 1")] and calls == [[0, 1, 2, 3], [1, 2]]
+    message = str(raised.value)
+    assert "cell 3 (c3): ValueError: bad" in message and "cell 2 (cell2): BrokenProcessPool: gone again (after a retry)" in message
+    assert "cell 1 (" not in message
 
 
 def test_unknown_backend_is_refused_with_the_allowed_names():

@@ -2,8 +2,9 @@
 
 A backend takes cells (one `ExperimentConfig` each: one compiled program, many agents) and
 yields `(index, TrainedCell)` as each finishes, so the caller (the one writer of the store) can
-store finished cells while others still train; a cell lost with a killed worker is simply not
-yielded, and a rerun trains only what was not stored. Workers receive the config as JSON and
+store finished cells while others still train; a cell lost with a worker that died is trained
+once more (both pools and Ray retry it once), and if it is lost again it is not yielded, so a rerun
+trains only what was not stored. Workers receive the config as JSON and
 return the cell as safetensors bytes: the same bytes whichever backend trained it.
 
 Process workers are started with `spawn` (JAX's thread pool does not survive `fork`,
@@ -23,6 +24,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
 
 import jax
@@ -81,21 +83,43 @@ class LocalBackend:
 
 
 class ProcessBackend:
-    """Train cells in a pool of `workers` spawned local processes (default: one per core)."""
+    """Train cells in a pool of `workers` spawned local processes (default: one per core).
 
-    def __init__(self, workers: int = 0):
+    A worker that dies (killed, out of memory) breaks the whole pool, and every cell not yet
+    finished is lost with it, not only the dead worker's. Those cells are trained again once,
+    in a fresh pool (`retries`), as Ray retries a task whose worker died; a cell whose own code
+    raised is not retried."""
+
+    def __init__(self, workers: int = 0, retries: int = 1):
         self.workers = workers or max(1, os.cpu_count() or 1)
+        self.retries = retries
 
     def train(self, cells: Sequence[ExperimentConfig]) -> Iterator[tuple[int, TrainedCell]]:
         """Yield cells as workers finish them; a failed cell raises BackendError after the others."""
-        context = multiprocessing.get_context("spawn")
         failures: list[str] = []
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(cells)) or 1, mp_context=context,
+        todo = list(range(len(cells)))
+        for attempt in range(self.retries + 1):
+            lost: dict[int, str] = {}
+            for index, data in self._pool(cells, todo, failures, lost):
+                yield index, decode_cell(data)
+            if not lost:
+                break
+            if attempt == self.retries:
+                failures += [f"cell {i} ({cells[i].name}): {message}" + (" (after a retry)" if self.retries else "") for i, message in lost.items()]
+            todo = sorted(lost)
+        if failures:
+            raise BackendError("cells failed in the process pool: " + "; ".join(failures))
+
+    def _pool(self, cells: Sequence[ExperimentConfig], todo: list[int], failures: list[str], lost: dict[int, str]) -> Iterator[tuple[int, bytes]]:
+        """Train `cells[i]` for i in `todo` in one pool, yielding (i, encoded cell); a cell's
+        own error goes to `failures`, a cell lost with a dead worker to `lost`."""
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(self.workers, len(todo)) or 1, mp_context=context,
                                  initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
             saved = os.environ.get("XLA_FLAGS")
             os.environ["XLA_FLAGS"] = worker_xla_flags()  # spawned workers copy the environment as they start
             try:
-                pending = {pool.submit(train_encoded, json.dumps(config.to_dict())): i for i, config in enumerate(cells)}
+                pending = {pool.submit(train_encoded, json.dumps(cells[i].to_dict())): i for i in todo}
             finally:
                 if saved is None:
                     os.environ.pop("XLA_FLAGS", None)
@@ -107,12 +131,13 @@ class ProcessBackend:
                     index = pending.pop(future)
                     try:
                         data = future.result()
-                    except Exception as error:  # a worker's error or a killed worker (BrokenProcessPool)
+                    except BrokenProcessPool as error:
+                        lost[index] = f"{type(error).__name__}: {error}"
+                        continue
+                    except Exception as error:  # the cell's own error, raised in the worker
                         failures.append(f"cell {index} ({cells[index].name}): {type(error).__name__}: {error}")
                         continue
-                    yield index, decode_cell(data)
-        if failures:
-            raise BackendError("cells failed in the process pool: " + "; ".join(failures))
+                    yield index, data
 
 
 class RayBackend:
@@ -135,7 +160,8 @@ class RayBackend:
             except (ConnectionError, RuntimeError, ValueError) as error:
                 raise BackendError(f"could not reach a Ray cluster at {address!r}: {error}") from None
         env = {"XLA_FLAGS": worker_xla_flags()}
-        self.task = ray.remote(num_cpus=1, max_retries=0)(train_encoded).options(runtime_env={"env_vars": env})
+        # max_retries: a task whose worker dies runs once more (not one whose own code raised)
+        self.task = ray.remote(num_cpus=1, max_retries=1)(train_encoded).options(runtime_env={"env_vars": env})
 
     def train(self, cells: Sequence[ExperimentConfig]) -> Iterator[tuple[int, TrainedCell]]:
         """Yield cells as their tasks finish; failed cells raise BackendError after the others."""
