@@ -158,3 +158,12 @@ def test_a_worker_ends_when_its_driver_is_killed_outright(tmp_path):
         time.sleep(0.1)
     os.kill(child, signal.SIGKILL)
     raise AssertionError(f"worker {child} outlived its killed driver by 10 s")
+
+
+def test_a_local_ray_starts_only_when_there_is_something_to_train():
+    """A grid whose cells are all stored asks the backend for nothing: no local Ray is started."""
+    import ray
+
+    assert not ray.is_initialized()
+    backend = make_backend("ray", workers=1)
+    assert list(backend.train([])) == [] and not ray.is_initialized()

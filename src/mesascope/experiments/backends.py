@@ -142,29 +142,42 @@ class ProcessBackend:
 
 class RayBackend:
     """Train cells as Ray tasks: on the cluster at `address` ("auto" for the one this machine
-    belongs to), or on a local instance with `num_cpus` CPUs started here when `address` is None."""
+    belongs to), connected at once so that a wrong address is refused before any work; or on a
+    local instance with `num_cpus` CPUs, started when there is first something to train (a grid
+    whose cells are all stored starts none)."""
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None):
         try:
             import ray  # the optional extra; imported here so the core install needs no Ray
         except ImportError:
             raise BackendError("the ray backend needs Ray: pip install 'mesascope[ray]'") from None
-        self.ray = ray
+        self.ray, self.address, self.num_cpus = ray, address, num_cpus
+        self.task = None
+        if address is not None:
+            self._connect()
+
+    def _connect(self) -> None:
+        """Join (or start) Ray and declare the training task, once."""
+        ray = self.ray
         if not ray.is_initialized():
             try:
                 with warnings.catch_warnings():
                     # Ray starts its raylet and workers by fork + exec, which cannot deadlock on
                     # JAX's threads (the child execs at once); JAX's warning says it would.
                     warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
-                    ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False, log_to_driver=False)
+                    ray.init(address=self.address, num_cpus=None if self.address else self.num_cpus, include_dashboard=False, log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError) as error:
-                raise BackendError(f"could not reach a Ray cluster at {address!r}: {error}") from None
+                raise BackendError(f"could not reach a Ray cluster at {self.address!r}: {error}") from None
         env = {"XLA_FLAGS": worker_xla_flags()}
         # max_retries: a task whose worker dies runs once more (not one whose own code raised)
         self.task = ray.remote(num_cpus=1, max_retries=1)(train_encoded).options(runtime_env={"env_vars": env})
 
     def train(self, cells: Sequence[ExperimentConfig]) -> Iterator[tuple[int, TrainedCell]]:
         """Yield cells as their tasks finish; failed cells raise BackendError after the others."""
+        if not cells:
+            return
+        if self.task is None:
+            self._connect()
         pending = {self.task.remote(json.dumps(config.to_dict())): i for i, config in enumerate(cells)}
         failures: list[str] = []
         while pending:
