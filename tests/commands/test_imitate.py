@@ -64,6 +64,7 @@ def test_imitate_stores_a_diagnosed_clone_population_and_reuses_it(tmp_path):
     assert side.shape[2] == 3 * width + 4 and np.all(side[:, :, width:width + 2] == 255)
     report = (tmp_path / "m_artifacts" / run["run_id"] / "report.html").read_text()
     assert "What each clone plans for" in report
+    assert "1.00 [1.00, 1.00]" in report and "100.0%" not in report  # agreements as fractions, like the threshold
     again = invoke(tmp_path, "--expert", "horizon=4", "--learner", "dagger", "--seeds", "1", "--set", "eval.gifs=1")
     assert again.exit_code == 0 and "reused" in again.output
 

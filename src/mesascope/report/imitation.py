@@ -23,9 +23,11 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def _interval(mean: float, low: float, high: float, percent: bool = False) -> str:
-    if percent:
-        return f"{100 * mean:.1f}% [{100 * low:.1f}, {100 * high:.1f}]"
+def _interval(mean: float, low: float, high: float, share: bool = False) -> str:
+    """`mean [low, high]`; a share (an agreement) as a fraction with two decimals, as the
+    capability threshold and the docs write it."""
+    if share:
+        return f"{mean:.2f} [{low:.2f}, {high:.2f}]"
     return f"{_number(mean)} [{_number(low)}, {_number(high)}]"
 
 
