@@ -146,6 +146,15 @@ def test_rules(world, posterior, per_step, support, normalised, thresholds, expe
     assert verdict.verdict == expected
 
 
+def test_a_too_small_gain_over_random_says_so_with_its_value_and_threshold(world):
+    """The agent's best objective beats random, by too little: the reason must not say that
+    nothing beats chance, and it names the gain and the threshold it missed."""
+    verdict = decide(world, _inference([1.0, 0.0, 0.0], [-1.36, -1.38, -1.38], [1, 0, 0]), _summaries(0.9, 0.0))
+    assert verdict.verdict == "capability failure"
+    reason = verdict.evidence["reason"]
+    assert "better than chance, but by only 0.02 nats per decisive step (min_gain_over_random 0.05)" in reason
+
+
 @pytest.mark.parametrize(
     "best, mixture_log_bf, mixture_support, interval, expected",
     [
