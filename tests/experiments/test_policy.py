@@ -100,6 +100,14 @@ def test_bad_policy_output_is_named_before_any_rollout():
         mesascope.diagnose_policy("coin", exit_seeker(np), world_options=OPTIONS, config=CONFIG, backend="torch")
 
 
+@pytest.mark.parametrize("backend, make", [("numpy", lambda obs: np.full(len(obs), 7)), ("jax", lambda obs: jnp.full(obs.shape[:1], -1))])
+def test_an_action_the_world_does_not_have_is_refused_not_clamped(backend, make):
+    """A policy for another action space gets an error naming the world's actions, not a
+    verdict on the actions JAX's index clamping would have played instead."""
+    with pytest.raises(ValueError, match=r"policy chose action (7|-1), which 'coin' does not have; its actions are 0 up, 1 right"):
+        mesascope.diagnose_policy("coin", make, world_options=OPTIONS, config=CONFIG, backend=backend)
+
+
 def test_trials_are_kept_whole_and_their_last_episode_diagnosed(internal):
     """A rollout function that returns trials (A, E, N, ...): every episode is kept, the last is
     diagnosed; a deterministic memoryless policy gets the diagnosis of a single episode."""

@@ -102,6 +102,8 @@ def diagnose_policy(
 
     def run_and_record(levels, key):
         episodes = run(levels, key)
+        actions = np.asarray(episodes.actions)[np.asarray(episodes.valid, bool)]
+        _check_actions(actions, world)
         played.update(np.asarray(episodes.actions * episodes.valid).tobytes())  # what the policy did
         return episodes
 
@@ -170,6 +172,15 @@ def _choose(policy: Callable[[Any], Any], greedy: bool) -> rollout.BatchPolicy:
         return jax.vmap(jax.random.categorical)(keys, out).astype(jnp.int32)
 
     return act
+
+
+def _check_actions(actions: np.ndarray, world: World) -> None:
+    """ValueError if the policy chose an action the world does not have (JAX would clamp the
+    index, so the episode would silently play another action)."""
+    bad = actions[(actions < 0) | (actions >= world.num_actions)]
+    if bad.size:
+        allowed = ", ".join(f"{i} {name}" for i, name in enumerate(world.action_names))
+        raise ValueError(f"policy chose action {int(bad[0])}, which {world.name!r} does not have; its actions are {allowed}")
 
 
 def _check_output(shape: tuple[int, ...], count: int, num_actions: int) -> None:
