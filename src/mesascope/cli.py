@@ -41,7 +41,11 @@ def list_command() -> None:
     for column in ("name", "objectives (intended first)", "shift dial", "what it shows"):
         worlds.add_column(column)
     for name in registry.names():
-        world = registry.make(name)
+        try:  # one broken world file must not hide the others
+            world = registry.make(name)
+        except Exception as error:  # noqa: BLE001 (a user's world may fail in any way; say how and go on)
+            worlds.add_row(name, "", "", text(f"cannot be built ({type(error).__name__}: {error}); `mesascope show {name}` says more"))
+            continue
         worlds.add_row(name, ", ".join(world.objectives), world.shift_name, world.summary)
     console.print(worlds)
     table = Table(title="presets")
@@ -66,8 +70,9 @@ def show(
 
     try:
         instance = registry.make(world)
-    except ValueError as error:
-        _fail(str(error))
+        instance.check_declarations()
+    except (TypeError, ValueError) as error:
+        _fail(f"world {world!r}: {error}")
     picture = picture and output_file(picture)
     graph = graph and output_file(graph)
     console.print(f"[bold]{world}[/]\n")
@@ -173,8 +178,9 @@ def identify(
 
     try:
         instance = registry.make(world)
-    except ValueError as error:
-        _fail(str(error))
+        instance.check_declarations()
+    except (TypeError, ValueError) as error:
+        _fail(f"world {world!r}: {error}")
     picture = picture and output_file(picture)
     config = analysis.IdentifyConfig(levels=levels)
     results = [analysis.analyse(instance, name, config) for name in instance.distributions]

@@ -145,6 +145,12 @@ DISTRIBUTIONS = ("train", "test")
 
 
 # ------------------------------------------------------------------------ (a) compile once
+def test_declarations_agree(world):
+    """Channels, observation shape, rewards per objective and the causal graph agree (the same
+    check `validate` runs before any training)."""
+    assert world.check_declarations() is None  # raises, naming the declaration, when they do not
+
+
 def test_step_compiles_once(world):
     traces = []
 

@@ -134,3 +134,49 @@ def test_dust_room_classes_read_the_extra_object_under_its_own_name():
     level = CleaningLevel(*(jnp.int32(i) for i in range(6)))
     assert (int(level.bin), int(level.bin_present)) == (4, 5) and int(CleaningInner(0, 1, 2).tipped) == 2
     assert gridworld.GridLevel in CleaningLevel.__mro__
+
+
+@pytest.mark.parametrize(
+    "attributes, message",
+    [
+        ({"object_names": ("coin", "exit", "gem")}, r"objects\(\) of 'coin' gives 2 channel\(s\), but object_names has 3"),
+        ({"objectives": ("coin", "exit", "gem"), "causal_edges": edges("exit -> coin -> gem")}, r"rewards of shape \(2,\); it needs one per objective"),
+        ({"causal_edges": edges("exit -> coin -> exit")}, r"must be acyclic, but have the cycle"),
+        ({"causal_edges": edges("navigation -> exit")}, r"must link every objective \['coin', 'exit'\].*\['coin'\] are on no edge"),
+    ],
+)
+def test_a_world_whose_declarations_disagree_is_refused_naming_the_declaration(attributes, message, monkeypatch):
+    """A newcomer's slips in a world class are named when the world is checked (as `validate`
+    does before training), not found later as a shape error deep in a traced program."""
+    from mesascope.experiments.config import ConfigError, ExperimentConfig, validate
+    from mesascope.worlds import registry
+    from mesascope.worlds.coin import CoinWorld
+
+    slipped = type("SlippedCoin", (CoinWorld,), dict(attributes))
+    with pytest.raises(ValueError, match=message):
+        slipped().check_declarations()
+    monkeypatch.setitem(registry._REGISTRY, "slipped_coin", slipped)
+    with pytest.raises(ConfigError, match="world 'slipped_coin' is declared inconsistently"):
+        validate(ExperimentConfig(world="slipped_coin"))
+
+
+def test_a_broken_world_is_an_error_in_show_and_a_row_in_list(monkeypatch):
+    """`show` of a world whose declarations disagree is one `error:` line; a world whose
+    constructor fails does not take `list` down with it."""
+    from typer.testing import CliRunner
+
+    from mesascope.cli import app
+    from mesascope.worlds import registry
+    from mesascope.worlds.coin import CoinWorld
+
+    def unbuildable(**options):
+        raise ValueError("delay must be in [1, 30], got 50")
+
+    monkeypatch.setitem(registry._REGISTRY, "cyclic_coin", type("CyclicCoin", (CoinWorld,), {"causal_edges": edges("exit -> coin -> exit")}))
+    monkeypatch.setitem(registry._REGISTRY, "unbuildable", unbuildable)
+    shown = CliRunner().invoke(app, ["show", "cyclic_coin"])
+    assert shown.exit_code == 2 and "error: world 'cyclic_coin'" in shown.output and "acyclic" in shown.output
+    assert "Traceback" not in shown.output
+    listed = CliRunner().invoke(app, ["list"], env={"COLUMNS": "250"})
+    assert listed.exit_code == 0, listed.output
+    assert "cannot be built (ValueError: delay must be in [1, 30], got 50)" in listed.output and "coin_colour" in listed.output

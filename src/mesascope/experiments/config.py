@@ -344,6 +344,10 @@ def validate(config: ExperimentConfig) -> None:
         world = registry.make(config.world, **config.world_options)
     except (TypeError, ValueError, OverflowError) as error:
         raise ConfigError(f"world_options: {error}") from None
+    try:
+        world.check_declarations()
+    except ValueError as error:
+        raise ConfigError(f"world {config.world!r} is declared inconsistently (its class, not the config): {error}") from None
     _require(
         config.adversarial_bank <= config.adversarial_pool,
         f"adversarial_bank must be in [1, adversarial_pool] = [1, {config.adversarial_pool}], got {config.adversarial_bank}",

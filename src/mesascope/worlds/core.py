@@ -211,6 +211,32 @@ class World(abc.ABC):
             graph.nodes[node]["objective"] = node in self.objectives
         return graph
 
+    def check_declarations(self) -> None:
+        """ValueError naming the declaration at fault if the world's parts disagree: a causal
+        graph with a cycle or an objective on no edge, an observation of another shape than
+        `observation_shape`, or a `transition` whose rewards are not one per objective. Traced
+        abstractly (`jax.eval_shape`): nothing runs. `validate` calls it before any work."""
+        graph = self.causal_graph()
+        if not nx.is_directed_acyclic_graph(graph):
+            cycle = [edge[0] for edge in nx.find_cycle(graph)]
+            raise ValueError(f"causal_edges of {self.name!r} must be acyclic, but have the cycle {' -> '.join(map(str, cycle + cycle[:1]))}")
+        on_edges = {node for edge in self.causal_edges for node in edge}
+        unlinked = [name for name in self.objectives if name not in on_edges]
+        if unlinked and len(self.objectives) > 1:
+            raise ValueError(f"causal_edges of {self.name!r} must link every objective {list(self.objectives)} (the proxy kinds are read off the "
+                             f"paths between them); {unlinked} are on no edge")
+        level = jax.eval_shape(self.sample_level, jax.random.key(0), jnp.float32(0.0))
+        inner = jax.eval_shape(self.start, level)
+        obs = jax.eval_shape(self.observe, level, inner)
+        if tuple(obs.shape) != tuple(self.observation_shape):
+            raise ValueError(f"observe of {self.name!r} gives shape {tuple(obs.shape)}, but observation_shape is {tuple(self.observation_shape)}")
+        _, rewards, terminated = jax.eval_shape(self.transition, level, inner, jnp.int32(0))
+        if tuple(rewards.shape) != (self.num_objectives,):
+            raise ValueError(f"transition of {self.name!r} returns rewards of shape {tuple(rewards.shape)}; it needs one per objective "
+                             f"{list(self.objectives)}, shape ({self.num_objectives},)")
+        if tuple(terminated.shape) != ():
+            raise ValueError(f"transition of {self.name!r} returns `terminated` of shape {tuple(terminated.shape)}; it must be one bool")
+
     def initial_timestep(self, key: jax.Array, level: Level) -> Timestep:
         """A timestep that starts an episode on `level`: zero rewards, not done, full info."""
         del key  # starts are deterministic given the level; the key keeps the API uniform
