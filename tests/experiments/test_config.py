@@ -24,6 +24,9 @@ def test_overrides_apply_to_nested_and_world_fields():
         ("train_shifts=1.5", ["p_random_coin", "[0.0, 1.0]", "1.5"]),
         ("world_options.colour=red", ["unknown option 'colour'", "layout"]),
         ("world_options.layout=spiral", ["layout must be one of", "maze"]),
+        ("world_options.size=3", ["world_options.size must be in [5, 31]", "got 3"]),  # the world's range, not the shared [3, 255]
+        ("world_options.size=2", ["world_options.size must be in [5, 31]", "got 2"]),
+        ("world_options.bank_size=100000", ["world_options.bank_size must be in [1, 65536]"]),  # the shared cap narrows the world's
         ("ppo.epochs=many", ["ppo.epochs must be an integer"]),
         ("seeds=0", ["seeds must be in [1, 4096]"]),
         ("eval.distributions=train,elsewhere", ["unknown distribution 'elsewhere'", "test"]),

@@ -322,12 +322,34 @@ def check_fields(obj: Any, prefix: str = "") -> None:
         _require(why is None, f"{key} {why}")
 
 
-def _check_world_options(options: dict[str, Any]) -> None:
+def world_option_spec(world: str, name: str) -> Spec:
+    """The bounds a numeric option of `world` is checked against: the shared ones
+    (`WORLD_OPTION_SPECS`, else `WORLD_OPTION_LIMIT`) narrowed by the range the world declares,
+    so that the range a user is told is the one that holds."""
+    shared = WORLD_OPTION_SPECS.get(name, WORLD_OPTION_LIMIT)
+    option = registry.declared_options(world).get(name)
+    if option is None:
+        return shared
+    low, low_open = shared.low, shared.low_open
+    declared_low = 0.0 if option.positive and (option.low is None or option.low <= 0) else option.low
+    if declared_low is not None and (low is None or declared_low >= low):
+        low, low_open = declared_low, option.positive and declared_low == 0.0
+    high, high_open = shared.high, shared.high_open
+    if option.high is not None and (high is None or option.high <= high):
+        high, high_open = option.high, option.high_open
+    return dataclasses.replace(shared, low=low, low_open=low_open, high=high, high_open=high_open)
+
+
+def _declares_range(option: Any) -> bool:
+    """Whether a declared world option (`Option`, or None) bounds its values."""
+    return option is not None and (option.low is not None or option.high is not None or option.positive)
+
+
+def _check_world_options(world: str, options: dict[str, Any]) -> None:
     for name, value in options.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        spec = WORLD_OPTION_SPECS.get(name, WORLD_OPTION_LIMIT)
-        why = finite_problem(value) or spec.problem(value)
+        why = finite_problem(value) or world_option_spec(world, name).problem(value)
         _require(why is None, f"world_options.{name} {why}")
 
 
@@ -337,7 +359,7 @@ def validate(config: ExperimentConfig) -> None:
     below relate fields to each other or to the chosen world."""
     _require(registry.is_known(config.world), f"world must be one of {registry.names()} (or union:WORLD,WORLD,...), got {config.world!r}")
     _require(isinstance(config.world_options, dict), f"world_options must be a mapping, got {config.world_options!r}")
-    _check_world_options(config.world_options)
+    _check_world_options(config.world, config.world_options)
     _require(isinstance(config.knob_grid, dict), f"knob_grid must be a mapping of knob -> values, got {config.knob_grid!r}")
     check_fields(config)
     try:
@@ -439,11 +461,20 @@ def config_rows(config: ExperimentConfig | None = None) -> list[tuple[str, str, 
                                  f"each value as {key} allows, finite; non-empty, no repeats", cls_doc(docs, f.name, cls)))
                 continue
             if f.name == "world_options":
+                declared = registry.declared_options(config.world)
                 for option, default in registry.options(config.world).items():
-                    spec = WORLD_OPTION_SPECS.get(option)
                     shown = "(world default)" if default is None or default is inspect.Parameter.empty else repr(default)
                     numeric = default is None or isinstance(default, (int, float)) and not isinstance(default, bool)
-                    allowed = (spec.describe() + ", finite" * numeric) if spec else ("finite; the world checks its range" if numeric else "the world checks it")
+                    choices = getattr(declared.get(option), "choices", None)
+                    if choices is not None:
+                        allowed = "one of " + ", ".join(map(str, choices))
+                    elif numeric and option not in WORLD_OPTION_SPECS and not _declares_range(declared.get(option)):
+                        allowed = "finite; the world checks its range"
+                    elif numeric:
+                        integer = isinstance(default, int) or getattr(declared.get(option), "integer", False)
+                        allowed = ", ".join(filter(None, [world_option_spec(config.world, option).describe(), "an integer" if integer else "", "finite"]))
+                    else:
+                        allowed = "the world checks it"
                     rows.append((f"world_options.{option}", type(default).__name__ if default is not None else "number", shown, allowed, f"option of world {config.world!r} (see `mesascope show {config.world}`)"))
                 continue
             hint = hints[f.name]

@@ -52,6 +52,18 @@ class Option:
     """Whether values must be integers; None: when the default is one (a float such as 1.5
     would otherwise be truncated by the world while the config keeps 1.5)."""
 
+    def describe(self) -> str:
+        """The allowed values in words, as `check` enforces them ("in [5, 31]", "one of a, b")."""
+        integer = self.integer if self.integer is not None else isinstance(self.default, int) and not isinstance(self.default, bool)
+        parts = [f"one of {', '.join(map(str, self.choices))}"] if self.choices is not None else []
+        if self.low is not None or self.high is not None:
+            low = "-inf" if self.low is None else f"{self.low:g}"
+            high = "inf" if self.high is None else f"{self.high:g}"
+            parts.append(f"in [{low}, {high}{')' if self.high_open else ']'}")
+        if self.positive:
+            parts.append("> 0")
+        return ", ".join(parts + ["an integer"] * integer) or "any value the world accepts"
+
     def check(self, label: str, value: Any) -> None:
         """Raise a ValueError naming `label` unless `value` is allowed."""
         if value is None:

@@ -72,6 +72,13 @@ def make(name: str, **kwargs: Any) -> World:
     return factory(**kwargs)
 
 
+def declared_options(name: str) -> dict[str, Any]:
+    """The options world `name` declares with their allowed values (grid worlds' `Option`s,
+    keyed by option name); {} for a world that declares none."""
+    declared = getattr(_factory(canonical(name).partition(":")[0]), "options", None)
+    return dict(declared) if isinstance(declared, dict) else {}
+
+
 def _factory(name: str) -> Callable[..., World]:
     if name not in _REGISTRY:
         raise ValueError(f"unknown world {name!r}; registered worlds: {names()}")
