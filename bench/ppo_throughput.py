@@ -177,7 +177,8 @@ def main() -> None:
     parser.add_argument("--skip-competence", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--epochs", type=int, nargs="*", default=[], help="also measure today's trainer with these numbers of epochs")
-    parser.add_argument("--populations", type=int, default=2, help="independent populations per trainer for steps to competence")
+    parser.add_argument("--populations", type=int, default=2, help="independent populations per trainer for steps to competence (keys 1..N)")
+    parser.add_argument("--keys", type=int, nargs="+", default=None, help="the populations' keys instead (e.g. 3 4 to confirm on populations not used to choose)")
     parser.add_argument("--baseline", nargs="+", default=[ISSUE_COMMIT, LEGACY_COMMIT], help="earlier trainers' commits; ratios are against the first")
     parser.add_argument("--no-shared", action="store_true", help="skip the shared-input option")
     parser.add_argument("--ranks", type=int, nargs="*", default=[], help="also measure the rank-r first layer (LowRankActorCritic) for these r")
@@ -220,10 +221,11 @@ def main() -> None:
         print(f"{name:<52}{rate:>14,.0f}{rate / base:>28.2f}")
     if args.skip_competence:
         return
+    keys = args.keys or list(range(1, args.populations + 1))
     print(f"steps to 90% of the optimal intended return on train (checked every 4 updates = {4 * config.batch_size:,} steps, "
-          f"{args.agents} agents per population, populations with keys {list(range(1, args.populations + 1))}):")
+          f"{args.agents} agents per population, populations with keys {keys}):")
     for name, trainer in trainers.items():
-        found = [time_to_competence(trainer, world, args.agents, seed=seed) for seed in range(1, args.populations + 1)]
+        found = [time_to_competence(trainer, world, args.agents, seed=seed) for seed in keys]
         per_agent = np.concatenate([f["per_agent"] for f in found])
         median, low, high = median_interval(per_agent)
         print(f"  {name}: population mean crosses at {[f['population_steps'] for f in found]} steps "

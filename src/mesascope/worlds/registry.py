@@ -106,4 +106,27 @@ def _register_builtin() -> None:
             register(world_class.name, world_class)
 
 
+PLUGIN_GROUP = "mesascope.worlds"
+"""The entry-point group through which an installed package adds worlds: in its pyproject,
+`[project.entry-points."mesascope.worlds"]` then `gem = "mypackage.gem:GemWorld"`."""
+
+
+def _register_plugins() -> None:
+    """Register the worlds installed packages declare under `PLUGIN_GROUP`. A plugin that fails
+    to load, or takes a name already registered, is skipped with a warning naming it, so one
+    broken package does not take the catalogue down."""
+    import warnings
+    from importlib.metadata import entry_points
+
+    for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        if entry.name in _REGISTRY:
+            warnings.warn(f"world plugin {entry.name!r} ({entry.value}) skipped: a world of that name is already registered", stacklevel=2)
+            continue
+        try:
+            register(entry.name, entry.load())
+        except Exception as error:  # noqa: BLE001 (any failure of a third-party import)
+            warnings.warn(f"world plugin {entry.name!r} ({entry.value}) could not be loaded: {type(error).__name__}: {error}", stacklevel=2)
+
+
 _register_builtin()
+_register_plugins()
