@@ -109,7 +109,7 @@ app.command("knobs")(knobs_command)
 
 @app.command(epilog=config_epilog())
 def run(
-    preset: str = typer.Argument(..., help="A preset (see `mesascope list`) or a world name for its default experiment."),
+    preset: str = typer.Argument(..., help="A preset (see `mesascope list`) or a world name for its default experiment: 8 agents at the world's training shift only (add --set train_shifts=0,0.3 to train at several and see a dose response)."),
     seeds: Optional[int] = typer.Option(None, "--seeds", help="Agents per training shift value."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Environment steps per agent (ppo.total_steps)."),
     assignments: list[str] = typer.Option([], "--set", help="Override any config key, e.g. --set train_shifts=0,0.2 --set ppo.width=128 --set world_options.size=11 (repeatable)."),
