@@ -22,6 +22,16 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+_BUILTIN: set[str] = set()
+"""Names of the catalogue's own worlds (`_register_builtin`), not plugins or later registrations."""
+
+
+def builtin_names() -> list[str]:
+    """Names of the worlds that ship with mesascope, sorted (what the golden records and the
+    Gymnasium hook's list cover; plugins and later registrations are not among them)."""
+    return sorted(name for name in _REGISTRY if name in _BUILTIN)
+
+
 def canonical(name: str) -> str:
     """`name` with hyphens in its world part read as underscores ('hidden-goal' -> 'hidden_goal');
     a combinator's argument after ':' is kept as written."""
@@ -104,6 +114,7 @@ def _register_builtin() -> None:
         world_class = getattr(module, "WORLD", None)
         if world_class is not None:
             register(world_class.name, world_class)
+            _BUILTIN.add(world_class.name)
 
 
 PLUGIN_GROUP = "mesascope.worlds"
