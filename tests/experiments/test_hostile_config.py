@@ -5,6 +5,8 @@ made impossible); a few real CLI processes check there is never a traceback."""
 
 from __future__ import annotations
 
+import io
+
 import os
 import subprocess
 import sys
@@ -171,7 +173,7 @@ def test_training_that_stops_being_finite_fails_naming_the_update(tmp_path, monk
     runner_module.check_finite({"loss": np.zeros((1, 3)), "return/coin": np.full((1, 3), np.nan)}, [{"w": np.zeros(2)}], 8)
 
 
-def test_every_config_int_is_bounded_and_every_key_documented():
+def test_every_config_int_is_bounded_and_every_key_documented(monkeypatch):
     rows = C.config_rows()
     keys = {row[0] for row in rows}
     assert set(C.allowed_keys()) == keys
@@ -186,5 +188,14 @@ def test_every_config_int_is_bounded_and_every_key_documented():
         assert key in help_text, key
     table = CliRunner().invoke(app, ["config", "coin-demo"], env={"COLUMNS": "250"})
     assert table.exit_code == 0 and "ppo.max_grad_norm" in table.output and "(0, 1e+06]" in table.output
+    from rich.console import Console
+
+    from mesascope.commands import config as config_command_module
+
+    narrow = Console(width=80, record=True, file=io.StringIO())  # the console keeps the width it started with
+    monkeypatch.setattr(config_command_module, "console", narrow)
+    config_command_module.config_command("coin-demo")
+    printed = narrow.export_text()
+    assert all(f"{key}  (" in printed for key in keys)  # one key per paragraph, none cut
     wrong = CliRunner().invoke(app, ["run", "coin", "--set", "ppo.widht=3"])
     assert wrong.exit_code == 2 and "unknown config key 'ppo.widht'" in wrong.output and "ppo.width" in wrong.output

@@ -25,12 +25,20 @@ def config_command(
             base = presets.get(preset)
         except ValueError as error:
             fail(str(error))
-    table = Table(title=f"config keys of {text(preset or 'the default experiment')} (set with --set KEY=VALUE)", show_lines=False)
-    for column in ("key", "type", "default", "allowed", "meaning"):
-        table.add_column(column)
-    for row in config_module.config_rows(base):
-        table.add_row(*(text(cell) for cell in row))
-    console.print(table)
+    rows = config_module.config_rows(base)
+    title = f"config keys of {text(preset or 'the default experiment')} (set with --set KEY=VALUE)"
+    if console.width < 120:  # five columns do not fit: one key per paragraph instead, nothing cut
+        console.print(f"[bold]{title}[/]")
+        for key, kind, default, allowed, doc in rows:
+            console.print(text(f"{key}  ({kind}, default {default}; allowed: {allowed or 'any'})"), style="bold")
+            console.print(text(f"    {doc}"))
+    else:
+        table = Table(title=title, show_lines=False)
+        for column in ("key", "type", "default", "allowed", "meaning"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(text(cell) for cell in row))
+        console.print(table)
     if preset in presets.GRID_PRESETS:
         axes = " × ".join(f"{key} ∈ {{{', '.join(values)}}}" for key, values in presets.GRID_PRESETS[preset][1])
         console.print(text(f"{preset} is a sweep preset: `mesascope sweep {preset}` trains the grid {axes} "
