@@ -20,3 +20,10 @@ def test_p_values_print_below_a_thousandth_and_not_at_all_when_undefined() -> No
 
     assert format_p_value(0.0004998) == "<0.001" and format_p_value(0.0123) == "0.012"
     assert format_p_value(1.0, defined=False) == "—" and format_p_value(float("nan")) == "—"
+
+
+def test_terminal_intervals_never_read_a_dash_as_a_minus_sign():
+    from mesascope.report.terminal import span
+
+    assert span(0.7, 0.9) == "0.70–0.90"
+    assert span(-0.11, -0.1) == "-0.11 to -0.10" and span(-0.2, 0.1) == "-0.20 to 0.10"

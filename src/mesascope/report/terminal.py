@@ -42,7 +42,12 @@ def _interval_cell(mean: float, low: float, high: float) -> str:
         return summary.format_number(mean)
     if not (np.isfinite(low) and np.isfinite(high)):
         return f"{mean:.2f}\nno interval"
-    return f"{mean:.2f}\n{low:.2f}–{high:.2f}"
+    return f"{mean:.2f}\n{span(low, high)}"
+
+
+def span(low: float, high: float) -> str:
+    """'0.70–0.90'; '-0.11 to -0.10' where a dash would read as a minus sign."""
+    return f"{low:.2f}{' to ' if low < 0 or high < 0 else '–'}{high:.2f}"
 
 
 def _returns_note(result: ExperimentResult) -> str:
