@@ -227,6 +227,7 @@ class World(abc.ABC):
                              f"paths between them); {unlinked} are on no edge")
         level = jax.eval_shape(self.sample_level, jax.random.key(0), jnp.float32(0.0))
         inner = jax.eval_shape(self.start, level)
+        self.check_traced_parts(level, inner)
         obs = jax.eval_shape(self.observe, level, inner)
         if tuple(obs.shape) != tuple(self.observation_shape):
             raise ValueError(f"observe of {self.name!r} gives shape {tuple(obs.shape)}, but observation_shape is {tuple(self.observation_shape)}")
@@ -236,6 +237,10 @@ class World(abc.ABC):
                              f"{list(self.objectives)}, shape ({self.num_objectives},)")
         if tuple(terminated.shape) != ():
             raise ValueError(f"transition of {self.name!r} returns `terminated` of shape {tuple(terminated.shape)}; it must be one bool")
+
+    def check_traced_parts(self, level: Any, inner: Any) -> None:
+        """A subclass's own checks within `check_declarations`, given the abstract (traced) level
+        and start state; none by default."""
 
     def initial_timestep(self, key: jax.Array, level: Level) -> Timestep:
         """A timestep that starts an episode on `level`: zero rewards, not done, full info."""

@@ -217,16 +217,14 @@ class GridWorld(World):
         maps = _channels(self.objects(level, inner), lambda cell: grid.one_hot_cell(shape, cell), lambda plane: plane)
         return [(plane, self.colours[name], name in self.round_objects) for name, plane in zip(self.object_names, maps) if name in self.colours]
 
-    def check_declarations(self) -> None:
-        """`World.check_declarations`, and first that `objects` gives one channel per name in
-        `object_names` (a `SharedCells` counts one per presence)."""
-        level = jax.eval_shape(self.sample_level, jax.random.key(0), jnp.float32(0.0))
-        entries = jax.eval_shape(lambda lv: self.objects(lv, self.start(lv)), level)
+    def check_traced_parts(self, level: Any, inner: Any) -> None:
+        """Within `check_declarations`: `objects` gives one channel per name in `object_names`
+        (a `SharedCells` counts one per presence)."""
+        entries = jax.eval_shape(self.objects, level, inner)
         count = sum(len(entry.presents) if isinstance(entry, SharedCells) else 1 for entry in entries)
         if count != len(self.object_names):
             raise ValueError(f"objects() of {self.name!r} gives {count} channel(s), but object_names has {len(self.object_names)}: "
                              f"{list(self.object_names)}")
-        super().check_declarations()
 
     # ------------------------------------------------------------------ derived views
     @staticmethod
