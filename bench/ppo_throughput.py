@@ -1,4 +1,4 @@
-"""PPO throughput and time-to-competence on the coin world.
+"""PPO throughput and time-to-competence on the coin world (or another, `--world`).
 
 Prints environment steps per second of population training (vmapped over agents, with the
 population on one host device and split over two) for today's trainer and its options, with
@@ -7,7 +7,12 @@ from git; `--baseline` names other commits, the first is the one ratios are take
 measured in the same run, timed round-robin; and, for each trainer, how many environment steps
 (and seconds) a population takes to reach 90% of the optimal intended return on training levels.
 
-    python bench/ppo_throughput.py [--agents 16] [--updates 10] [--clock wall|cpu] [--epochs 1 2] [--ranks 8 16] [--schedules 1x16 2x8@1e-3]
+    python bench/ppo_throughput.py [--world coin] [--agents 16] [--updates 10] [--clock wall|cpu] [--epochs 1 2] [--ranks 8 16] [--schedules 1x16 2x8@1e-3]
+
+Every population trains at its world's training shift. Steps to competence count an agent
+competent from the first check at which its mean normalised intended return (objective 0) on
+the 128 fixed training levels reaches 0.9; the run prints, per trainer, the median of those
+steps with a bootstrap interval and how many agents got there within the budget.
 
 `--ranks` also measures a model that is not in the library: actor and critic each read the grid
 through a rank-r projection (507 -> r, no bias) under their usual MLPs, which cuts the first
@@ -24,11 +29,13 @@ gain of splitting the population over two devices.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -118,8 +125,9 @@ def time_to_competence(trainer, world, agents: int, target: float = 0.9, chunk: 
     training until then, and each agent's own first crossing (inf where it never crossed)."""
     config = trainer.config
     keys = jax.random.split(jax.random.PRNGKey(seed), agents)
-    hyper = Hyper(shift=jnp.zeros(agents), l2=jnp.zeros(agents), l1=jnp.zeros(agents))
-    levels = world.sample_levels(jax.random.PRNGKey(7), world.distributions["train"].shift, 128)
+    train_shift = world.distributions["train"].shift
+    hyper = Hyper(shift=jnp.full(agents, train_shift, jnp.float32), l2=jnp.zeros(agents), l1=jnp.zeros(agents))
+    levels = world.sample_levels(jax.random.PRNGKey(7), train_shift, 128)
     optimal, random = returns.level_baselines(world, levels)
 
     def evaluate(params):
@@ -148,10 +156,18 @@ def time_to_competence(trainer, world, agents: int, target: float = 0.9, chunk: 
 
 
 def median_interval(values: np.ndarray, resamples: int = 2000) -> tuple[float, float, float]:
-    """Median of `values` (inf allowed) with a 95% percentile-bootstrap interval."""
+    """Median of `values` (inf allowed: an agent that never got there) with a 95% percentile-
+    bootstrap interval. An end that interpolation would make inf - inf (nan) is read without
+    interpolation, so it says inf: past the budget."""
     rng = np.random.default_rng(0)
     medians = np.median(rng.choice(values, (resamples, len(values))), axis=1)
-    return float(np.median(values)), float(np.percentile(medians, 2.5)), float(np.percentile(medians, 97.5))
+
+    def percentile(q: float) -> float:
+        with np.errstate(invalid="ignore"):
+            linear = float(np.percentile(medians, q))
+        return float(np.percentile(medians, q, method="inverted_cdf")) if np.isnan(linear) else linear
+
+    return float(np.median(values)), percentile(2.5), percentile(97.5)
 
 
 def parse_schedule(text: str, config: PPOConfig, parser: argparse.ArgumentParser) -> PPOConfig:
@@ -170,6 +186,7 @@ def main() -> None:
     """Run the benchmark and print a table."""
     global clock
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--world", default="coin", help="the world to train on (its default options, its training shift)")
     parser.add_argument("--agents", type=int, default=16)
     parser.add_argument("--updates", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
@@ -181,6 +198,8 @@ def main() -> None:
     parser.add_argument("--keys", type=int, nargs="+", default=None, help="the populations' keys instead (e.g. 3 4 to confirm on populations not used to choose)")
     parser.add_argument("--baseline", nargs="+", default=[ISSUE_COMMIT, LEGACY_COMMIT], help="earlier trainers' commits; ratios are against the first")
     parser.add_argument("--no-shared", action="store_true", help="skip the shared-input option")
+    parser.add_argument("--json", default=None, metavar="PATH", help="also write each trainer's per-agent steps to competence (null: never) to PATH")
+    parser.add_argument("--no-today", action="store_true", help="skip today's default trainer (only the baselines and the named options)")
     parser.add_argument("--ranks", type=int, nargs="*", default=[], help="also measure the rank-r first layer (LowRankActorCritic) for these r")
     parser.add_argument("--schedules", nargs="*", default=[], metavar="EPOCHSxMINIBATCHES[@LR]",
                         help="also measure today's trainer with these update schedules, e.g. 1x16 2x8@1e-3")
@@ -191,16 +210,19 @@ def main() -> None:
     for rank in args.ranks:
         if rank < 1:
             parser.error(f"--ranks: each rank must be a positive integer, got {rank}")
+    if args.world not in registry.names():
+        parser.error(f"--world: {args.world!r} is not a registered world; choose from {', '.join(registry.names())}")
     clock = CLOCK[args.clock]
-    world = registry.make("coin")
+    world = registry.make(args.world)
+    train_shift = world.distributions["train"].shift
     config = PPOConfig()
     schedules = {text: parse_schedule(text, config, parser) for text in args.schedules}
     shared = replace(config, shared_input=True)
-    print(f"coin world 9x9 (egocentric view), MLP {config.width}x{config.depth}, {args.agents} agents, "
+    print(f"{args.world} world, observation {world.observation_shape}, MLP {config.width}x{config.depth}, {args.agents} agents, "
           f"batch {config.batch_size}/agent/update; jax {jax.__version__}, {len(jax.devices())} host devices, {args.clock} clock")
     trainers = {
         **{f"trainer of {commit}{' (baseline)' if i == 0 else ''}": legacy_make_train(config, world, commit) for i, commit in enumerate(args.baseline)},
-        "today, separate actor and critic": make_train(config, world),
+        **({} if args.no_today else {"today, separate actor and critic": make_train(config, world)}),
         **({} if args.no_shared else {"today, shared input layer": make_train(shared, world)}),
         **{f"today, {epochs} epoch{'s' if epochs > 1 else ''}": make_train(replace(config, epochs=epochs), world) for epochs in args.epochs},
         **{f"today, {text} (epochs x minibatches[@lr])": make_train(schedule, world) for text, schedule in schedules.items()},
@@ -208,7 +230,7 @@ def main() -> None:
            for rank in args.ranks},
     }
     settings = {} if args.skip_throughput else {
-        f"{name}, {devices} device{'s' if devices > 1 else ''}": trainer_runner(trainer, args.agents, args.updates, devices)
+        f"{name}, {devices} device{'s' if devices > 1 else ''}": trainer_runner(trainer, args.agents, args.updates, devices, train_shift)
         for name, trainer in trainers.items()
         for devices in (1, 2)
     }
@@ -224,9 +246,16 @@ def main() -> None:
     keys = args.keys or list(range(1, args.populations + 1))
     print(f"steps to 90% of the optimal intended return on train (checked every 4 updates = {4 * config.batch_size:,} steps, "
           f"{args.agents} agents per population, populations with keys {keys}):")
+    record = {"world": args.world, "keys": keys, "agents": args.agents, "budget": config.total_steps, "trainers": {}}
     for name, trainer in trainers.items():
         found = [time_to_competence(trainer, world, args.agents, seed=seed) for seed in keys]
         per_agent = np.concatenate([f["per_agent"] for f in found])
+        record["trainers"][name] = {
+            "per_agent": [None if np.isinf(v) else int(v) for v in per_agent],
+            "population": [None if np.isinf(f["population_steps"]) else int(f["population_steps"]) for f in found],
+        }
+        if args.json:
+            Path(args.json).write_text(json.dumps(record, indent=1))
         median, low, high = median_interval(per_agent)
         print(f"  {name}: population mean crosses at {[f['population_steps'] for f in found]} steps "
               f"({[round(f['seconds'], 1) for f in found]} s on 1 device); per agent: median {median:,.0f} [{low:,.0f}, {high:,.0f}], "
