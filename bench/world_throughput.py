@@ -16,6 +16,9 @@ environment at every step), and today's world in level-buffer mode (each environ
 `--buffer-levels` levels once per timed call, outside the step, and resets into them in turn;
 one past its buffer draws in the step, so no level repeats), and the reuse mode (one level per
 environment per call, replayed by every episode of the call, as jaxgmg does by default).
+The pool mode draws one pool of levels per call for the whole batch (`--pool-margin` sizes it)
+and deals them out as episodes end (`levels.pooled_batch_step`); no level repeats either.
+`--actions ahead` draws each call's random actions before its scan instead of inside every step.
 `--keep obs` makes every scan keep only state and observation (as an evaluation rollout),
 instead of the whole timestep with its final observation (as a trainer that stores them).
 
@@ -50,11 +53,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-numpy", action="store_true", help="skip the NumPy baseline")
     parser.add_argument("--layers", action="store_true", help="legacy world vs grid-world layer vs level buffer")
     parser.add_argument("--buffer-levels", type=int, default=8, help="levels per environment per call in buffer mode")
+    parser.add_argument("--pool-margin", type=float, default=1.25,
+                        help="pool mode: the pool holds margin x the episodes that a call of the buffer mode ended")
+    parser.add_argument("--actions", choices=("step", "step-barrier", "ahead"), default="step",
+                        help="random actions drawn inside every step, or all of a call's drawn before its scan (see scan_inputs)")
     parser.add_argument("--keep", choices=("timestep", "obs"), default="timestep",
                         help="what the scan keeps of each step: the whole timestep (as a trainer that stores final "
                              "observations), or only state and observation (as an evaluation rollout; XLA then drops "
                              "the separate final observation)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if not 0 < args.pool_margin < float("inf"):
+        parser.error(f"argument --pool-margin: must be a positive number, got {args.pool_margin}")
+    if args.buffer_levels < 1:
+        parser.error(f"argument --buffer-levels: must be at least 1, got {args.buffer_levels}")
+    return args
 
 
 ARGS = parse_args()
@@ -97,27 +109,48 @@ def scan_length(batch: int, work: int) -> int:
     return int(min(max(work // batch, 32), 8192))
 
 
-def make_runner(world: worlds.World, batch: int, length: int, shift: float, keep: str = "timestep"):
+def scan_inputs(key: jax.Array, batch: int, length: int, num_actions: int, actions: str):
+    """The per-step inputs of a runner's scan and how a step reads its actions and world key
+    from one. `actions="step"` draws each step's actions inside the step (one `randint((B,))`
+    per step); `"ahead"` draws all the call's actions before the scan, as a consumer whose
+    actions come from elsewhere (a policy) would supply them, so that the step's time is the
+    world's alone: XLA fuses the bench's own per-step random-number generation differently from
+    one program to the next (docs/benchmarks.md, round 7)."""
+    keys = jax.random.split(key, length)
+    if actions in ("step", "step-barrier"):
+
+        def read(x):
+            action_key, world_key = jax.random.split(x)
+            drawn = jax.random.randint(action_key, (batch,), 0, num_actions)
+            return (jax.lax.optimization_barrier(drawn) if actions == "step-barrier" else drawn), world_key
+
+        return keys, read
+    drawn = jax.random.randint(jax.random.fold_in(key, length), (length, batch), 0, num_actions)
+    return (keys, drawn), lambda x: (x[1], x[0])
+
+
+def make_runner(world: worlds.World, batch: int, length: int, shift: float, keep: str = "timestep", actions: str = "step"):
     """(key, timestep) -> (timestep, reward sum): `length` steps of `batch` environments."""
     step = jax.vmap(world.step, in_axes=(0, 0, 0, None))
 
     def run(key, timestep):
-        def one_step(carry, step_key):
+        xs, read = scan_inputs(key, batch, length, world.num_actions, actions)
+
+        def one_step(carry, x):
             timestep, total = carry
-            action_key, world_key = jax.random.split(step_key)
-            actions = jax.random.randint(action_key, (batch,), 0, world.num_actions)
-            timestep = kept(step(jax.random.split(world_key, batch), timestep.state, actions, shift), timestep, keep)
+            step_actions, world_key = read(x)
+            timestep = kept(step(jax.random.split(world_key, batch), timestep.state, step_actions, shift), timestep, keep)
             return (timestep, total + timestep.objective_rewards.sum()), None
 
         # the final timestep (observations included) is an output, so every step computes them
         zero = timestep.objective_rewards.sum() * 0.0  # varies per device under shard_map, like the carry
-        (timestep, total), _ = jax.lax.scan(one_step, (timestep, zero), jax.random.split(key, length))
+        (timestep, total), _ = jax.lax.scan(one_step, (timestep, zero), xs)
         return timestep, total
 
     return run
 
 
-def make_buffered_runner(world: worlds.World, batch: int, length: int, shift: float, levels: int, keep: str = "timestep"):
+def make_buffered_runner(world: worlds.World, batch: int, length: int, shift: float, levels: int, keep: str = "timestep", actions: str = "step"):
     """Like `make_runner`, but each call first fills a buffer of `levels` levels per environment
     and the steps reset into it (`levels.buffered_batch_step`: an environment past its buffer
     draws in the step, so no level repeats); the second output counts the episodes that ended."""
@@ -126,22 +159,45 @@ def make_buffered_runner(world: worlds.World, batch: int, length: int, shift: fl
     def run(key, timestep):
         fill_key, key = jax.random.split(key)
         buffers = fill(jax.random.split(fill_key, batch))
+        xs, read = scan_inputs(key, batch, length, world.num_actions, actions)
 
-        def one_step(carry, step_key):
+        def one_step(carry, x):
             timestep, buffers, episodes = carry
-            action_key, world_key = jax.random.split(step_key)
-            actions = jax.random.randint(action_key, (batch,), 0, world.num_actions)
-            stepped, buffers = level_samplers.buffered_batch_step(world, buffers, timestep.state, actions, world_key, shift)
+            step_actions, world_key = read(x)
+            stepped, buffers = level_samplers.buffered_batch_step(world, buffers, timestep.state, step_actions, world_key, shift)
             timestep = kept(stepped, timestep, keep)
             return (timestep, buffers, episodes + timestep.done.sum()), None
 
-        (timestep, _, episodes), _ = jax.lax.scan(one_step, (timestep, buffers, jnp.zeros((), jnp.int32)), jax.random.split(key, length))
+        (timestep, _, episodes), _ = jax.lax.scan(one_step, (timestep, buffers, jnp.zeros((), jnp.int32)), xs)
         return timestep, episodes
 
     return run
 
 
-def make_reuse_runner(world: worlds.World, batch: int, length: int, shift: float, keep: str = "timestep"):
+def make_pool_runner(world: worlds.World, batch: int, length: int, shift: float, size: int, keep: str = "timestep", actions: str = "step"):
+    """Like `make_buffered_runner`, but each call fills one pool of `size` levels for the whole
+    batch and the steps deal them out as episodes end (`levels.pooled_batch_step`: a reset past
+    the pool draws in the step, so no level repeats); the second output counts the episodes."""
+
+    def run(key, timestep):
+        fill_key, key = jax.random.split(key)
+        pool = level_samplers.fill_pool(world, fill_key, shift, size)
+        xs, read = scan_inputs(key, batch, length, world.num_actions, actions)
+
+        def one_step(carry, x):
+            timestep, pool, episodes = carry
+            step_actions, world_key = read(x)
+            stepped, pool = level_samplers.pooled_batch_step(world, pool, timestep.state, step_actions, world_key, shift)
+            timestep = kept(stepped, timestep, keep)
+            return (timestep, pool, episodes + timestep.done.sum()), None
+
+        (timestep, _, episodes), _ = jax.lax.scan(one_step, (timestep, pool, jnp.zeros((), jnp.int32)), xs)
+        return timestep, episodes
+
+    return run
+
+
+def make_reuse_runner(world: worlds.World, batch: int, length: int, shift: float, keep: str = "timestep", actions: str = "step"):
     """Like `make_runner`, but each call draws one level per environment, outside the step, and
     every episode of the call on that environment replays it (jaxgmg's default)."""
     fill = jax.vmap(lambda key: level_samplers.fill_buffer(world, key, shift, 1))
@@ -150,38 +206,35 @@ def make_reuse_runner(world: worlds.World, batch: int, length: int, shift: float
     def run(key, timestep):
         fill_key, key = jax.random.split(key)
         buffers = fill(jax.random.split(fill_key, batch))
+        xs, read = scan_inputs(key, batch, length, world.num_actions, actions)
 
-        def one_step(carry, step_key):
+        def one_step(carry, x):
             timestep, buffers, episodes = carry
-            actions = jax.random.randint(step_key, (batch,), 0, world.num_actions)
-            stepped, buffers = step(buffers, timestep.state, actions)
+            step_actions, _ = read(x)
+            stepped, buffers = step(buffers, timestep.state, step_actions)
             timestep = kept(stepped, timestep, keep)
             return (timestep, buffers, episodes + timestep.done.sum()), None
 
-        (timestep, _, episodes), _ = jax.lax.scan(one_step, (timestep, buffers, jnp.zeros((), jnp.int32)), jax.random.split(key, length))
+        (timestep, _, episodes), _ = jax.lax.scan(one_step, (timestep, buffers, jnp.zeros((), jnp.int32)), xs)
         return timestep, episodes
 
     return run
 
 
 def measure_layers(name: str, batch: int, args) -> dict[str, float]:
-    """Steps per second of the legacy world, today's world and today's world with a level
-    buffer, and the episodes per environment per call in buffer mode. The three are timed in
-    turn within every repeat (medians) in CPU seconds of this process (`time.process_time`,
-    all threads), so that other processes on a shared machine change neither the rates much
-    nor the ratios."""
+    """Steps per second of the legacy world, today's world, today's world with a level buffer
+    per environment, with one level pool for the batch, and replaying one level per environment,
+    and the episodes per environment per call in buffer mode. All are timed in turn within every
+    repeat (medians) in CPU seconds of this process (`time.process_time`, all threads), so that
+    other processes on a shared machine change neither the rates much nor the ratios."""
     options = world_options(args.option)
     world, old = worlds.make(name, **options), legacy_world(name, **options)
     shift = world.distributions["test"].shift if args.shift is None else args.shift
     length = scan_length(batch, args.work)
     key = jax.random.key(0)
     calls = {}
-    for label, subject, runner in (
-        ("legacy", old, make_runner(old, batch, length, shift, args.keep)),
-        ("layer", world, make_runner(world, batch, length, shift, args.keep)),
-        ("buffer", world, make_buffered_runner(world, batch, length, shift, args.buffer_levels, args.keep)),
-        ("reuse", world, make_reuse_runner(world, batch, length, shift, args.keep)),
-    ):
+
+    def prepare(label, subject, runner):
         timestep = jax.jit(first_timestep, static_argnums=(0, 2, 3))(subject, key, batch, shift)
         compiled = jax.jit(runner).lower(key, timestep).compile()
         state = {"timestep": timestep, "key": key}
@@ -193,6 +246,15 @@ def measure_layers(name: str, batch: int, args) -> dict[str, float]:
 
         jax.block_until_ready(call())  # warm-up
         calls[label] = (call, state)
+
+    mode = {"keep": args.keep, "actions": args.actions}
+    prepare("legacy", old, make_runner(old, batch, length, shift, **mode))
+    prepare("layer", world, make_runner(world, batch, length, shift, **mode))
+    prepare("buffer", world, make_buffered_runner(world, batch, length, shift, args.buffer_levels, **mode))
+    jax.block_until_ready(calls["buffer"][0]())  # a second call: the first starts every episode at once
+    pool_size = int(np.ceil(args.pool_margin * float(calls["buffer"][1]["second"])))
+    prepare("pool", world, make_pool_runner(world, batch, length, shift, pool_size, **mode))
+    prepare("reuse", world, make_reuse_runner(world, batch, length, shift, **mode))
     times: dict[str, list[float]] = {label: [] for label in calls}
     for _ in range(args.repeats):
         for label, (call, _) in calls.items():
@@ -201,25 +263,29 @@ def measure_layers(name: str, batch: int, args) -> dict[str, float]:
             times[label].append(time.process_time() - start)
     out = {label: batch * length / statistics.median(t) for label, t in times.items()}
     out["episodes"] = float(calls["buffer"][1]["second"]) / batch
+    out["pool_size"] = pool_size / batch
     return out
 
 
 def main_layers(args) -> None:
-    """The `--layers` table: legacy vs layer vs level buffer, per world and batch."""
+    """The `--layers` table: legacy vs layer vs level buffer, pool and reuse, per world and batch."""
     names = [args.world] if args.world else worlds.names()
     skipped = [name for name in names if not has_legacy(name)]
     names = [name for name in names if has_legacy(name)]
     print(f"# world layers  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  cpu: {cpu_model()} x{os.cpu_count()}  jax {jax.__version__}")
     print(f"# steps per CPU-second (process time, all threads), median of {args.repeats} interleaved calls of about {args.work} steps;"
-          f" buffer: {args.buffer_levels} levels per env per call; the scan keeps: {args.keep}")
+          f" buffer: {args.buffer_levels} levels per env per call; pool: {args.pool_margin} x the episodes of a call;"
+          f" the scan keeps: {args.keep}; actions drawn: {args.actions}")
     if skipped:
         print(f"# skipped (added after the layer, no legacy version to compare with): {', '.join(skipped)}")
-    print(f"{'world':>12} {'batch':>6} {'legacy':>9} {'layer':>9} {'buffer':>9} {'reuse':>9} {'layer/legacy':>12} {'buffer/legacy':>13} {'reuse/legacy':>12} {'episodes/env/call':>17}")
+    labels = ("legacy", "layer", "buffer", "pool", "reuse")
+    print(f"{'world':>12} {'batch':>6} " + " ".join(f"{label:>9}" for label in labels) + " " + " ".join(f"{label + '/legacy':>13}" for label in labels[1:])
+          + f" {'episodes/env/call':>17} {'pool/env':>8}")
     for name in names:
         for batch in args.batches:
             r = measure_layers(name, batch, args)
-            print(f"{name:>12} {batch:>6} {fmt(r['legacy']):>9} {fmt(r['layer']):>9} {fmt(r['buffer']):>9} {fmt(r['reuse']):>9} "
-                  f"{r['layer'] / r['legacy']:>11.3f}x {r['buffer'] / r['legacy']:>12.2f}x {r['reuse'] / r['legacy']:>11.2f}x {r['episodes']:>17.2f}", flush=True)
+            print(f"{name:>12} {batch:>6} " + " ".join(f"{fmt(r[label]):>9}" for label in labels) + " "
+                  + " ".join(f"{r[label] / r['legacy']:>12.3f}x" for label in labels[1:]) + f" {r['episodes']:>17.2f} {r['pool_size']:>8.2f}", flush=True)
 
 
 def first_timestep(world: worlds.World, key: jax.Array, batch: int, shift: float):

@@ -1,5 +1,6 @@
-"""Level samplers and the level-buffer mode: draws match the world's own, the buffer feeds
-auto-resets in order, and episodes in buffer mode see the sampler's distribution of levels."""
+"""Level samplers, the level-buffer mode and the level pool: draws match the world's own, the
+buffer and the pool feed auto-resets in order, and episodes in either mode see the sampler's
+distribution of levels."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import numpy as np
 import pytest
 
 from mesascope import worlds
-from mesascope.worlds.levels import Bank, FixedShift, Mixture, WorldLevels, buffered_batch_step, buffered_step, fill_buffer
+from mesascope.worlds.levels import (
+    Bank, FixedShift, Mixture, WorldLevels, buffered_batch_step, buffered_step, fill_buffer, fill_pool, pooled_batch_step,
+)
 from mesascope.testing import binomial_interval
 
 
@@ -135,5 +138,55 @@ def test_batch_buffer_draws_in_the_step_once_a_buffer_is_used_up():
     assert episodes > 2 * batch
     replays = (done & same).sum(0)
     assert np.all(replays == 1)  # the first reset plays the buffer level, every later one a fresh draw
+    low, high = binomial_interval(episodes, 0.5, 0.999)
+    assert low <= int(moved[done].sum()) <= high
+
+
+def test_pool_deals_its_levels_in_order_once_each():
+    """Every reset plays the pool's next undealt level (environments in order within a step),
+    each step is `step_to` on the dealt level, and no level is dealt twice."""
+    world, batch, size = _coin(), 8, 40
+    pool = fill_pool(world, jax.random.key(0), 1.0, size)
+    levels = world.sample_levels(jax.random.key(1), 1.0, batch)
+    timestep = jax.vmap(world.initial_timestep)(jax.random.split(jax.random.key(2), batch), levels)
+    step = jax.jit(functools.partial(pooled_batch_step, world))
+    dealt = 0
+    for i in range(6 * world.max_steps):
+        actions = jax.random.randint(jax.random.key(100 + i), (batch,), 0, world.num_actions)
+        ours, after = step(pool, timestep.state, actions, jax.random.key(i), 1.0)
+        done = np.asarray(ours.done)
+        expected_levels = jax.tree.map(lambda leaf: leaf[np.minimum(dealt + np.cumsum(done) - done, size - 1)], pool.levels)
+        if dealt + done.sum() <= size:
+            assert _equal(ours, jax.vmap(world.step_to)(timestep.state, actions, expected_levels))
+        dealt += int(done.sum())
+        assert int(after.dealt) == dealt
+        timestep, pool = ours, after
+    assert dealt > size  # the run went past the pool, so the overflow path ran too
+
+
+def test_pool_mode_episodes_see_the_samplers_distribution():
+    """With a pool smaller than the episodes of the run (the rest drawn in the step), the share of
+    episodes whose coin is away from the exit at p_random_coin = 0.5 is the sampler's 0.5."""
+    world, batch, chunk, size = worlds.make("coin"), 128, 96, 100
+
+    @jax.jit
+    def run(key, timestep):
+        pool = fill_pool(world, key, 0.5, size)
+
+        def one(carry, k):
+            timestep, pool = carry
+            action_key, step_key = jax.random.split(k)
+            actions = jax.random.randint(action_key, (batch,), 0, world.num_actions)
+            timestep, pool = pooled_batch_step(world, pool, timestep.state, actions, step_key, 0.5)
+            moved = jnp.any(timestep.state.level.coin != timestep.state.level.exit, -1)
+            return (timestep, pool), (timestep.done, moved)
+
+        return jax.lax.scan(one, (timestep, pool), jax.random.split(jax.random.fold_in(key, 1), chunk))[1]
+
+    levels = world.sample_levels(jax.random.key(6), 0.5, batch)
+    timestep = jax.vmap(world.initial_timestep)(jax.random.split(jax.random.key(7), batch), levels)
+    done, moved = jax.device_get(run(jax.random.key(5), timestep))
+    episodes = int(done.sum())
+    assert episodes > 2 * size
     low, high = binomial_interval(episodes, 0.5, 0.999)
     assert low <= int(moved[done].sum()) <= high

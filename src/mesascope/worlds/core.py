@@ -35,6 +35,22 @@ class State(struct.PyTreeNode):
     time: jax.Array
 
 
+class Advance(struct.PyTreeNode):
+    """One transition before any reset (`World.advance`): the inner state the action led to,
+    its objective rewards, whether it ended the episode and how, and the clock after it."""
+
+    inner: Inner
+    objective_rewards: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    time: jax.Array
+
+    @property
+    def done(self) -> jax.Array:
+        """Whether the episode ended (terminated or truncated)."""
+        return self.terminated | self.truncated
+
+
 class Timestep(struct.PyTreeNode):
     """What one call of `World.step` returns.
 
@@ -301,24 +317,34 @@ class World(abc.ABC):
 
     def step_to(self, state: State, action: jax.Array, new_level: Level) -> Timestep:
         """`step` with the level of a possible auto-reset given rather than drawn."""
+        return self.settle(state, self.advance(state, action), new_level)
+
+    def advance(self, state: State, action: jax.Array) -> Advance:
+        """The first half of a step: the transition and its clock, before any reset. A caller
+        that chooses the reset level from whether the episode ended (`levels.pooled_batch_step`)
+        reads `done` here and passes the level to `settle`."""
         inner, rewards, terminated = self.transition(state.level, state.inner, action)
         time = state.time + 1
         truncated = (time >= self.max_steps) & ~terminated
-        done = terminated | truncated
-        final_obs = self.observe(state.level, inner)
+        return Advance(inner=inner, objective_rewards=rewards.astype(jnp.float32), terminated=terminated, truncated=truncated, time=time)
 
+    def settle(self, state: State, advanced: Advance, new_level: Level) -> Timestep:
+        """The second half of a step: the final observation, and the reset onto `new_level` if
+        the episode ended (`advance`)."""
+        done = advanced.done
+        final_obs = self.observe(state.level, advanced.inner)
         fresh = State(level=new_level, inner=self.start(new_level), time=jnp.zeros((), jnp.int32))
-        stepped = State(level=state.level, inner=inner, time=time)
+        stepped = State(level=state.level, inner=advanced.inner, time=advanced.time)
         next_state = jax.tree.map(lambda a, b: jnp.where(done, a, b), fresh, stepped)
         obs = self.observe(next_state.level, next_state.inner)
         return Timestep(
             obs=obs,
             state=next_state,
-            objective_rewards=rewards.astype(jnp.float32),
-            terminated=terminated,
-            truncated=truncated,
+            objective_rewards=advanced.objective_rewards,
+            terminated=advanced.terminated,
+            truncated=advanced.truncated,
             final_obs=final_obs,
-            info={"episode_length": time},
+            info={"episode_length": advanced.time},
         )
 
     def render_state(self, state: State) -> jax.Array:

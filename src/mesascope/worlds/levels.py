@@ -10,6 +10,11 @@ A `LevelBuffer` holds levels drawn ahead of time for one environment: `fill_buff
 them outside the step (once per rollout or chunk) and `buffered_step` resets into the next
 one instead of sampling inside every step. Every episode still starts on a level drawn from
 the same sampler; see `buffered_step` for when levels repeat.
+
+A `LevelPool` does the same for a whole batch of environments at once: `fill_pool` draws one
+pool of levels for the batch, and `pooled_batch_step` deals them out in order as episodes end.
+A pool sized for the episodes a chunk will play draws fewer levels than per-environment
+buffers, which must each be sized for the most episodes one environment may play.
 """
 
 from __future__ import annotations
@@ -121,13 +126,18 @@ def buffered_batch_step(
 ) -> tuple[Timestep, LevelBuffer]:
     """`buffered_step` over a batch of environments (leading axis) in which no level is played
     twice: an environment that resets after using up its buffer gets a level drawn in the step
-    instead, as in per-step sampling. The draw runs (for the whole batch, under `lax.cond`) only
-    on the steps where that happens, so with buffers sized for the usual number of episodes
-    per rollout it is rare, and every episode still starts on an independent draw from the
-    world's levels at `shift`."""
+    instead, as in per-step sampling (`_redraw_where`). With buffers sized for the usual number
+    of episodes per rollout that is rare, and every episode still starts on an independent draw
+    from the world's levels at `shift`."""
     size = jax.tree.leaves(buffers.levels)[0].shape[1]
     timesteps, after = jax.vmap(functools.partial(buffered_step, world))(buffers, states, actions)
-    overflow = timesteps.done & (buffers.cursor >= size)
+    return _redraw_where(world, timesteps, timesteps.done & (buffers.cursor >= size), key, shift), after
+
+
+def _redraw_where(world: World, timesteps: Timestep, overflow: jax.Array, key: jax.Array, shift: jax.Array | float) -> Timestep:
+    """`timesteps` with the environments flagged in `overflow` (which have just reset) restarted
+    on levels drawn now, as in per-step sampling. The draw runs for the whole batch, under
+    `lax.cond`, only on the steps where some environment is flagged."""
 
     def redraw(timesteps: Timestep) -> Timestep:
         levels = world.sample_levels(key, shift, overflow.shape[0])
@@ -135,4 +145,47 @@ def buffered_batch_step(
         pick = lambda a, b: jnp.where(overflow.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
         return timesteps.replace(obs=pick(fresh.obs, timesteps.obs), state=jax.tree.map(pick, fresh.state, timesteps.state))
 
-    return jax.lax.cond(jnp.any(overflow), redraw, lambda t: t, timesteps), after
+    return jax.lax.cond(jnp.any(overflow), redraw, lambda t: t, timesteps)
+
+
+class LevelPool(struct.PyTreeNode):
+    """Levels drawn ahead for a batch of environments, (N, ...) per leaf, dealt out in order as
+    episodes end; `dealt` counts those dealt so far."""
+
+    levels: Level
+    dealt: jax.Array
+
+    @property
+    def size(self) -> int:
+        """N, the levels in the pool."""
+        return int(jax.tree.leaves(self.levels)[0].shape[0])
+
+
+def fill_pool(world: World, key: jax.Array, shift: jax.Array | float, size: int) -> LevelPool:
+    """A pool of `size` levels of `world`, drawn now (outside any step), none dealt. Size it for
+    the episodes a chunk of steps is expected to end, with a margin: a reset past the pool draws
+    in the step."""
+    if size < 1:
+        raise ValueError(f"a level pool needs at least one level, got size {size}")
+    return LevelPool(world.sample_levels(key, shift, size), jnp.zeros((), jnp.int32))
+
+
+def pooled_batch_step(
+    world: World, pool: LevelPool, states: State, actions: jax.Array, key: jax.Array, shift: jax.Array | float
+) -> tuple[Timestep, LevelPool]:
+    """`world.step` over a batch of environments (leading axis) that resets into the pool's
+    levels instead of drawing: the environments whose episodes end at this step are dealt the
+    next undealt levels, in environment order (`World.advance`, then `World.settle`). Which
+    level an environment gets depends on which episodes ended, never on what the undealt levels
+    are, and none is dealt twice, so every episode starts on an independent draw of the pool's
+    sampler, as in per-step sampling. A reset past the end of the pool gets a level drawn in
+    the step instead (for the whole batch, only on the steps where that happens:
+    `_redraw_where`)."""
+    size = pool.size
+    advanced = jax.vmap(world.advance)(states, actions)
+    ended = advanced.done.astype(jnp.int32)
+    index = pool.dealt + jnp.cumsum(ended) - ended
+    dealt = jax.tree.map(lambda leaf: leaf[jnp.minimum(index, size - 1)], pool.levels)
+    timesteps = jax.vmap(world.settle)(states, advanced, dealt)
+    timesteps = _redraw_where(world, timesteps, advanced.done & (index >= size), key, shift)
+    return timesteps, pool.replace(dealt=pool.dealt + ended.sum())
