@@ -177,7 +177,8 @@ def make_buffered_runner(world: worlds.World, batch: int, length: int, shift: fl
 def make_pool_runner(world: worlds.World, batch: int, length: int, shift: float, size: int, keep: str = "timestep", actions: str = "step"):
     """Like `make_buffered_runner`, but each call fills one pool of `size` levels for the whole
     batch and the steps deal them out as episodes end (`levels.pooled_batch_step`: a reset past
-    the pool draws in the step, so no level repeats); the second output counts the episodes."""
+    the pool draws in the step, so no level repeats); the second output counts the episodes.
+    With `keep="obs"` the step is told that no final observation is read (`final_obs=False`)."""
 
     def run(key, timestep):
         fill_key, key = jax.random.split(key)
@@ -187,7 +188,7 @@ def make_pool_runner(world: worlds.World, batch: int, length: int, shift: float,
         def one_step(carry, x):
             timestep, pool, episodes = carry
             step_actions, world_key = read(x)
-            stepped, pool = level_samplers.pooled_batch_step(world, pool, timestep.state, step_actions, world_key, shift)
+            stepped, pool = level_samplers.pooled_batch_step(world, pool, timestep.state, step_actions, world_key, shift, keep == "timestep")
             timestep = kept(stepped, timestep, keep)
             return (timestep, pool, episodes + timestep.done.sum()), None
 

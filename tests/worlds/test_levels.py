@@ -142,26 +142,34 @@ def test_batch_buffer_draws_in_the_step_once_a_buffer_is_used_up():
     assert low <= int(moved[done].sum()) <= high
 
 
-def test_pool_deals_its_levels_in_order_once_each():
+@pytest.mark.parametrize("final_obs", [True, False])
+def test_pool_deals_its_levels_in_order_once_each(final_obs):
     """Every reset plays the pool's next undealt level (environments in order within a step),
-    each step is `step_to` on the dealt level, and no level is dealt twice."""
+    each step is `step_to` on the dealt level (observing only the resets' starts, or every
+    environment once without final observations), and no level is dealt twice. With 8
+    environments at most one reset per step is observed apart, so steps with one reset and
+    steps with several take the two ways of settling."""
     world, batch, size = _coin(), 8, 40
     pool = fill_pool(world, jax.random.key(0), 1.0, size)
     levels = world.sample_levels(jax.random.key(1), 1.0, batch)
     timestep = jax.vmap(world.initial_timestep)(jax.random.split(jax.random.key(2), batch), levels)
-    step = jax.jit(functools.partial(pooled_batch_step, world))
-    dealt = 0
+    step = jax.jit(functools.partial(pooled_batch_step, world, final_obs=final_obs))
+    dealt, resets_per_step = 0, set()
     for i in range(6 * world.max_steps):
         actions = jax.random.randint(jax.random.key(100 + i), (batch,), 0, world.num_actions)
         ours, after = step(pool, timestep.state, actions, jax.random.key(i), 1.0)
         done = np.asarray(ours.done)
         expected_levels = jax.tree.map(lambda leaf: leaf[np.minimum(dealt + np.cumsum(done) - done, size - 1)], pool.levels)
         if dealt + done.sum() <= size:
-            assert _equal(ours, jax.vmap(world.step_to)(timestep.state, actions, expected_levels))
+            expected = jax.vmap(world.step_to)(timestep.state, actions, expected_levels)
+            assert _equal(ours.replace(final_obs=None), expected.replace(final_obs=None))
+            assert ours.final_obs is None if not final_obs else _equal(ours.final_obs, expected.final_obs)
+            resets_per_step.add(min(int(done.sum()), 2))
         dealt += int(done.sum())
         assert int(after.dealt) == dealt
         timestep, pool = ours, after
     assert dealt > size  # the run went past the pool, so the overflow path ran too
+    assert resets_per_step >= {1, 2}
 
 
 def test_pool_mode_episodes_see_the_samplers_distribution():

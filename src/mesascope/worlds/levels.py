@@ -27,7 +27,7 @@ import jax.numpy as jnp
 
 from flax import struct
 
-from mesascope.worlds.core import Level, State, Timestep, World
+from mesascope.worlds.core import Advance, Level, State, Timestep, World
 
 
 class Sampler(abc.ABC):
@@ -171,21 +171,69 @@ def fill_pool(world: World, key: jax.Array, shift: jax.Array | float, size: int)
 
 
 def pooled_batch_step(
-    world: World, pool: LevelPool, states: State, actions: jax.Array, key: jax.Array, shift: jax.Array | float
+    world: World,
+    pool: LevelPool,
+    states: State,
+    actions: jax.Array,
+    key: jax.Array,
+    shift: jax.Array | float,
+    final_obs: bool = True,
 ) -> tuple[Timestep, LevelPool]:
     """`world.step` over a batch of environments (leading axis) that resets into the pool's
     levels instead of drawing: the environments whose episodes end at this step are dealt the
-    next undealt levels, in environment order (`World.advance`, then `World.settle`). Which
-    level an environment gets depends on which episodes ended, never on what the undealt levels
-    are, and none is dealt twice, so every episode starts on an independent draw of the pool's
-    sampler, as in per-step sampling. A reset past the end of the pool gets a level drawn in
-    the step instead (for the whole batch, only on the steps where that happens:
-    `_redraw_where`)."""
+    next undealt levels, in environment order (`World.advance`, then the reset). Which level an
+    environment gets depends on which episodes ended, never on what the undealt levels are, and
+    none is dealt twice, so every episode starts on an independent draw of the pool's sampler,
+    as in per-step sampling. A reset past the end of the pool gets a level drawn in the step
+    instead (for the whole batch, only on the steps where that happens: `_redraw_where`).
+
+    With `final_obs` (what a trainer that bootstraps through time-outs needs) the step observes
+    every environment's final state once and observes fresh starts only for the few that reset
+    (`_settle_resets_only`), instead of observing every environment twice. A consumer that
+    reads only `obs` passes `final_obs=False`: the step then observes each environment once, in
+    the state it returns, and the timestep's `final_obs` is None."""
     size = pool.size
     advanced = jax.vmap(world.advance)(states, actions)
     ended = advanced.done.astype(jnp.int32)
     index = pool.dealt + jnp.cumsum(ended) - ended
-    dealt = jax.tree.map(lambda leaf: leaf[jnp.minimum(index, size - 1)], pool.levels)
-    timesteps = jax.vmap(world.settle)(states, advanced, dealt)
+    if final_obs:
+        timesteps = _settle_resets_only(world, pool, states, advanced, index)
+    else:
+        timesteps = jax.vmap(world.settle)(states, advanced, _take(pool, index)).replace(final_obs=None)
     timesteps = _redraw_where(world, timesteps, advanced.done & (index >= size), key, shift)
     return timesteps, pool.replace(dealt=pool.dealt + ended.sum())
+
+
+def _take(pool: LevelPool, index: jax.Array) -> Level:
+    """The pool's levels at `index` (clamped to the pool; a reset past it is redrawn)."""
+    return jax.tree.map(lambda leaf: leaf[jnp.minimum(index, pool.size - 1)], pool.levels)
+
+
+def _settle_resets_only(world: World, pool: LevelPool, states: State, advanced: Advance, index: jax.Array) -> Timestep:
+    """`World.settle` over a batch, with the pool's levels at `index` for the environments that
+    reset. The final observation of every environment is its next observation unless it
+    reset, so only the resets' fresh starts are observed: up to `bound` of them (an eighth of
+    the batch), gathered, observed and put back in place. On a step where more reset (all
+    episodes truncating together after a synchronised start) it settles every environment as
+    `World.settle` does; both ways give the same timestep."""
+    done = advanced.done
+    batch = done.shape[0]
+    bound = max(1, -(-batch // 8))
+    final = jax.vmap(world.observe)(states.level, advanced.inner)
+
+    def few(_: None) -> tuple[jax.Array, State]:
+        slots = jnp.nonzero(done, size=bound, fill_value=batch)[0]  # the resets, in order; batch pads (dropped)
+        levels = _take(pool, pool.dealt + jnp.arange(bound))
+        starts = jax.vmap(world.start)(levels)
+        put = lambda current, new: current.at[slots].set(new, mode="drop")  # noqa: E731
+        state = State(level=jax.tree.map(put, states.level, levels), inner=jax.tree.map(put, advanced.inner, starts),
+                      time=jnp.where(done, 0, advanced.time))
+        return put(final, jax.vmap(world.observe)(levels, starts)), state
+
+    def every(_: None) -> tuple[jax.Array, State]:
+        settled = jax.vmap(world.settle)(states, advanced, _take(pool, index))
+        return settled.obs, settled.state
+
+    obs, state = jax.lax.cond(done.sum() > bound, every, few, None)
+    return Timestep(obs=obs, state=state, objective_rewards=advanced.objective_rewards, terminated=advanced.terminated,
+                    truncated=advanced.truncated, final_obs=final, info={"episode_length": advanced.time})
