@@ -1,8 +1,10 @@
 """Earlier PPO trainers, loaded from git for benchmarks.
 
-`legacy_make_train(config, world, commit)` is `make_train` of `commit` (agents/ppo.py with its
-agents/networks.py), extracted into a temporary package; it runs on today's worlds, so a
-comparison measures the trainer alone. Two commits matter:
+`legacy_make_train(world, commit)` is `make_train` of `commit` (agents/ppo.py with its
+agents/networks.py), extracted into a temporary package, with that commit's default settings
+(`PPOConfig()` as it was then: the update schedule of 4 epochs of 4 minibatches at step size
+5e-4 for the commits below); it runs on today's worlds, so a comparison measures the trainer and
+its defaults, not the worlds. Two commits matter:
 
 - `ISSUE_COMMIT`: the trainer when issue 12 was filed ("today's trainer" of its target), before
   any of its work, the fused first layers included;
@@ -53,8 +55,7 @@ def _module(commit: str):
     return importlib.import_module(f"{package}.ppo")
 
 
-def legacy_make_train(config, world, commit: str = LEGACY_COMMIT):
-    """The trainer of `commit` for `world` (today's `PPOConfig` fields that it knows, its default network)."""
+def legacy_make_train(world, commit: str = LEGACY_COMMIT):
+    """The trainer of `commit` for `world`, with that commit's default settings and network."""
     module = _module(commit)
-    known = {name: getattr(config, name) for name in module.PPOConfig.__dataclass_fields__}
-    return module.make_train(module.PPOConfig(**known), world)
+    return module.make_train(module.PPOConfig(), world)

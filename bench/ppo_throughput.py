@@ -221,7 +221,7 @@ def main() -> None:
     print(f"{args.world} world, observation {world.observation_shape}, MLP {config.width}x{config.depth}, {args.agents} agents, "
           f"batch {config.batch_size}/agent/update; jax {jax.__version__}, {len(jax.devices())} host devices, {args.clock} clock")
     trainers = {
-        **{f"trainer of {commit}{' (baseline)' if i == 0 else ''}": legacy_make_train(config, world, commit) for i, commit in enumerate(args.baseline)},
+        **{f"trainer of {commit}{' (baseline)' if i == 0 else ''}": legacy_make_train(world, commit) for i, commit in enumerate(args.baseline)},
         **({} if args.no_today else {"today, separate actor and critic": make_train(config, world)}),
         **({} if args.no_shared else {"today, shared input layer": make_train(shared, world)}),
         **{f"today, {epochs} epoch{'s' if epochs > 1 else ''}": make_train(replace(config, epochs=epochs), world) for epochs in args.epochs},

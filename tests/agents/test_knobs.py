@@ -66,12 +66,13 @@ def test_make_network_refuses_halting_without_a_budget():
         make_network(5, 16, 1, thinking_steps=-1)
 
 
+LR = PPOConfig().learning_rate  # the reference agent's knobs are the static config's values
 KNOBS = {  # agent: (learning rate, entropy coefficient, reward weights over (coin, exit)); one seed
-    "reference": (5e-4, 0.01, [0.0, 1.0]),
-    "more entropy": (5e-4, 0.5, [0.0, 1.0]),
+    "reference": (LR, 0.01, [0.0, 1.0]),
+    "more entropy": (LR, 0.5, [0.0, 1.0]),
     "frozen": (0.0, 0.01, [0.0, 1.0]),
-    "reference again": (5e-4, 0.01, [0.0, 1.0]),
-    "no reward": (5e-4, 0.01, [0.0, 0.0]),
+    "reference again": (LR, 0.01, [0.0, 1.0]),
+    "no reward": (LR, 0.01, [0.0, 0.0]),
 }
 
 
