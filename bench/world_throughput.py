@@ -55,7 +55,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--buffer-levels", type=int, default=8, help="levels per environment per call in buffer mode")
     parser.add_argument("--pool-margin", type=float, default=1.25,
                         help="pool mode: the pool holds margin x the episodes that a call of the buffer mode ended")
-    parser.add_argument("--actions", choices=("step", "step-barrier", "ahead"), default="step",
+    parser.add_argument("--actions", choices=("step", "ahead"), default="step",
                         help="random actions drawn inside every step, or all of a call's drawn before its scan (see scan_inputs)")
     parser.add_argument("--keep", choices=("timestep", "obs"), default="timestep",
                         help="what the scan keeps of each step: the whole timestep (as a trainer that stores final "
@@ -114,15 +114,15 @@ def scan_inputs(key: jax.Array, batch: int, length: int, num_actions: int, actio
     from one. `actions="step"` draws each step's actions inside the step (one `randint((B,))`
     per step); `"ahead"` draws all the call's actions before the scan, as a consumer whose
     actions come from elsewhere (a policy) would supply them, so that the step's time is the
-    world's alone: XLA fuses the bench's own per-step random-number generation differently from
-    one program to the next (docs/benchmarks.md, round 7)."""
+    world's alone: drawn inside every step, the actions cost about 4x as much as drawn at once
+    (`bench/action_draws.py`), a fixed cost that pulls every ratio towards 1 (docs/benchmarks.md,
+    round 7)."""
     keys = jax.random.split(key, length)
-    if actions in ("step", "step-barrier"):
+    if actions == "step":
 
         def read(x):
             action_key, world_key = jax.random.split(x)
-            drawn = jax.random.randint(action_key, (batch,), 0, num_actions)
-            return (jax.lax.optimization_barrier(drawn) if actions == "step-barrier" else drawn), world_key
+            return jax.random.randint(action_key, (batch,), 0, num_actions), world_key
 
         return keys, read
     drawn = jax.random.randint(jax.random.fold_in(key, length), (length, batch), 0, num_actions)
