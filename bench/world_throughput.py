@@ -253,7 +253,7 @@ def measure_layers(name: str, batch: int, args) -> dict[str, float]:
     prepare("layer", world, make_runner(world, batch, length, shift, **mode))
     prepare("buffer", world, make_buffered_runner(world, batch, length, shift, args.buffer_levels, **mode))
     jax.block_until_ready(calls["buffer"][0]())  # a second call: the first starts every episode at once
-    pool_size = int(np.ceil(args.pool_margin * float(calls["buffer"][1]["second"])))
+    pool_size = max(1, int(np.ceil(args.pool_margin * float(calls["buffer"][1]["second"]))))
     prepare("pool", world, make_pool_runner(world, batch, length, shift, pool_size, **mode))
     prepare("reuse", world, make_reuse_runner(world, batch, length, shift, **mode))
     times: dict[str, list[float]] = {label: [] for label in calls}

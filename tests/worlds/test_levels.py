@@ -142,14 +142,14 @@ def test_batch_buffer_draws_in_the_step_once_a_buffer_is_used_up():
     assert low <= int(moved[done].sum()) <= high
 
 
-@pytest.mark.parametrize("final_obs", [True, False])
-def test_pool_deals_its_levels_in_order_once_each(final_obs):
+@pytest.mark.parametrize("final_obs, batch", [(True, 8), (True, 64), (False, 8)])
+def test_pool_deals_its_levels_in_order_once_each(final_obs, batch):
     """Every reset plays the pool's next undealt level (environments in order within a step),
     each step is `step_to` on the dealt level (observing only the resets' starts, or every
     environment once without final observations), and no level is dealt twice. With 8
     environments at most one reset per step is observed apart, so steps with one reset and
-    steps with several take the two ways of settling."""
-    world, batch, size = _coin(), 8, 40
+    steps with several take the two ways of settling; with 64, up to 8 are observed apart."""
+    world, size = _coin(), 5 * batch
     pool = fill_pool(world, jax.random.key(0), 1.0, size)
     levels = world.sample_levels(jax.random.key(1), 1.0, batch)
     timestep = jax.vmap(world.initial_timestep)(jax.random.split(jax.random.key(2), batch), levels)

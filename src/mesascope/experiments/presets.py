@@ -85,7 +85,7 @@ def _study(name: str, world: str, train_shifts: tuple[float, ...] = (0.0,), **pp
     """The base of a bias study: the coin-demo budget, 16 seeds per cell; `train_shifts` is a
     valid value of the world's dial (the grid's train_shift axis replaces it). Verdicts are stored at
     each of the 4 checkpoints (eval.trajectory) for the verdicts-along-training tables."""
-    return ExperimentConfig(name=name, world=world, train_shifts=train_shifts, seeds=16, ppo=PPOConfig(total_steps=250_000, **SCHEDULE_UNTIL_2026_12_02, **ppo),
+    return ExperimentConfig(name=name, world=world, train_shifts=train_shifts, seeds=16, ppo=PPOConfig(**{"total_steps": 250_000, **SCHEDULE_UNTIL_2026_12_02, **ppo}),
                             eval=EvalConfig(episodes=64, bootstrap=300, gifs=0, checkpoints=4, influence_levels=0, identify_levels=32,
                                             trajectory=True))
 

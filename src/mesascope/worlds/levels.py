@@ -191,7 +191,8 @@ def pooled_batch_step(
     every environment's final state once and observes fresh starts only for the few that reset
     (`_settle_resets_only`), instead of observing every environment twice. A consumer that
     reads only `obs` passes `final_obs=False`: the step then observes each environment once, in
-    the state it returns, and the timestep's `final_obs` is None."""
+    the state it returns, and the timestep's `final_obs` is None (so a scan that carries the
+    timestep must replace it, as `bench/world_throughput.py`'s `kept` does)."""
     size = pool.size
     advanced = jax.vmap(world.advance)(states, actions)
     ended = advanced.done.astype(jnp.int32)
