@@ -210,6 +210,8 @@ def main() -> None:
     for rank in args.ranks:
         if rank < 1:
             parser.error(f"--ranks: each rank must be a positive integer, got {rank}")
+    if args.json is not None and (not Path(args.json).name or Path(args.json).is_dir() or not Path(args.json).resolve().parent.is_dir()):
+        parser.error(f"--json: {args.json!r} is not a file path in an existing folder")
     if args.world not in registry.names():
         parser.error(f"--world: {args.world!r} is not a registered world; choose from {', '.join(registry.names())}")
     clock = CLOCK[args.clock]
