@@ -50,6 +50,11 @@ class Advance(struct.PyTreeNode):
         """Whether the episode ended (terminated or truncated)."""
         return self.terminated | self.truncated
 
+    def timestep(self, obs: jax.Array, state: State, final_obs: jax.Array | None) -> Timestep:
+        """The step's `Timestep`, given what the agent sees and acts on next and the final observation."""
+        return Timestep(obs=obs, state=state, objective_rewards=self.objective_rewards, terminated=self.terminated,
+                        truncated=self.truncated, final_obs=final_obs, info={"episode_length": self.time})
+
 
 class Timestep(struct.PyTreeNode):
     """What one call of `World.step` returns.
@@ -336,16 +341,7 @@ class World(abc.ABC):
         fresh = State(level=new_level, inner=self.start(new_level), time=jnp.zeros((), jnp.int32))
         stepped = State(level=state.level, inner=advanced.inner, time=advanced.time)
         next_state = jax.tree.map(lambda a, b: jnp.where(done, a, b), fresh, stepped)
-        obs = self.observe(next_state.level, next_state.inner)
-        return Timestep(
-            obs=obs,
-            state=next_state,
-            objective_rewards=advanced.objective_rewards,
-            terminated=advanced.terminated,
-            truncated=advanced.truncated,
-            final_obs=final_obs,
-            info={"episode_length": advanced.time},
-        )
+        return advanced.timestep(self.observe(next_state.level, next_state.inner), next_state, final_obs)
 
     def render_state(self, state: State) -> jax.Array:
         """RGB picture of a full state."""

@@ -236,5 +236,4 @@ def _settle_resets_only(world: World, pool: LevelPool, states: State, advanced: 
         return settled.obs, settled.state
 
     obs, state = jax.lax.cond(done.sum() > bound, every, few, None)
-    return Timestep(obs=obs, state=state, objective_rewards=advanced.objective_rewards, terminated=advanced.terminated,
-                    truncated=advanced.truncated, final_obs=final, info={"episode_length": advanced.time})
+    return advanced.timestep(obs, state, final)
