@@ -14,6 +14,9 @@ competent from the first check at which its mean normalised intended return (obj
 the 128 fixed training levels reaches 0.9; the run prints, per trainer, the median of those
 steps with a bootstrap interval and how many agents got there within the budget.
 
+`--dense` also measures today's trainer without the lookup of one-hot object channels in the
+first layer (`ppo.object_lookup=false`), the trainer's default until 2026-12-02.
+
 `--ranks` also measures a model that is not in the library: actor and critic each read the grid
 through a rank-r projection (507 -> r, no bias) under their usual MLPs, which cuts the first
 layer's arithmetic about 64/r-fold (`LowRankActorCritic` below).
@@ -200,6 +203,7 @@ def main() -> None:
     parser.add_argument("--no-shared", action="store_true", help="skip the shared-input option")
     parser.add_argument("--json", default=None, metavar="PATH", help="also write each trainer's per-agent steps to competence (null: never) to PATH")
     parser.add_argument("--no-today", action="store_true", help="skip today's default trainer (only the baselines and the named options)")
+    parser.add_argument("--dense", action="store_true", help="also measure today's trainer with the dense first layer (ppo.object_lookup=false)")
     parser.add_argument("--ranks", type=int, nargs="*", default=[], help="also measure the rank-r first layer (LowRankActorCritic) for these r")
     parser.add_argument("--schedules", nargs="*", default=[], metavar="EPOCHSxMINIBATCHES[@LR]",
                         help="also measure today's trainer with these update schedules, e.g. 1x16 2x8@1e-3")
@@ -226,6 +230,7 @@ def main() -> None:
         **{f"trainer of {commit}{' (baseline)' if i == 0 else ''}": legacy_make_train(world, commit) for i, commit in enumerate(args.baseline)},
         **({} if args.no_today else {"today, separate actor and critic": make_train(config, world)}),
         **({} if args.no_shared else {"today, shared input layer": make_train(shared, world)}),
+        **({"today, dense first layer (no object lookup)": make_train(replace(config, object_lookup=False), world)} if args.dense else {}),
         **{f"today, {epochs} epoch{'s' if epochs > 1 else ''}": make_train(replace(config, epochs=epochs), world) for epochs in args.epochs},
         **{f"today, {text} (epochs x minibatches[@lr])": make_train(schedule, world) for text, schedule in schedules.items()},
         **{f"rank-{rank} first layer": make_train(config, world, network=LowRankActorCritic(world.num_actions, rank, config.width, config.depth))

@@ -20,7 +20,7 @@ from mesascope.experiments.population import request_host_devices
 
 request_host_devices()
 
-from mesascope.agents.ppo import SCHEDULE_UNTIL_2026_12_02  # noqa: E402
+from mesascope.agents.ppo import DEFAULTS_UNTIL_2026_12_02  # noqa: E402
 from mesascope.diagnose import identify  # noqa: E402
 from mesascope.diagnose.dose import dose_response  # noqa: E402
 from mesascope.diagnose.sweep_verdicts import decide_sweep, sweep_agents  # noqa: E402
@@ -111,7 +111,7 @@ def training_pictures(store: Store) -> None:
     from mesascope.experiments.config import apply_overrides
 
     base = apply_overrides(presets.get("detour"), ["reward_weights=0,1", "train_shifts=0.3"])
-    base = dataclasses.replace(base, ppo=dataclasses.replace(base.ppo, **SCHEDULE_UNTIL_2026_12_02))  # as docs/diagnostics.md measured it
+    base = dataclasses.replace(base, ppo=dataclasses.replace(base.ppo, **DEFAULTS_UNTIL_2026_12_02))  # as docs/diagnostics.md measured it
     sweep = Sweep(base, "ppo.total_steps", ("100000", "200000", "400000", "800000", "1600000"))
     done = run_sweep(sweep, store)
     labels = ["100k", "200k", "400k", "800k", "1.6M"]

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from mesascope.agents.ppo import SCHEDULE_UNTIL_2026_12_02
+from mesascope.agents.ppo import DEFAULTS_UNTIL_2026_12_02
 from mesascope.commands.imitate import imitation_config
 from mesascope.experiments.runner import run_experiment
 from mesascope.diagnose.stats import wilson_interval
@@ -31,7 +31,7 @@ from mesascope.store.db import Store
 
 QUIET = ["eval.distributions=test", "eval.gifs=0", "eval.influence_levels=0", "eval.identify_levels=0", "eval.checkpoints=1", "eval.bootstrap=200",
          # PPO settings the clones never read, but a stored run's config includes: the schedule of the time, so --stored finds the runs
-         *(f"ppo.{name}={value}" for name, value in SCHEDULE_UNTIL_2026_12_02.items())]
+         *(f"ppo.{name}={value}" for name, value in DEFAULTS_UNTIL_2026_12_02.items())]
 
 CELLS = {
     "default": [],

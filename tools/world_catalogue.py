@@ -2,7 +2,7 @@
 
 For each world: its default experiment (`mesascope run WORLD`: 8 seeds at the world's training
 shift, default PPO budget) with the update schedule the catalogue was measured with
-(`ppo.SCHEDULE_UNTIL_2026_12_02`: 4 epochs of 4 minibatches at step size 5e-4, the default
+(`ppo.DEFAULTS_UNTIL_2026_12_02`: 4 epochs of 4 minibatches at step size 5e-4, the default
 until 2026-12-02), evaluated on train and test; the table reports the mean normalised
 intended and proxy returns on each distribution and the verdict counts on test. Results go to
 the given store, so rerunning reuses finished runs.
@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from mesascope.diagnose.causal import proxy_kinds  # noqa: E402
-from mesascope.agents.ppo import SCHEDULE_UNTIL_2026_12_02, make_train  # noqa: E402
+from mesascope.agents.ppo import DEFAULTS_UNTIL_2026_12_02, make_train  # noqa: E402
 from mesascope.experiments import population, presets  # noqa: E402
 from mesascope.experiments.evaluate import evaluate_population  # noqa: E402
 from mesascope.experiments.runner import code_version, run_experiment, run_id_for  # noqa: E402
@@ -123,7 +123,7 @@ def main() -> None:
             world = registry.make(name)
             picture(world, DOCS / "images" / f"{name}.png")
             config = presets.world_default(name)
-            config = dataclasses.replace(config, ppo=dataclasses.replace(config.ppo, **SCHEDULE_UNTIL_2026_12_02))
+            config = dataclasses.replace(config, ppo=dataclasses.replace(config.ppo, **DEFAULTS_UNTIL_2026_12_02))
             result = rediagnosed(config, store) if args.reuse_training else None
             if result is not None:
                 print(f"{name}: agents of run {result.run_id} re-evaluated with code {code_version()}", flush=True)

@@ -205,3 +205,38 @@ def test_shared_input_is_refused_where_there_is_no_plain_mlp_before_any_work():
     with pytest.raises(ValueError, match="shared_input"):
         make_network(4, 16, 2, thinking_steps=2, shared_input=True)
     C.apply_overrides(C.ExperimentConfig(), ["ppo.shared_input=true"])  # the plain MLP takes it
+
+
+@pytest.mark.parametrize("shared_input", [False, True])
+def test_object_lookup_is_the_dense_first_layer_in_function_and_gradient(world, shared_input):
+    """`ppo.object_lookup` reads single-object channels by a row lookup: on real observations
+    (objects present, moved out of view, or gone) the logits, values and parameter gradients are
+    those of the dense first layer up to float rounding, and the trainer stays deterministic."""
+    dense_config, lookup_config = (PPOConfig(**{**TINY, "shared_input": shared_input, "object_lookup": flag}) for flag in (False, True))
+    dense, lookup = make_train(dense_config, world).network, make_train(lookup_config, world).network
+    assert lookup.one_hot_channels == world.one_hot_channels == (1, 2) and dense.one_hot_channels == ()
+    levels = world.sample_levels(jax.random.PRNGKey(4), 1.0, 16)
+    obs = jax.vmap(lambda level: world.observe(level, world.start(level)))(levels)
+    obs = obs.at[:4, ..., 1].set(0)  # some without a coin in view
+    params = dense.init(jax.random.PRNGKey(0), obs[0])
+    params = jax.tree.map(lambda leaf: leaf + 0.1 * jax.random.normal(jax.random.PRNGKey(5), leaf.shape), params)  # nonzero heads
+    for got, want in zip(lookup.apply(params, obs), dense.apply(params, obs)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
+    loss = lambda network: jax.grad(lambda p: sum(jnp.sum(jnp.sin(out)) for out in network.apply(p, obs)))(params)  # noqa: E731
+    for got, want in zip(jax.tree.leaves(loss(lookup)), jax.tree.leaves(loss(dense))):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-5)
+    trainer = make_train(lookup_config, world)
+    first, _ = jax.jit(trainer.train)(jax.random.PRNGKey(3), Hyper.make())
+    second, _ = jax.jit(trainer.train)(jax.random.PRNGKey(3), Hyper.make())
+    assert _leaves_equal(first, second)
+
+
+def test_runs_stored_before_the_object_lookup_load_with_the_dense_layer():
+    """A stored config that predates `ppo.object_lookup` was trained with the dense first layer,
+    and rebuilds so; a new config keeps what it says."""
+    from mesascope.experiments import config as C
+
+    stored = C.ExperimentConfig().to_dict()
+    assert C.from_dict(stored).ppo.object_lookup is True
+    del stored["ppo"]["object_lookup"]
+    assert C.from_dict(stored).ppo.object_lookup is False

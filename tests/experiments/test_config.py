@@ -105,18 +105,18 @@ def test_sweep_presets_are_valid_before_and_after_their_axes():
 def test_documented_presets_and_studies_keep_the_schedule_their_numbers_were_measured_with():
     """The default update schedule changed on 2026-12-02; every preset, grid preset and study
     whose results the docs quote still trains with the old one, and an ad hoc run does not."""
-    from mesascope.agents.ppo import SCHEDULE_UNTIL_2026_12_02, PPOConfig
+    from mesascope.agents.ppo import DEFAULTS_UNTIL_2026_12_02, PPOConfig
     from mesascope.experiments.compare import CompareConfig
     from mesascope.experiments.goodhart import GoodhartConfig
     from mesascope.worlds import registry
 
     def schedule(ppo: PPOConfig) -> dict:
-        return {name: getattr(ppo, name) for name in SCHEDULE_UNTIL_2026_12_02}
+        return {name: getattr(ppo, name) for name in DEFAULTS_UNTIL_2026_12_02}
 
     pinned = [config.ppo for config in presets.PRESETS.values()] + [base.ppo for base, _ in presets.GRID_PRESETS.values()]
     pinned += [GoodhartConfig().ppo, CompareConfig(world="tamper", agents=()).base(registry.make("tamper")).ppo]
-    assert all(schedule(ppo) == SCHEDULE_UNTIL_2026_12_02 for ppo in pinned)
-    assert schedule(presets.world_default("corner").ppo) == schedule(PPOConfig()) != SCHEDULE_UNTIL_2026_12_02
+    assert all(schedule(ppo) == DEFAULTS_UNTIL_2026_12_02 for ppo in pinned)
+    assert schedule(presets.world_default("corner").ppo) == schedule(PPOConfig()) != DEFAULTS_UNTIL_2026_12_02
 
 
 def test_with_a_level_mix_train_shifts_are_shares_in_0_1():

@@ -21,9 +21,9 @@ from mesascope.experiments.backends import BackendError, LocalBackend, make_back
 from mesascope.experiments.sweep import Grid, run_grid
 from mesascope.store.db import Store
 
-# ppo.learning_rate: the coin preset's (it keeps the schedule its documented runs used), so `sweep coin` trains as `base`
+# ppo.learning_rate, ppo.object_lookup: the coin preset's (it keeps the settings its documented runs used), so `sweep coin` trains as `base`
 TINY = ["world_options.size=7", "world_options.layout=open", "seeds=2", "ppo.total_steps=256", "ppo.num_envs=8", "ppo.num_steps=16",
-        "ppo.minibatches=1", "ppo.epochs=1", "ppo.learning_rate=5e-4", "ppo.width=8", "ppo.depth=1", "eval.episodes=8", "eval.bootstrap=20", "eval.gifs=0",
+        "ppo.minibatches=1", "ppo.epochs=1", "ppo.learning_rate=5e-4", "ppo.object_lookup=false", "ppo.width=8", "ppo.depth=1", "eval.episodes=8", "eval.bootstrap=20", "eval.gifs=0",
         "eval.influence_levels=0", "eval.identify_levels=0", "eval.checkpoints=1"]
 AXES = (("train_shift", ("0", "0.5")), ("l2", ("0", "0.01")), ("ppo.width", ("8", "16")))
 

@@ -544,22 +544,25 @@ def _views(world: worlds.World) -> tuple[worlds.World, ...]:
     return (world,)
 
 
-def _channel_use(world: worlds.World) -> tuple[np.ndarray, np.ndarray]:
-    """(C,) whether each channel is lit somewhere, and (C,) whether it is lit on the whole plane,
-    in some reachable state of some level drawn from train or test."""
+@functools.cache
+def _channel_use(world: worlds.World) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(C,) whether each channel is lit somewhere, (C,) whether it is lit on the whole plane, and
+    (C,) the most cells it lights at once, in the reachable states of levels drawn from train
+    and test."""
 
     def per_level(level):
         observations = jax.vmap(lambda inner: world.observe(level, inner))(world.enumerate_inner(level))
         reachable = planning.tabulate(world, level).reachable[:-1, None]
         lit = jnp.any(observations > 0, axis=(1, 2)) & reachable
         full = jnp.all(observations > 0, axis=(1, 2)) & reachable
-        return lit.any(0), full.any(0)
+        cells = jnp.where(reachable, (observations > 0).sum((1, 2)), 0)
+        return lit.any(0), full.any(0), cells.max(0)
 
     keys = jax.random.split(jax.random.key(21), 2)
     levels = [world.sample_levels(k, world.distributions[d].shift, CHANNEL_LEVELS) for k, d in zip(keys, DISTRIBUTIONS)]
     levels = jax.tree.map(lambda *leaves: jnp.concatenate(leaves), *levels)
-    lit, full = jax.device_get(jax.jit(jax.vmap(per_level))(levels))
-    return lit.any(0), full.any(0)
+    lit, full, cells = jax.device_get(jax.jit(jax.vmap(per_level))(levels))
+    return lit.any(0), full.any(0), cells.max(0)
 
 
 def test_observation_channels_are_named(world):
@@ -582,11 +585,23 @@ def test_object_channels_show_something_real(world):
     """Every object channel is lit in some reachable state (on train or test levels), and none
     is a non-spatial plane lit everywhere (those belong in `non_object_channels`)."""
     for built in _views(world):
-        lit, full = _channel_use(built)
+        lit, full, _ = _channel_use(built)
         names = built.observation_channels
         for c in built.object_channels:
             assert lit[c], f"{built.name}: object channel {names[c]!r} is never lit on train or test levels"
             assert not full[c], f"{built.name}: object channel {names[c]!r} fills the whole plane; list it in non_object_channels"
+
+
+def test_one_hot_channels_light_at_most_one_cell(world):
+    """The channels a world declares one-hot (which networks read by a row lookup) light at most
+    one cell in every reachable state of train and test levels, in every view."""
+    for built in _views(world):
+        _, _, cells = _channel_use(built)
+        names = built.observation_channels
+        for c in built.one_hot_channels:
+            assert cells[c] <= 1, f"{built.name}: channel {names[c]!r} is declared one-hot but lights {cells[c]} cells"
+    coin = worlds.make("coin")
+    assert worlds.make("coin", view="global").one_hot_channels == (1, 2, 3) and coin.one_hot_channels == (1, 2)
 
 
 def test_with_agent_at_moves_only_the_agent(world):

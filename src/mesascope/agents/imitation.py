@@ -139,7 +139,7 @@ def make_imitation(config: ImitationConfig, ppo: PPOConfig, world: World, expert
     the network of `ppo` (width, depth, thinking steps, halting)."""
     if learner not in LEARNERS:
         raise ValueError(f"learner must be one of {list(LEARNERS)}, got {learner!r}")
-    network = network_for(ppo, world.num_actions)
+    network = network_for(ppo, world)
     optimizer = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.scale_by_adam(eps=1e-5))
     dagger = learner == "dagger"
     expert_rows = config.dataset_episodes

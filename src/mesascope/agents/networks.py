@@ -43,6 +43,29 @@ def flatten_observation(obs: jax.Array) -> jax.Array:
     return obs.reshape(obs.shape[: obs.ndim - 3] + (-1,)).astype(jnp.float32)
 
 
+def first_layer(obs: jax.Array, kernel: jax.Array, bias: jax.Array, one_hot_channels: tuple[int, ...] = ()) -> jax.Array:
+    """`flatten_observation(obs) @ kernel + bias` for uint8 observations (…, H, W, C), with the
+    channels in `one_hot_channels` (each lighting at most one cell: `World.one_hot_channels`)
+    read by a lookup of their lit cell's kernel row instead of a product over their plane.
+
+    The same function, up to the order of float additions; the lookup's gradient is a
+    scatter-add of one row per observation. On a world whose objects are single cells the
+    first layer is most of a feed-forward agent's arithmetic, and the lookup leaves only the
+    other channels (the walls) to multiply (docs/benchmarks.md)."""
+    if not one_hot_channels:
+        return jnp.dot(flatten_observation(obs), kernel) + bias
+    height, width, channels = obs.shape[-3:]
+    lead = obs.shape[:-3]
+    rows = kernel.reshape(height * width, channels, -1)  # row (cell, channel) of the flat kernel
+    dense = tuple(c for c in range(channels) if c not in one_hot_channels)
+    out = jnp.dot(obs[..., dense].reshape(lead + (-1,)).astype(jnp.float32), rows[:, dense, :].reshape(-1, rows.shape[-1])) + bias
+    for c in one_hot_channels:
+        plane = obs[..., c].reshape(lead + (height * width,))
+        lit = jnp.argmax(plane, axis=-1)  # the lit cell, or cell 0 of an empty plane (scaled by 0 below)
+        out = out + plane.max(-1).astype(jnp.float32)[..., None] * jnp.take(rows[:, c, :], lit, axis=0)
+    return out
+
+
 class ActorCritic(nn.Module):
     """Separate actor and critic MLPs; returns (action logits, state value).
 
@@ -57,6 +80,9 @@ class ActorCritic(nn.Module):
     shared_input: bool = False
     """One first layer for both: the actor and the critic read the same `width` features of the
     grid, and only the layers above are separate. Half the arithmetic of the first layer."""
+    one_hot_channels: tuple[int, ...] = ()
+    """Observation channels the first layer reads by a row lookup (`first_layer`): the same
+    function and parameters, less arithmetic."""
 
     def setup(self) -> None:
         """The actor and critic MLPs (and the shared first layer, when `shared_input`)."""
@@ -66,16 +92,18 @@ class ActorCritic(nn.Module):
         self.critic = MLP(self.width, above, 1, head_scale=1.0)
 
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        x = flatten_observation(obs)
-        if self.shared_input:
-            features = nn.tanh(self.input(x))
-            return self.actor(features), self.critic(features)[..., 0]
         if self.is_initializing() or self.depth == 0:
-            return self.actor(x), self.critic(x)[..., 0]
+            x = flatten_observation(obs)
+            features = nn.tanh(self.input(x)) if self.shared_input else x
+            return self.actor(features), self.critic(features)[..., 0]
+        if self.shared_input:
+            first = self.input.variables["params"]
+            features = nn.tanh(first_layer(obs, first["kernel"], first["bias"], self.one_hot_channels))
+            return self.actor(features), self.critic(features)[..., 0]
         actor, critic = self.actor.variables["params"], self.critic.variables["params"]
         kernel = jnp.concatenate([actor["Dense_0"]["kernel"], critic["Dense_0"]["kernel"]], axis=1)
         bias = jnp.concatenate([actor["Dense_0"]["bias"], critic["Dense_0"]["bias"]])
-        hidden = nn.tanh(jnp.dot(x, kernel) + bias)
+        hidden = nn.tanh(first_layer(obs, kernel, bias, self.one_hot_channels))
         logits = _mlp_rest(actor, hidden[..., : self.width], self.depth)
         value = _mlp_rest(critic, hidden[..., self.width :], self.depth)
         return logits, value[..., 0]
@@ -233,12 +261,20 @@ def network_family(agent: str) -> str:
 
 
 def make_network(
-    num_actions: int, width: int, depth: int, thinking_steps: int = 0, halting: bool = False, family: str = "feedforward", shared_input: bool = False
+    num_actions: int,
+    width: int,
+    depth: int,
+    thinking_steps: int = 0,
+    halting: bool = False,
+    family: str = "feedforward",
+    shared_input: bool = False,
+    one_hot_channels: tuple[int, ...] = (),
 ) -> nn.Module:
     """The actor-critic a PPO config asks for: plain MLPs when `thinking_steps` is 0, else a
     thinking-budget actor with `thinking_steps` iterations (halting early when `halting`); with
     `family="recurrent"` the same actor heads read a GRU memory (`RecurrentActorCritic`);
-    `shared_input` gives the plain actor-critic one first layer for both heads."""
+    `shared_input` gives the plain actor-critic one first layer for both heads. The plain
+    actor-critic reads `one_hot_channels` by a row lookup (`first_layer`); the others ignore them."""
     if thinking_steps < 0:
         raise ValueError(f"thinking_steps must be 0 (no thinking) or a positive number of iterations, got {thinking_steps}")
     if family not in AGENT_FAMILIES:
@@ -252,7 +288,7 @@ def make_network(
     if thinking_steps == 0:
         if halting:
             raise ValueError("halting needs a thinking budget: set thinking_steps to a positive number")
-        return ActorCritic(num_actions, width, depth, shared_input)
+        return ActorCritic(num_actions, width, depth, shared_input, tuple(one_hot_channels))
     return ThinkingActorCritic(num_actions, width, depth, thinking_steps, halting)
 
 

@@ -28,10 +28,12 @@ from mesascope.fields import setting
 from mesascope.worlds.core import Timestep, World
 
 
-SCHEDULE_UNTIL_2026_12_02 = {"epochs": 4, "minibatches": 4, "learning_rate": 5e-4}
-"""The update schedule that was `PPOConfig`'s default until 2026-12-02. The presets and the
-studies whose results the README and docs/ quote keep it, so that those numbers reproduce;
-moving one of them to today's default means measuring its documentation again."""
+DEFAULTS_UNTIL_2026_12_02 = {"epochs": 4, "minibatches": 4, "learning_rate": 5e-4, "object_lookup": False}
+"""The `PPOConfig` settings whose defaults changed on 2026-12-02: the update schedule, and the
+first layer's lookup of one-hot channels (which changes float rounding, so trained numbers).
+The presets and the studies whose results the README and docs/ quote keep these, so that those
+numbers reproduce; moving one of them to today's defaults means measuring its documentation
+again."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,12 @@ class PPOConfig:
     shared_input: bool = False
     """Actor and critic share their first layer (the one over the flattened grid, most of the
     arithmetic); the layers above stay separate. Plain MLP actors only."""
+    object_lookup: bool = True
+    """The plain actor-critic reads the observation channels that light at most one cell (single
+    objects: `World.one_hot_channels`) by looking up that cell's row of the first layer instead
+    of multiplying the whole plane: the same function up to float rounding, for about a third of
+    the first layer's arithmetic on coin (the default since 2026-12-02; docs/benchmarks.md).
+    Other networks ignore it."""
 
     @property
     def batch_size(self) -> int:
@@ -215,7 +223,7 @@ def make_train(
     channel_mask = None if penalised_channel is None else jnp.asarray([c != penalised_channel for c in channels], jnp.uint8)
     default_weights = jnp.eye(world.num_objectives)[0] if reward_weights is None else jnp.asarray(reward_weights, jnp.float32)
     if network is None:
-        network = network_for(config, world.num_actions)
+        network = network_for(config, world)
     num_updates = config.num_updates
     step_envs = jax.vmap(world.step, in_axes=(0, 0, 0, None))
 
@@ -318,10 +326,12 @@ def make_train(
     return Trainer(config=config, network=network, init=init, run=run, train=train)
 
 
-def network_for(config: PPOConfig, num_actions: int, family: str = "feedforward") -> Any:
-    """The actor-critic a PPO config describes (width, depth, thinking budget, shared input) for
-    `num_actions` actions, of the network `family` (see `make_network`)."""
-    return make_network(num_actions, config.width, config.depth, config.thinking_steps, config.halting, family, config.shared_input)
+def network_for(config: PPOConfig, world: World, family: str = "feedforward") -> Any:
+    """The actor-critic a PPO config describes (width, depth, thinking budget, shared input,
+    object lookup) for `world`'s actions and observation, of the network `family` (see
+    `make_network`)."""
+    lookup = world.one_hot_channels if config.object_lookup else ()
+    return make_network(world.num_actions, config.width, config.depth, config.thinking_steps, config.halting, family, config.shared_input, lookup)
 
 
 def successor_values(network: Any, params: Any, batch: Transition, last_obs: jax.Array, max_steps: int) -> jax.Array:

@@ -29,7 +29,7 @@ def recompute(run_dir: Path, result: Any) -> Any:
     if config.eval.influence_levels == 0:
         config = dataclasses.replace(config, eval=dataclasses.replace(config.eval, influence_levels=DEFAULT_LEVELS))
     world = registry.make(config.world, **config.world_options)
-    network = network_for(config.ppo, world.num_actions, network_family(config.agent))
+    network = network_for(config.ppo, world, network_family(config.agent))
     final_step = config.ppo.num_updates * config.ppo.batch_size
     return evaluate_influence(world, network, checkpoints.load(run_dir, final_step), config)
 

@@ -115,7 +115,7 @@ def meta(
         console.print(stored)
     trial = config.trial_episodes if episodes is None else episodes
     if trial > 1:
-        network = network_for(config.ppo, world.num_actions, network_family(config.agent))
+        network = network_for(config.ppo, world, network_family(config.agent))
         with Store(db, readonly=True) as store:
             params = checkpoints.load(store.run_dir(result.run_id), config.ppo.num_updates * config.ppo.batch_size).params[-1]
         studies = [analyses.trial_study(world, network, params, config, name, trial) for name in config.eval.distributions]

@@ -26,7 +26,7 @@ import numpy as np
 
 from mesascope.agents import grader as grader_module
 from mesascope.agents.planner_agent import planner_for
-from mesascope.agents.ppo import SCHEDULE_UNTIL_2026_12_02, PPOConfig
+from mesascope.agents.ppo import DEFAULTS_UNTIL_2026_12_02, PPOConfig
 from mesascope.diagnose import rollout
 from mesascope.experiments.config import ConfigError, EvalConfig, ExperimentConfig, validate
 from mesascope.experiments.evaluate import evaluate_rollouts
@@ -101,7 +101,7 @@ class CompareConfig:
     def base(self, world: World) -> ExperimentConfig:
         """The experiment config every group shares (evaluation, thresholds, levels)."""
         shift = world.distributions["train"].shift if self.train_shift is None else self.train_shift
-        ppo = PPOConfig(total_steps=self.steps, num_envs=32, num_steps=64, **SCHEDULE_UNTIL_2026_12_02)
+        ppo = PPOConfig(total_steps=self.steps, num_envs=32, num_steps=64, **DEFAULTS_UNTIL_2026_12_02)
         return ExperimentConfig(
             name=f"compare-{self.world}", world=self.world, world_options=dict(self.world_options), train_shifts=(float(shift),), seeds=self.seeds, seed=self.seed, ppo=ppo,
             eval=self.evaluation or EvalConfig(episodes=self.episodes, gifs=0, influence_levels=0, identify_levels=0),

@@ -509,13 +509,19 @@ def cls_doc(docs: dict[str, str], name: str, cls: type) -> str:
     return ""
 
 
+STORED_BEFORE_THE_KEY = {"ppo": {"object_lookup": False}}
+"""Keys added to the config after runs were stored, with the value that describes how those runs
+were made (a stored config without the key was trained with it so)."""
+
+
 def from_dict(data: dict[str, Any]) -> ExperimentConfig:
-    """Rebuild a config from `to_dict` output (as stored with a run)."""
+    """Rebuild a config from `to_dict` output (as stored with a run); a key the stored config
+    predates takes the value its run was made with (`STORED_BEFORE_THE_KEY`)."""
     data = dict(data)
     nested = {"ppo": PPOConfig, "expert": ExpertSpec, "imitation": ImitationConfig, "eval": EvalConfig, "thresholds": VerdictThresholds}
     for name, cls in nested.items():
         if name in data:
-            values = dict(data[name])
+            values = {**STORED_BEFORE_THE_KEY.get(name, {}), **data[name]}
             hints = get_type_hints(cls)
             for key, value in values.items():
                 if get_origin(hints.get(key)) is tuple:

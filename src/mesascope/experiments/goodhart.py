@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mesascope.agents import grader as grader_module
-from mesascope.agents.ppo import SCHEDULE_UNTIL_2026_12_02, PPOConfig, make_train, policy_logits
+from mesascope.agents.ppo import DEFAULTS_UNTIL_2026_12_02, PPOConfig, make_train, policy_logits
 from mesascope.diagnose import goodhart, returns
 from mesascope.diagnose.rollout import uniform_random
 from mesascope.experiments import population
@@ -79,7 +79,7 @@ class GoodhartConfig:
     checkpoint_spacing: str = setting("even", choices=SPACINGS)
     """How the RL checkpoints are spread: evenly, or geometrically from the first PPO update
     (dense early, where the policy leaves its initialisation fastest)."""
-    ppo: PPOConfig = field(default_factory=lambda: PPOConfig(total_steps=200_000, **SCHEDULE_UNTIL_2026_12_02))
+    ppo: PPOConfig = field(default_factory=lambda: PPOConfig(total_steps=200_000, **DEFAULTS_UNTIL_2026_12_02))
     """PPO settings of the RL pressure."""
     seed: int = setting(0, low=0, high=2**32 - 1)
     """Base random seed."""

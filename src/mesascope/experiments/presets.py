@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from mesascope.agents.ppo import SCHEDULE_UNTIL_2026_12_02, PPOConfig
+from mesascope.agents.ppo import DEFAULTS_UNTIL_2026_12_02, PPOConfig
 from mesascope.experiments.config import EvalConfig, ExperimentConfig
 
 DOSE_LADDER = (0.0, 0.05, 0.1, 0.2, 0.3)
@@ -21,7 +21,7 @@ def _coin_mix(name: str, level_mix: str) -> ExperimentConfig:
         train_shifts=DOSE_LADDER,
         level_mix=level_mix,
         seeds=8,
-        ppo=PPOConfig(total_steps=250_000, **SCHEDULE_UNTIL_2026_12_02),
+        ppo=PPOConfig(total_steps=250_000, **DEFAULTS_UNTIL_2026_12_02),
         eval=EvalConfig(episodes=96, bootstrap=300, gifs=2),
     )
 
@@ -32,7 +32,7 @@ PRESETS: dict[str, ExperimentConfig] = {
         world="coin",
         train_shifts=(0.0, 0.3),
         seeds=8,
-        ppo=PPOConfig(total_steps=250_000, **SCHEDULE_UNTIL_2026_12_02),
+        ppo=PPOConfig(total_steps=250_000, **DEFAULTS_UNTIL_2026_12_02),
         eval=EvalConfig(episodes=96, bootstrap=300, gifs=2),
     ),
     "coin": ExperimentConfig(
@@ -40,7 +40,7 @@ PRESETS: dict[str, ExperimentConfig] = {
         world="coin",
         train_shifts=(0.0, 0.05, 0.1, 0.2, 0.3),
         seeds=8,
-        ppo=PPOConfig(total_steps=400_000, **SCHEDULE_UNTIL_2026_12_02),
+        ppo=PPOConfig(total_steps=400_000, **DEFAULTS_UNTIL_2026_12_02),
     ),
     "coin-adversarial": _coin_mix("coin-adversarial", "adversarial"),
     "coin-test-mix": _coin_mix("coin-test-mix", "test"),
@@ -56,7 +56,7 @@ PRESETS: dict[str, ExperimentConfig] = {
         agent="recurrent",
         trial_episodes=4,
         seeds=16,
-        ppo=PPOConfig(total_steps=1_500_000, num_envs=128, gamma=0.97, **SCHEDULE_UNTIL_2026_12_02),
+        ppo=PPOConfig(total_steps=1_500_000, num_envs=128, gamma=0.97, **DEFAULTS_UNTIL_2026_12_02),
         eval=EvalConfig(episodes=128, bootstrap=300, gifs=0, checkpoints=1, influence_levels=0, identify_levels=0),
     ),
 }
@@ -85,7 +85,7 @@ def _study(name: str, world: str, train_shifts: tuple[float, ...] = (0.0,), **pp
     """The base of a bias study: the coin-demo budget, 16 seeds per cell; `train_shifts` is a
     valid value of the world's dial (the grid's train_shift axis replaces it). Verdicts are stored at
     each of the 4 checkpoints (eval.trajectory) for the verdicts-along-training tables."""
-    return ExperimentConfig(name=name, world=world, train_shifts=train_shifts, seeds=16, ppo=PPOConfig(**{"total_steps": 250_000, **SCHEDULE_UNTIL_2026_12_02, **ppo}),
+    return ExperimentConfig(name=name, world=world, train_shifts=train_shifts, seeds=16, ppo=PPOConfig(**{"total_steps": 250_000, **DEFAULTS_UNTIL_2026_12_02, **ppo}),
                             eval=EvalConfig(episodes=64, bootstrap=300, gifs=0, checkpoints=4, influence_levels=0, identify_levels=32,
                                             trajectory=True))
 

@@ -183,6 +183,15 @@ class World(abc.ABC):
             "`observation_channels` property returning one name per channel of the current view"
         )
 
+    @property
+    def one_hot_channels(self) -> tuple[int, ...]:
+        """Indices of the observation channels that light at most one cell in every observation
+        (a single object, the agent in a global view). A network may read such a channel by
+        looking up the row of its lit cell instead of multiplying the whole plane: the same
+        function (`networks.first_layer`). None by default; a world that declares one must keep
+        the promise (a contract test checks it on rollouts)."""
+        return ()
+
     # ------------------------------------------------------------- probing helpers
     @property
     def object_channels(self) -> tuple[int, ...]:

@@ -243,6 +243,20 @@ class GridWorld(World):
         return grid.view_channels(self.view, self.object_names, self.inventory_names)
 
     @property
+    def one_hot_channels(self) -> tuple[int, ...]:
+        """The agent's channel (global view) and every object channel declared on a single cell
+        (`Cells`, `MapCells` or `SharedCells` of one cell): each lights at most one cell."""
+        level = jax.eval_shape(self.sample_level, jax.random.key(0), jnp.float32(0.0))
+        entries = jax.eval_shape(self.objects, level, jax.eval_shape(self.start, level))
+        single: list[bool] = []
+        for entry in entries:
+            one_cell = isinstance(entry, (Cells, MapCells, SharedCells)) and entry.cells.ndim == 1
+            single += [one_cell] * (len(entry.presents) if isinstance(entry, SharedCells) else 1)
+        agent = () if self.view == "egocentric" else (1,)
+        first = 1 + len(agent)
+        return agent + tuple(first + i for i, one_cell in enumerate(single) if one_cell)
+
+    @property
     def observation_shape(self) -> tuple[int, int, int]:
         """(H, W, C) in the global view, (2H-5, 2W-5, C) in the egocentric one."""
         return grid.view_shape(self.view, self.size, len(self.observation_channels))
