@@ -16,6 +16,8 @@ steps with a bootstrap interval and how many agents got there within the budget.
 
 `--dense` also measures today's trainer without the lookup of one-hot object channels in the
 first layer (`ppo.object_lookup=false`), the trainer's default until 2026-12-02.
+`--thinking-steps K` also measures it with a thinking actor of K iterations (and, with
+`--dense`, that actor without the lookup).
 
 `--ranks` also measures a model that is not in the library: actor and critic each read the grid
 through a rank-r projection (507 -> r, no bias) under their usual MLPs, which cuts the first
@@ -204,6 +206,8 @@ def main() -> None:
     parser.add_argument("--json", default=None, metavar="PATH", help="also write each trainer's per-agent steps to competence (null: never) to PATH")
     parser.add_argument("--no-today", action="store_true", help="skip today's default trainer (only the baselines and the named options)")
     parser.add_argument("--dense", action="store_true", help="also measure today's trainer with the dense first layer (ppo.object_lookup=false)")
+    parser.add_argument("--thinking-steps", type=int, default=0, metavar="K",
+                        help="also measure today's trainer with a thinking actor of K iterations (with --dense, also without the lookup)")
     parser.add_argument("--ranks", type=int, nargs="*", default=[], help="also measure the rank-r first layer (LowRankActorCritic) for these r")
     parser.add_argument("--schedules", nargs="*", default=[], metavar="EPOCHSxMINIBATCHES[@LR]",
                         help="also measure today's trainer with these update schedules, e.g. 1x16 2x8@1e-3")
@@ -211,6 +215,8 @@ def main() -> None:
     for commit in args.baseline:
         if not has_trainer(commit):
             parser.error(f"--baseline: {commit!r} is not a commit of this repository with src/mesascope/agents/ppo.py (give a hash, e.g. {ISSUE_COMMIT})")
+    if not 0 <= args.thinking_steps <= 64:
+        parser.error(f"--thinking-steps: {args.thinking_steps} is not a number of iterations from 1 to 64 (0: none)")
     for rank in args.ranks:
         if rank < 1:
             parser.error(f"--ranks: each rank must be a positive integer, got {rank}")
@@ -231,6 +237,10 @@ def main() -> None:
         **({} if args.no_today else {"today, separate actor and critic": make_train(config, world)}),
         **({} if args.no_shared else {"today, shared input layer": make_train(shared, world)}),
         **({"today, dense first layer (no object lookup)": make_train(replace(config, object_lookup=False), world)} if args.dense else {}),
+        **({f"today, thinking actor, K={args.thinking_steps}": make_train(replace(config, thinking_steps=args.thinking_steps), world)}
+           if args.thinking_steps else {}),
+        **({f"today, thinking, K={args.thinking_steps}, dense first layer":
+            make_train(replace(config, thinking_steps=args.thinking_steps, object_lookup=False), world)} if args.thinking_steps and args.dense else {}),
         **{f"today, {epochs} epoch{'s' if epochs > 1 else ''}": make_train(replace(config, epochs=epochs), world) for epochs in args.epochs},
         **{f"today, {text} (epochs x minibatches[@lr])": make_train(schedule, world) for text, schedule in schedules.items()},
         **{f"rank-{rank} first layer": make_train(config, world, network=LowRankActorCritic(world.num_actions, rank, config.width, config.depth))

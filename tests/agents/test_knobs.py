@@ -207,12 +207,13 @@ def test_shared_input_is_refused_where_there_is_no_plain_mlp_before_any_work():
     C.apply_overrides(C.ExperimentConfig(), ["ppo.shared_input=true"])  # the plain MLP takes it
 
 
-@pytest.mark.parametrize("shared_input", [False, True])
-def test_object_lookup_is_the_dense_first_layer_in_function_and_gradient(world, shared_input):
+@pytest.mark.parametrize("network", [{}, {"shared_input": True}, {"thinking_steps": 2, "halting": True}])
+def test_object_lookup_is_the_dense_first_layer_in_function_and_gradient(world, network):
     """`ppo.object_lookup` reads single-object channels by a row lookup: on real observations
     (objects present, moved out of view, or gone) the logits, values and parameter gradients are
-    those of the dense first layer up to float rounding, and the trainer stays deterministic."""
-    dense_config, lookup_config = (PPOConfig(**{**TINY, "shared_input": shared_input, "object_lookup": flag}) for flag in (False, True))
+    those of the dense first layer up to float rounding, for the plain, shared-input and thinking
+    actor-critics, and the trainer stays deterministic."""
+    dense_config, lookup_config = (PPOConfig(**{**TINY, **network, "object_lookup": flag}) for flag in (False, True))
     dense, lookup = make_train(dense_config, world).network, make_train(lookup_config, world).network
     assert lookup.one_hot_channels == world.one_hot_channels == (1, 2) and dense.one_hot_channels == ()
     levels = world.sample_levels(jax.random.PRNGKey(4), 1.0, 16)

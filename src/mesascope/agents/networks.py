@@ -139,20 +139,24 @@ class ThinkingPolicy(nn.Module):
     halting: bool = False
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """(log-probabilities of the actions, expected iterations used) for inputs `x` (…, D)."""
-        inject = _dense(self.width, 2.0)(x)
+    def __call__(self, x: jax.Array | None, first: tuple[jax.Array, jax.Array] | None = None) -> tuple[jax.Array, jax.Array]:
+        """(log-probabilities of the actions, expected iterations used) for inputs `x` (…, D), or
+        for the two layers over the input already applied, `first` = (E x, U x) without their
+        tanh (a caller that computes them with others in one `first_layer`)."""
+        inject_layer = _dense(self.width, 2.0)  # U (Dense_0)
         block = _dense(self.width, 2.0)
         head = _dense(self.outputs, 0.01)
         halt = nn.Dense(1, kernel_init=nn.initializers.zeros, bias_init=nn.initializers.zeros)
-        h = nn.tanh(_dense(self.width, 2.0)(x))
+        start_layer = _dense(self.width, 2.0)  # E (Dense_4)
+        inject, start = first if first is not None else (inject_layer(x), start_layer(x))
+        h = nn.tanh(start)
         log_probs, halts = [], []
         for _ in range(self.steps):
             h = nn.tanh(block(h) + inject)
             log_probs.append(jax.nn.log_softmax(head(h)))
             halts.append(jax.nn.sigmoid(halt(h))[..., 0])
         if not self.halting:
-            return log_probs[-1], jnp.full(x.shape[:-1], float(self.steps), jnp.float32)
+            return log_probs[-1], jnp.full(inject.shape[:-1], float(self.steps), jnp.float32)
         weights = _halting_distribution(jnp.stack(halts, -1))
         mixed = jax.nn.logsumexp(jnp.stack(log_probs, -2) + jnp.log(weights + 1e-12)[..., None], axis=-2)
         expected = (weights * jnp.arange(1, self.steps + 1, dtype=jnp.float32)).sum(-1)
@@ -176,6 +180,9 @@ class ThinkingActorCritic(nn.Module):
     depth: int = 2
     steps: int = 4
     halting: bool = False
+    one_hot_channels: tuple[int, ...] = ()
+    """Observation channels read by a row lookup: then the actor's two layers over the grid and
+    the critic's first run as one `first_layer` (the same function and parameters)."""
 
     def setup(self) -> None:
         """The thinking actor and a plain MLP critic."""
@@ -188,9 +195,17 @@ class ThinkingActorCritic(nn.Module):
 
     def with_compute(self, obs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         """(action log-probabilities, value, expected thinking iterations used)."""
-        x = flatten_observation(obs)
-        logits, expected = self.actor(x)
-        return logits, self.critic(x)[..., 0], expected
+        if self.is_initializing() or not self.one_hot_channels:
+            x = flatten_observation(obs)
+            logits, expected = self.actor(x)
+            return logits, self.critic(x)[..., 0], expected
+        actor, critic = self.actor.variables["params"], self.critic.variables["params"]
+        layers = (actor["Dense_0"], actor["Dense_4"], critic["Dense_0"])
+        kernel = jnp.concatenate([layer["kernel"] for layer in layers], axis=1)
+        bias = jnp.concatenate([layer["bias"] for layer in layers])
+        inject, start, critic_first = jnp.split(first_layer(obs, kernel, bias, self.one_hot_channels), 3, axis=-1)
+        logits, expected = self.actor(None, first=(inject, start))
+        return logits, _mlp_rest(critic, nn.tanh(critic_first), self.depth)[..., 0], expected
 
 
 class RecurrentActorCritic(nn.Module):
@@ -273,8 +288,9 @@ def make_network(
     """The actor-critic a PPO config asks for: plain MLPs when `thinking_steps` is 0, else a
     thinking-budget actor with `thinking_steps` iterations (halting early when `halting`); with
     `family="recurrent"` the same actor heads read a GRU memory (`RecurrentActorCritic`);
-    `shared_input` gives the plain actor-critic one first layer for both heads. The plain
-    actor-critic reads `one_hot_channels` by a row lookup (`first_layer`); the others ignore them."""
+    `shared_input` gives the plain actor-critic one first layer for both heads. The plain and
+    thinking actor-critics read `one_hot_channels` by a row lookup (`first_layer`); the recurrent
+    one ignores them."""
     if thinking_steps < 0:
         raise ValueError(f"thinking_steps must be 0 (no thinking) or a positive number of iterations, got {thinking_steps}")
     if family not in AGENT_FAMILIES:
@@ -289,7 +305,7 @@ def make_network(
         if halting:
             raise ValueError("halting needs a thinking budget: set thinking_steps to a positive number")
         return ActorCritic(num_actions, width, depth, shared_input, tuple(one_hot_channels))
-    return ThinkingActorCritic(num_actions, width, depth, thinking_steps, halting)
+    return ThinkingActorCritic(num_actions, width, depth, thinking_steps, halting, tuple(one_hot_channels))
 
 
 def kernel_norms(params) -> tuple[jax.Array, jax.Array]:

@@ -80,11 +80,11 @@ class PPOConfig:
     """Actor and critic share their first layer (the one over the flattened grid, most of the
     arithmetic); the layers above stay separate. Plain MLP actors only."""
     object_lookup: bool = True
-    """The plain actor-critic reads the observation channels that light at most one cell (single
+    """The feed-forward actor-critics (plain or thinking) read the observation channels that light at most one cell (single
     objects: `World.one_hot_channels`) by looking up that cell's row of the first layer instead
     of multiplying the whole plane: the same function up to float rounding, for about a third of
     the first layer's arithmetic on coin (the default since 2026-12-02; docs/benchmarks.md).
-    Other networks ignore it."""
+    The recurrent network ignores it."""
 
     @property
     def batch_size(self) -> int:
