@@ -66,6 +66,14 @@ def first_layer(obs: jax.Array, kernel: jax.Array, bias: jax.Array, one_hot_chan
     return out
 
 
+def fused_first_layers(obs: jax.Array, layers: Sequence[dict], one_hot_channels: tuple[int, ...] = ()) -> list[jax.Array]:
+    """Several dense layers over the same observation (their params dicts: kernel, bias) as one
+    `first_layer` on the concatenated kernels: the pre-activations of each, in order."""
+    kernel = jnp.concatenate([layer["kernel"] for layer in layers], axis=1)
+    bias = jnp.concatenate([layer["bias"] for layer in layers])
+    return jnp.split(first_layer(obs, kernel, bias, one_hot_channels), len(layers), axis=-1)
+
+
 class ActorCritic(nn.Module):
     """Separate actor and critic MLPs; returns (action logits, state value).
 
@@ -101,11 +109,9 @@ class ActorCritic(nn.Module):
             features = nn.tanh(first_layer(obs, first["kernel"], first["bias"], self.one_hot_channels))
             return self.actor(features), self.critic(features)[..., 0]
         actor, critic = self.actor.variables["params"], self.critic.variables["params"]
-        kernel = jnp.concatenate([actor["Dense_0"]["kernel"], critic["Dense_0"]["kernel"]], axis=1)
-        bias = jnp.concatenate([actor["Dense_0"]["bias"], critic["Dense_0"]["bias"]])
-        hidden = nn.tanh(first_layer(obs, kernel, bias, self.one_hot_channels))
-        logits = _mlp_rest(actor, hidden[..., : self.width], self.depth)
-        value = _mlp_rest(critic, hidden[..., self.width :], self.depth)
+        actor_first, critic_first = fused_first_layers(obs, (actor["Dense_0"], critic["Dense_0"]), self.one_hot_channels)
+        logits = _mlp_rest(actor, nn.tanh(actor_first), self.depth)
+        value = _mlp_rest(critic, nn.tanh(critic_first), self.depth)
         return logits, value[..., 0]
 
     def with_compute(self, obs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -200,10 +206,7 @@ class ThinkingActorCritic(nn.Module):
             logits, expected = self.actor(x)
             return logits, self.critic(x)[..., 0], expected
         actor, critic = self.actor.variables["params"], self.critic.variables["params"]
-        layers = (actor["Dense_0"], actor["Dense_4"], critic["Dense_0"])
-        kernel = jnp.concatenate([layer["kernel"] for layer in layers], axis=1)
-        bias = jnp.concatenate([layer["bias"] for layer in layers])
-        inject, start, critic_first = jnp.split(first_layer(obs, kernel, bias, self.one_hot_channels), 3, axis=-1)
+        inject, start, critic_first = fused_first_layers(obs, (actor["Dense_0"], actor["Dense_4"], critic["Dense_0"]), self.one_hot_channels)
         logits, expected = self.actor(None, first=(inject, start))
         return logits, _mlp_rest(critic, nn.tanh(critic_first), self.depth)[..., 0], expected
 
