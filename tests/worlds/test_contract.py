@@ -21,6 +21,7 @@ import pytest
 
 from mesascope import worlds
 from mesascope.worlds import grid, planning
+from mesascope.worlds.gridworld import GridWorld
 from mesascope.testing import agent_cell
 
 NAMES = worlds.names()
@@ -602,6 +603,37 @@ def test_one_hot_channels_light_at_most_one_cell(world):
             assert cells[c] <= 1, f"{built.name}: channel {names[c]!r} is declared one-hot but lights {cells[c]} cells"
     coin = worlds.make("coin")
     assert worlds.make("coin", view="global").one_hot_channels == (1, 2, 3) and coin.one_hot_channels == (1, 2)
+
+
+def test_lit_cells_draw_the_same_bytes_as_maps(world):
+    """Where a grid world draws its observation by scattering lit cells (`observe_lit_cells`),
+    drawing every channel as a map (`observe_maps`) gives the same bytes, for every candidate
+    inner state (unreachable ones included) of train and test levels, in every view."""
+    for built in _views(world):
+        if not isinstance(built, GridWorld):
+            continue
+        level = jax.eval_shape(built.sample_level, jax.random.key(0), jnp.float32(0.0))
+        if not built.lights_cells(jax.eval_shape(built.objects, level, jax.eval_shape(built.start, level))):
+            continue
+        keys = jax.random.split(jax.random.key(23), 2)
+        for key, which in zip(keys, DISTRIBUTIONS):
+            levels = built.sample_levels(key, built.distributions[which].shift, 4)
+
+            def both(level, inner, built=built):
+                entries = built.objects(level, inner)
+                return built.observe_lit_cells(level, inner, entries), built.observe_maps(level, inner, entries)
+
+            lit, maps = jax.jit(jax.vmap(lambda level: jax.vmap(lambda inner: both(level, inner))(built.enumerate_inner(level))))(levels)
+            np.testing.assert_array_equal(np.asarray(lit), np.asarray(maps), err_msg=f"{built.name} ({built.view}, {which})")
+
+
+@pytest.mark.parametrize(("name", "view", "lit"), [("coin", "egocentric", True), ("corner", "egocentric", False), ("corner", "global", True)])
+def test_lit_cells_drawn_from_two_lit_channels_on(name, view, lit):
+    """The scatter draws coin's two objects, and corner's cheese only beside the global view's
+    agent: a single lit channel stays a map."""
+    built = worlds.make(name, view=view)
+    state = _start(built, 0, 0.0)
+    assert built.lights_cells(built.objects(state.level, state.inner)) is lit
 
 
 def test_with_agent_at_moves_only_the_agent(world):

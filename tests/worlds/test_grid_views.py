@@ -33,3 +33,18 @@ def test_plane_window_centre_is_the_agent_inside_and_clamped_on_the_border():
     assert grid.plane_window_centre(shape, jnp.array([2, 3])).tolist() == [2, 3]
     assert grid.plane_window_centre(shape, jnp.array([0, 5])).tolist() == [4, 4]
     assert grid.plane_window_centre(shape, jnp.array([5, 1])).tolist() == [4, 1]
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (7, 7), (7, 9), (9, 6), (13, 13), (15, 15)])
+def test_walls_from_row_bitmasks_are_the_padded_maps_window_from_every_cell(shape):
+    """`egocentric_walls_from_rows` gives `egocentric_walls`' bits for random walled rooms, with
+    the agent on every cell (border cells included); 15 wide takes the padded map itself."""
+    rng = np.random.default_rng(1)
+    positions = jnp.asarray(np.indices(shape).reshape(2, -1).T)
+    for _ in range(5):
+        walls = rng.random(shape) < 0.35
+        walls[0], walls[-1], walls[:, 0], walls[:, -1] = True, True, True, True
+        walls = jnp.asarray(walls)
+        expected = jax.vmap(lambda position: grid.egocentric_walls(walls, position))(positions)
+        got = jax.vmap(lambda position: grid.egocentric_walls_from_rows(walls, position))(positions)
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))

@@ -63,10 +63,40 @@ def egocentric_walls(walls: jax.Array, position: jax.Array) -> jax.Array:
     return egocentric_plane(walls, position, outside=True)
 
 
+def egocentric_walls_from_rows(walls: jax.Array, position: jax.Array) -> jax.Array:
+    """`egocentric_walls`, the same bits, cut from the interior's row bitmasks: the window is
+    2(H-2)-1 shifted words, then one shift and mask per cell. XLA's CPU code runs this as
+    plain arithmetic where the padded map's window is a gather per cell, which costs most
+    where the walls change from step to step (`GridWorld.observe` of worlds whose objects each
+    sit on one cell; docs/benchmarks.md round 9). For interiors up to 11 cells wide, so that a
+    padded row fits in 32 bits; wider ones take `egocentric_walls`."""
+    height, width = walls.shape[0] - 2, walls.shape[1] - 2
+    if 3 * width - 2 > 32:
+        return egocentric_walls(walls, position)
+    centre = plane_window_centre(walls.shape, position)
+    margin = (1 << (width - 1)) - 1  # the window's reach past the interior on one side, all walls
+    outside = jnp.full((height - 1,), (1 << (3 * width - 2)) - 1, jnp.uint32)
+    rows = (row_bits(walls[1:-1, 1:-1]) << (width - 1)) | margin | (margin << (2 * width - 1))
+    padded = jnp.concatenate([outside, rows, outside])  # the rows of `egocentric_plane`'s padded map
+    window = jax.lax.dynamic_slice(padded, (centre[0] - 1,), (2 * height - 1,)) >> (centre[1] - 1).astype(jnp.uint32)
+    return ((window[:, None] >> jnp.arange(2 * width - 1, dtype=jnp.uint32)) & 1).astype(bool)
+
+
 def egocentric_cell(shape: tuple[int, int], position: jax.Array, cell: jax.Array) -> jax.Array:
     """A one-hot (2(H-2)-1, 2(W-2)-1) map of `cell` in the window centred on `position`."""
     height, width = shape[0] - 2, shape[1] - 2
-    return one_hot_cell((2 * height - 1, 2 * width - 1), cell - position + jnp.array([height - 1, width - 1]))
+    return one_hot_cell((2 * height - 1, 2 * width - 1), egocentric_offset(shape, position, cell))
+
+
+def egocentric_offset(shape: tuple[int, int], position: jax.Array, cell: jax.Array) -> jax.Array:
+    """Where `cell` (.., 2) falls in the (2(H-2)-1, 2(W-2)-1) window centred on `position`
+    (`egocentric_cell`); outside the window when off by more than the interior."""
+    return cell - position + jnp.array([shape[0] - 3, shape[1] - 3])
+
+
+def plane_window_offset(shape: tuple[int, int], position: jax.Array, cells: jax.Array) -> jax.Array:
+    """Where interior `cells` (.., 2) fall in `egocentric_plane`'s window from `position`."""
+    return cells - plane_window_centre(shape, position) + jnp.array([shape[0] - 3, shape[1] - 3])
 
 
 def plane_window_centre(shape: tuple[int, int], position: jax.Array) -> jax.Array:
@@ -84,7 +114,7 @@ def egocentric_plane_cells(shape: tuple[int, int], position: jax.Array, cells: j
     height, width = shape[0] - 2, shape[1] - 2
     last = jnp.array([height, width])
     inside = present & jnp.all((cells >= 1) & (cells <= last), axis=-1)
-    offset = cells - plane_window_centre(shape, position) + last - 1  # (k, 2) window coordinates
+    offset = plane_window_offset(shape, position, cells)  # (k, 2) window coordinates
     rows = jnp.arange(2 * height - 1)[None, :, None] == offset[:, 0, None, None]
     cols = jnp.arange(2 * width - 1)[None, None, :] == offset[:, 1, None, None]
     return jnp.any(rows & cols & inside[:, None, None], axis=0).astype(jnp.uint8)

@@ -250,7 +250,7 @@ class GridWorld(World):
         entries = jax.eval_shape(self.objects, level, jax.eval_shape(self.start, level))
         single: list[bool] = []
         for entry in entries:
-            one_cell = isinstance(entry, (Cells, MapCells, SharedCells)) and entry.cells.ndim == 1
+            one_cell = _on_one_cell(entry)
             single += [one_cell] * (len(entry.presents) if isinstance(entry, SharedCells) else 1)
         agent = () if self.view == "egocentric" else (1,)
         first = 1 + len(agent)
@@ -267,19 +267,69 @@ class GridWorld(World):
         return _cells_map(entry, lambda cell: grid.one_hot_cell(shape, cell)) if isinstance(entry, (Cells, MapCells)) else entry
 
     def observe(self, level: Any, inner: Any) -> jax.Array:
-        """One-hot uint8 channels of the current view (see the module docstring)."""
+        """One-hot uint8 channels of the current view (see the module docstring), drawn by
+        `observe_lit_cells` where `lights_cells` says so, else `observe_maps`: the same bytes."""
+        entries = self.objects(level, inner)
+        if self.lights_cells(entries):
+            return self.observe_lit_cells(level, inner, entries)
+        return self.observe_maps(level, inner, entries)
+
+    def lights_cells(self, entries: Sequence[Any]) -> bool:
+        """Whether `observe` draws by `observe_lit_cells`: every object channel of `entries` is
+        lit on one cell at most, and at least two channels are lit (the agent's counts in the
+        global view)."""
+        lit = sum(len(entry.presents) if isinstance(entry, SharedCells) else 1 for entry in entries) + (self.view == "global")
+        return lit >= 2 and all(_on_one_cell(entry) for entry in entries)
+
+    def observe_maps(self, level: Any, inner: Any, entries: Sequence[Any]) -> jax.Array:
+        """`observe` with a map drawn for every channel (`entries` = `objects(level, inner)`)."""
         shape, position = level.walls.shape, self.position(inner)
         if self.view == "egocentric":
             planes = [grid.egocentric_walls(level.walls, position).astype(jnp.uint8)]
             cell_map = lambda cell: grid.egocentric_cell(shape, position, cell)
             map_cells = lambda entry: grid.egocentric_plane_cells(shape, position, *_as_many(entry))
-            planes += _channels(self.objects(level, inner), cell_map, lambda plane: grid.egocentric_plane(plane, position), map_cells)
+            planes += _channels(entries, cell_map, lambda plane: grid.egocentric_plane(plane, position), map_cells)
         else:
             planes = [level.walls.astype(jnp.uint8), grid.one_hot_cell(shape, position)]
-            planes += _channels(self.objects(level, inner), lambda cell: grid.one_hot_cell(shape, cell), lambda plane: plane)
+            planes += _channels(entries, lambda cell: grid.one_hot_cell(shape, cell), lambda plane: plane)
         planes = [plane.astype(jnp.uint8) for plane in planes]
         planes += [jnp.full(planes[0].shape, value, jnp.uint8) for value in self.inventory(level, inner)]
         return jnp.stack(planes, axis=-1)
+
+    def observe_lit_cells(self, level: Any, inner: Any, entries: Sequence[Cells | MapCells | SharedCells]) -> jax.Array:
+        """`observe` when every object channel (and the agent's, in the global view) is lit on
+        one cell at most: the walls (cut from row bitmasks) and inventory planes are drawn, the
+        other channels start dark, and one scatter writes each lit cell. The same bytes as
+        drawing a one-hot map per channel, which XLA's CPU code computes cell by cell. It pays
+        from two lit channels on (coin, detour, lamp, and corner's global view); with one
+        (corner's egocentric view) the scatter costs more than it saves (docs/benchmarks.md,
+        round 9)."""
+        shape, position = level.walls.shape, self.position(inner)
+        height, width, _ = self.observation_shape
+        egocentric = self.view == "egocentric"
+        interior = jnp.array(shape) - 2
+
+        def light(entry: Cells | MapCells | SharedCells, present: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
+            """(cell in the view, value, shown) as `_channels` draws the entry's channel."""
+            if egocentric and isinstance(entry, MapCells):  # as `grid.egocentric_plane_cells`
+                shown = jnp.asarray(present, bool) & jnp.all((entry.cells >= 1) & (entry.cells <= interior))
+                return grid.plane_window_offset(shape, position, entry.cells), jnp.uint8(1), shown
+            cell = grid.egocentric_offset(shape, position, entry.cells) if egocentric else entry.cells
+            return cell, jnp.asarray(present).astype(jnp.uint8), jnp.asarray(True)
+
+        lights = [] if egocentric else [(position, jnp.uint8(1), jnp.asarray(True))]
+        lights += [light(entry, present) for entry in entries for present in (entry.presents if isinstance(entry, SharedCells) else (entry.present,))]
+        walls = grid.egocentric_walls_from_rows(level.walls, position) if egocentric else level.walls
+        dark = jnp.zeros((height, width), jnp.uint8)
+        inventory = [jnp.full((height, width), value, jnp.uint8) for value in self.inventory(level, inner)]
+        obs = jnp.stack([walls.astype(jnp.uint8), *[dark] * len(lights), *inventory], axis=-1)
+        if not lights:
+            return obs
+        cells = jnp.stack([cell for cell, _, _ in lights])
+        shown = jnp.stack([shown for _, _, shown in lights]) & jnp.all((cells >= 0) & (cells < jnp.array([height, width])), axis=-1)
+        rows = jnp.where(shown, cells[:, 0], height)  # a row past the view: the scatter drops it
+        values = jnp.stack([value for _, value, _ in lights])
+        return obs.at[rows, cells[:, 1], jnp.arange(1, 1 + len(lights))].set(values, mode="drop")
 
     def render(self, level: Any, inner: Any) -> jax.Array:
         """RGB, 8 px per cell: grey walls, square objects, grid lines, round objects, red agent."""
@@ -353,6 +403,11 @@ def _present_map(maps: jax.Array, present: Any, ndim: int) -> jax.Array:
     if ndim == 1:
         return maps * jnp.asarray(present).astype(jnp.uint8)
     return jnp.any((maps > 0) & jnp.asarray(present, bool)[:, None, None], axis=0).astype(jnp.uint8)
+
+
+def _on_one_cell(entry: Any) -> bool:
+    """Whether an `objects` entry lights one cell at most (a cell (2,), not cells (k, 2) or a map)."""
+    return isinstance(entry, (Cells, MapCells, SharedCells)) and entry.cells.ndim == 1
 
 
 def _as_many(entry: MapCells) -> tuple[jax.Array, jax.Array]:
