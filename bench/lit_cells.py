@@ -62,17 +62,7 @@ def measure(spec: str, args: argparse.Namespace) -> dict[str, float]:
     calls = {}
 
     def prepare(label, subject, runner):
-        timestep = jax.jit(wt.first_timestep, static_argnums=(0, 2, 3))(subject, key, args.batch, shift)
-        compiled = jax.jit(runner).lower(key, timestep).compile()
-        state = {"timestep": timestep, "key": key}
-
-        def call():
-            state["key"], sub = jax.random.split(state["key"])
-            state["timestep"], second = compiled(sub, state["timestep"])
-            return state["timestep"].obs, second
-
-        jax.block_until_ready(call())
-        calls[label] = call
+        calls[label] = wt.compiled_call(subject, runner, key, args.batch, shift)[0]
 
     old = legacy_world(name, **options)
     prepare("legacy", old, wt.make_runner(old, args.batch, length, shift, **mode))

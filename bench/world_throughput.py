@@ -222,6 +222,23 @@ def make_reuse_runner(world: worlds.World, batch: int, length: int, shift: float
     return run
 
 
+def compiled_call(subject: worlds.World, runner, key: jax.Array, batch: int, shift: float):
+    """(call, state): `runner` compiled for `batch` environments of `subject` and a call that
+    steps on from where the last one stopped, each with a fresh key (already warmed up once);
+    `state["second"]` holds the runner's second output of the last call."""
+    timestep = jax.jit(first_timestep, static_argnums=(0, 2, 3))(subject, key, batch, shift)
+    compiled = jax.jit(runner).lower(key, timestep).compile()
+    state = {"timestep": timestep, "key": key}
+
+    def call():
+        state["key"], sub = jax.random.split(state["key"])
+        state["timestep"], state["second"] = compiled(sub, state["timestep"])
+        return state["timestep"].obs, state["second"]
+
+    jax.block_until_ready(call())  # warm-up
+    return call, state
+
+
 def measure_layers(name: str, batch: int, args) -> dict[str, float]:
     """Steps per second of the legacy world, today's world, today's world with a level buffer
     per environment, with one level pool for the batch, and replaying one level per environment,
@@ -236,17 +253,7 @@ def measure_layers(name: str, batch: int, args) -> dict[str, float]:
     calls = {}
 
     def prepare(label, subject, runner):
-        timestep = jax.jit(first_timestep, static_argnums=(0, 2, 3))(subject, key, batch, shift)
-        compiled = jax.jit(runner).lower(key, timestep).compile()
-        state = {"timestep": timestep, "key": key}
-
-        def call(compiled=compiled, state=state):
-            state["key"], sub = jax.random.split(state["key"])
-            state["timestep"], state["second"] = compiled(sub, state["timestep"])
-            return state["timestep"].obs, state["second"]
-
-        jax.block_until_ready(call())  # warm-up
-        calls[label] = (call, state)
+        calls[label] = compiled_call(subject, runner, key, batch, shift)
 
     mode = {"keep": args.keep, "actions": args.actions}
     prepare("legacy", old, make_runner(old, batch, length, shift, **mode))
