@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markdown import Markdown
 from rich.table import Table
 
 from mesascope.experiments.population import request_host_devices
@@ -76,7 +79,7 @@ def show(
     picture = picture and output_file(picture)
     graph = graph and output_file(graph)
     console.print(f"[bold]{world}[/]\n")
-    console.print(instance.describe())
+    console.print(Markdown(instance.describe()))  # reflows the docstring's hard-wrapped paragraphs to the terminal
     console.print(f"\n[bold]objectives[/]: {instance.intended} (intended); proxies: {', '.join(instance.proxies)}")
     console.print("[bold]causal graph[/]: " + "; ".join(f"{a} -> {b}" for a, b in instance.causal_edges))
     from mesascope.diagnose.causal import proxy_kinds
@@ -232,17 +235,34 @@ app.command("compare")(compare)
 app.command("imitate")(imitate)
 
 
-def _summaries_on_one_line(typer_app: typer.Typer) -> None:
-    """Give each command a `short_help` made of its docstring's first paragraph on one line:
-    `mesascope --help` would otherwise keep the docstring's line breaks and print each
-    summary in ragged pieces."""
+def _reflowed(doc: str) -> str:
+    """`doc` dedented, with each paragraph's hard line breaks joined, so that the terminal wraps
+    it; a list item (`- `, `* `, `1. `) or a code line (indented four spaces) keeps its own line."""
+    paragraphs = []
+    for paragraph in inspect.cleandoc(doc).split("\n\n"):
+        lines: list[str] = []
+        for line in paragraph.splitlines():
+            if lines and not re.match(r"\s*([-*]|\d+[.)])\s", line) and not line.startswith("    "):
+                lines[-1] += " " + line.strip()
+            else:
+                lines.append(line.rstrip())
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
+def _help_reflowed(typer_app: typer.Typer) -> None:
+    """Give each command its docstring reflowed as help (`--help` would otherwise keep the
+    docstring's line breaks and print ragged lines), and a `short_help` made of its first
+    paragraph, for `mesascope --help`."""
     for info in typer_app.registered_commands:
         doc = info.help or (info.callback.__doc__ if info.callback else None) or ""
-        if info.short_help is None and doc.strip():
-            info.short_help = " ".join(doc.strip().split("\n\n")[0].split())
+        if doc.strip():
+            info.help = _reflowed(doc)
+            if info.short_help is None:
+                info.short_help = info.help.split("\n\n")[0].replace("\n", " ")
 
 
-_summaries_on_one_line(app)
+_help_reflowed(app)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
+from rich.padding import Padding
 from rich.table import Table
 
 from mesascope.commands.common import console, fail, text
@@ -30,8 +31,9 @@ def config_command(
     if console.width < 120:  # five columns do not fit: one key per paragraph instead, nothing cut
         console.print(f"[bold]{title}[/]")
         for key, kind, default, allowed, doc in rows:
-            console.print(text(f"{key}  ({kind}, default {default}; allowed: {allowed or 'any'})"), style="bold")
-            console.print(text(f"    {doc}"))
+            console.print(text(key), style="bold")
+            # padded, so that every wrapped line keeps the indent, not only the first
+            console.print(Padding(text(f"{kind}, default {default}; allowed: {allowed or 'any'}\n{doc}"), (0, 0, 0, 4), expand=False))
     else:
         table = Table(title=title, show_lines=False)
         for column in ("key", "type", "default", "allowed", "meaning"):

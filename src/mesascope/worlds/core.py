@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import copy
+import inspect
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -366,6 +367,7 @@ class World(abc.ABC):
         return jax.vmap(self.draw_level, in_axes=(0, None))(keys, jnp.asarray(shift, jnp.float32))
 
     def describe(self) -> str:
-        """The world's documentation: its class docstring."""
-        doc = (type(self).__doc__ or "").strip()
+        """The world's documentation: its class docstring, dedented (Markdown: `mesascope show`
+        renders it so)."""
+        doc = inspect.cleandoc(type(self).__doc__ or "")
         return f"{self.level_note}\n\n{doc}" if self.level_note else doc
