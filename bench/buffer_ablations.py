@@ -23,16 +23,14 @@ from __future__ import annotations
 
 import argparse
 import functools
-import statistics
 import sys
-import time
 
 _ARGV, sys.argv = sys.argv, sys.argv[:1]  # world_throughput parses the command line on import
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from legacy_worlds import has_legacy  # noqa: E402
-from world_throughput import first_timestep, legacy_world, make_buffered_runner, make_runner  # noqa: E402
+from world_throughput import first_timestep, interleaved_cpu_medians, legacy_world, make_buffered_runner, make_runner  # noqa: E402
 
 from mesascope import worlds  # noqa: E402
 from mesascope.worlds import levels as level_samplers  # noqa: E402
@@ -131,13 +129,7 @@ def measure(name: str, batch: int, levels: int, repeats: int) -> dict[str, float
         compiled = jax.jit(runner).lower(key, timestep).compile()
         calls[label] = functools.partial(compiled, key, timestep)
         jax.block_until_ready(calls[label]())  # warm-up
-    times: dict[str, list[float]] = {label: [] for label in calls}
-    for _ in range(repeats):
-        for label, call in calls.items():
-            start = time.process_time()
-            jax.block_until_ready(call())
-            times[label].append(time.process_time() - start)
-    return {label: batch * length / statistics.median(t) for label, t in times.items()}
+    return {label: batch * length / seconds for label, seconds in interleaved_cpu_medians(calls, repeats).items()}
 
 
 def main() -> None:

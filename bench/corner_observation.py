@@ -19,7 +19,6 @@ Corner's egocentric view has two channels, walls and cheese (docs/benchmarks.md,
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,6 @@ from legacy_worlds import legacy_world  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
 
 from mesascope import worlds  # noqa: E402
 from mesascope.worlds import grid  # noqa: E402
@@ -54,13 +52,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def median_times(calls: dict, repeats: int, per: int) -> dict[str, float]:
     """Median CPU µs per `per` of each call, the calls interleaved within every repeat."""
-    times: dict[str, list[float]] = {label: [] for label in calls}
-    for _ in range(repeats):
-        for label, call in calls.items():
-            start = time.process_time()
-            jax.block_until_ready(call())
-            times[label].append(time.process_time() - start)
-    return {label: statistics.median(t) / per * 1e6 for label, t in times.items()}
+    return {label: seconds / per * 1e6 for label, seconds in wt.interleaved_cpu_medians(calls, repeats).items()}
 
 
 def step_table(args: argparse.Namespace) -> dict[str, float]:
@@ -182,5 +174,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=3)
     main()

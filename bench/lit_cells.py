@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -73,13 +72,7 @@ def measure(spec: str, args: argparse.Namespace) -> dict[str, float]:
             built = worlds.make(name, **options)
             prepare(f"layer {drawing}", built, wt.make_runner(built, args.batch, length, shift, **mode))
             prepare(f"pool {drawing}", built, wt.make_pool_runner(built, args.batch, length, shift, pool, **mode))
-    times: dict[str, list[float]] = {label: [] for label in calls}
-    for _ in range(args.repeats):
-        for label, call in calls.items():
-            start = time.process_time()
-            jax.block_until_ready(call())
-            times[label].append(time.process_time() - start)
-    return {label: args.batch * length / statistics.median(t) for label, t in times.items()}
+    return {label: args.batch * length / seconds for label, seconds in wt.interleaved_cpu_medians(calls, args.repeats).items()}
 
 
 def main() -> None:

@@ -239,6 +239,19 @@ def compiled_call(subject: worlds.World, runner, key: jax.Array, batch: int, shi
     return call, state
 
 
+def interleaved_cpu_medians(calls: dict, repeats: int) -> dict[str, float]:
+    """Median CPU seconds of this process (`time.process_time`, all threads) per call of each of
+    `calls` (label -> call), the calls taken in turn within every repeat, so that a change in the
+    machine's speed during a run moves them all alike."""
+    times: dict[str, list[float]] = {label: [] for label in calls}
+    for _ in range(repeats):
+        for label, call in calls.items():
+            start = time.process_time()
+            jax.block_until_ready(call())
+            times[label].append(time.process_time() - start)
+    return {label: statistics.median(t) for label, t in times.items()}
+
+
 def measure_layers(name: str, batch: int, args) -> dict[str, float]:
     """Steps per second of the legacy world, today's world, today's world with a level buffer
     per environment, with one level pool for the batch, and replaying one level per environment,
@@ -263,13 +276,8 @@ def measure_layers(name: str, batch: int, args) -> dict[str, float]:
     pool_size = max(1, int(np.ceil(args.pool_margin * float(calls["buffer"][1]["second"]))))
     prepare("pool", world, make_pool_runner(world, batch, length, shift, pool_size, **mode))
     prepare("reuse", world, make_reuse_runner(world, batch, length, shift, **mode))
-    times: dict[str, list[float]] = {label: [] for label in calls}
-    for _ in range(args.repeats):
-        for label, (call, _) in calls.items():
-            start = time.process_time()
-            jax.block_until_ready(call())
-            times[label].append(time.process_time() - start)
-    out = {label: batch * length / statistics.median(t) for label, t in times.items()}
+    medians = interleaved_cpu_medians({label: call for label, (call, _) in calls.items()}, args.repeats)
+    out = {label: batch * length / seconds for label, seconds in medians.items()}
     out["episodes"] = float(calls["buffer"][1]["second"]) / batch
     out["pool_size"] = pool_size / batch
     return out
