@@ -3,20 +3,25 @@ compilation settings of the suite.
 
 The suite's time goes mostly to XLA compiling tiny training and diagnosis programs, many of
 them the same program built again by another test. So, for tests only: a persistent compilation
-cache in a fresh directory per session (identical programs compile once per run of the suite,
-never reused from an earlier run), and XLA's cheap compilation mode (most optimisations off),
-which halves compile time and costs little on tiny configs. Both go through the environment so
+cache in a fresh directory per session, removed when the session ends (identical programs
+compile once per run of the suite, never reused from an earlier run), and XLA's cheap
+compilation mode (most optimisations off), which halves compile time and costs little on tiny
+configs. Both go through the environment so
 that the worker processes of the process and Ray backends compile the same way, bit for bit.
 Tests of speed-sensitive real training (the demo) ask for `optimised_compilation`."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 
-_CACHE = tempfile.mkdtemp(prefix="mesascope-test-xla-")
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _CACHE)
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # the first test process (xdist's workers inherit it)
+    _CACHE = tempfile.mkdtemp(prefix="mesascope-test-xla-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)  # about 80 MB per run of the suite
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 os.environ.setdefault("COLUMNS", "200")  # the CLI's tables render the same width in every test process
