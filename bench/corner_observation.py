@@ -6,12 +6,15 @@ as `world_throughput.py --layers` measures):
 1. **The step.** The legacy world (bench/legacy_worlds.py), the level pool, the pool with the
    observation replaced by a constant (what the rest of the step costs), and the reuse mode, in
    µs of CPU per step of the batch, with `--keep` and `--actions` as in world_throughput.py.
+   `--world` takes any world apart this way (corner by default); the pool holds 1.25 times
+   the episodes a call of the buffer mode ends, as in world_throughput.py.
 2. **The observation alone** (`--forms`): a vmapped observation of the batch on fixed test
    levels, with the agent moving in a 64-step scan, in the forms listed in `FORMS`. Each form
    that builds the whole observation is checked against `world.observe` byte for byte first.
 
     python bench/corner_observation.py                      # both tables, actions in the step, keeping obs
     python bench/corner_observation.py --actions ahead --no-forms
+    python bench/corner_observation.py --world detour --keep timestep --no-forms
 
 Corner's egocentric view has two channels, walls and cheese (docs/benchmarks.md, round 10).
 """
@@ -19,6 +22,7 @@ Corner's egocentric view has two channels, walls and cheese (docs/benchmarks.md,
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -26,7 +30,7 @@ from pathlib import Path
 sys.argv, ARGV = sys.argv[:1] + ["--layers"], sys.argv[1:]  # world_throughput parses its own arguments on import
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import world_throughput as wt  # noqa: E402
-from legacy_worlds import legacy_world  # noqa: E402
+from legacy_worlds import has_legacy, legacy_world  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -39,6 +43,7 @@ SCAN = 64
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--world", default="corner", help="the world whose step is taken apart (default corner; the forms table is corner's)")
     parser.add_argument("--batch", type=int, default=4096, help="environments (default 4096)")
     parser.add_argument("--repeats", type=int, default=7, help="timed calls per variant (median reported)")
     parser.add_argument("--keep", choices=("timestep", "obs"), default="obs", help="what each scan keeps (see world_throughput.py)")
@@ -47,6 +52,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.batch < 1 or args.repeats < 1:
         parser.error("--batch and --repeats must be at least 1")
+    if args.world not in worlds.names():
+        parser.error(f"argument --world: {args.world!r} is not a registered world; choose from {', '.join(worlds.names())}")
+    if not has_legacy(args.world):
+        parser.error(f"argument --world: {args.world!r} did not exist before the grid-world layer, so it has no legacy step to compare with")
+    if args.world != "corner" and not args.no_forms:
+        parser.error("argument --world: the table of observation forms is corner's; pass --no-forms with another world")
     return args
 
 
@@ -57,14 +68,16 @@ def median_times(calls: dict, repeats: int, per: int) -> dict[str, float]:
 
 def step_table(args: argparse.Namespace) -> dict[str, float]:
     """CPU µs per step of the batch: legacy, pool, pool with a constant observation, reuse."""
-    world = worlds.make("corner")
+    world = worlds.make(args.world)
     shift, key, mode = world.distributions["test"].shift, jax.random.key(0), {"keep": args.keep, "actions": args.actions}
-    pool = int(1.25 * 6 * args.batch)  # more than corner ends in a call of SCAN steps
+    buffered, state = wt.compiled_call(world, wt.make_buffered_runner(world, args.batch, SCAN, shift, 8, **mode), key, args.batch, shift)
+    jax.block_until_ready(buffered())  # a second call: the first starts every episode at once
+    pool = max(1, math.ceil(1.25 * float(state["second"])))
     calls = {}
-    old = legacy_world("corner")
+    old = legacy_world(args.world)
     calls["legacy"] = wt.compiled_call(old, wt.make_runner(old, args.batch, SCAN, shift, **mode), key, args.batch, shift)[0]
     calls["pool"] = wt.compiled_call(world, wt.make_pool_runner(world, args.batch, SCAN, shift, pool, **mode), key, args.batch, shift)[0]
-    blank = worlds.make("corner")
+    blank = worlds.make(args.world)
     shape = blank.observation_shape
     object.__setattr__(blank, "observe", lambda level, inner: jnp.zeros(shape, jnp.uint8))
     calls["pool, observation constant"] = wt.compiled_call(blank, wt.make_pool_runner(blank, args.batch, SCAN, shift, pool, **mode), key, args.batch, shift)[0]
@@ -161,7 +174,7 @@ def forms_table(args: argparse.Namespace) -> dict[str, float]:
 
 def main() -> None:
     args = parse_args(ARGV)
-    print(f"# corner's egocentric step  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  cpu: {wt.cpu_model()}  jax {jax.__version__}")
+    print(f"# {args.world}'s step  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  cpu: {wt.cpu_model()}  jax {jax.__version__}")
     print(f"# batch {args.batch}, CPU µs per step of the batch, median of {args.repeats} interleaved calls; "
           f"the scan keeps: {args.keep}; actions drawn: {args.actions}")
     steps = step_table(args)
