@@ -6,9 +6,9 @@ them the same program built again by another test. So, for tests only: a persist
 cache in a fresh directory per session, removed when the session ends (identical programs
 compile once per run of the suite, never reused from an earlier run), and XLA's cheap
 compilation mode (most optimisations off), which halves compile time and costs little on tiny
-configs. Both go through the environment so
-that the worker processes of the process and Ray backends compile the same way, bit for bit.
-Tests of speed-sensitive real training (the demo) ask for `optimised_compilation`."""
+configs. Both go through the environment so that the worker processes of the process and Ray
+backends compile the same way, bit for bit. Tests of speed-sensitive real training (the demo)
+ask for `optimised_compilation`."""
 
 from __future__ import annotations
 
